@@ -1,0 +1,248 @@
+"""The reference evaluator: the definition of what every rule decides.
+
+For each rule and each accepted record of the rule's subject type, :func:`decide` evaluates, in order:
+
+1. the lookups (related records; an absent one makes its facts unknown);
+2. the scope: region code inside the jurisdiction, reference date on or after the issue date, then the
+   rule's ``applies_if`` conditions — all in Kleene logic; false → ``not_applicable``;
+3. the criteria (Kleene conjunction): true → positive (eligible/compliant) with the amounts; false → negative,
+   naming every failed criterion; unknown → ``undetermined`` with the missing facts;
+4. amounts: an amount that depends on an unknown fact makes a positive decision ``undetermined``; one that
+   depends only on a parameter that is not configured is null.
+
+Every step is recorded in a :class:`Trace` (facts read, parameters used, result) that ``explain`` renders.
+Later backends must give exactly the decisions this module gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .decisions import Decision, build_document
+from .errors import EvaluationError
+from .expressions import (
+    Context,
+    ExprEvalError,
+    RecordRef,
+    Unknown,
+    evaluate,
+    format_value,
+    kleene_and,
+    render_template,
+)
+from .policy import Expr, Pack, Rule
+from .records import Dataset
+
+__all__ = ["Step", "Trace", "decide", "evaluate_dataset", "params_for", "parse_param_overrides"]
+
+
+@dataclass
+class Step:
+    """One evaluated piece of a rule: what it tested, the facts it read, the parameters it used, its result."""
+
+    kind: str  # lookup, scope, applies_if, criterion, amount
+    label: str
+    expression: str
+    result: Any
+    reads: list[tuple[str, Any]] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    reason: str | None = None
+    gap: str | None = None
+    where: str = ""
+
+
+@dataclass
+class Trace:
+    """Everything one decision was made from, in evaluation order."""
+
+    rule: Rule
+    pack: Pack
+    subject_type: str
+    subject_id: str
+    as_of: dt.date
+    steps: list[Step]
+    params: dict[str, Any]
+    decision: Decision
+
+
+def params_for(pack: Pack, day: dt.date, overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """Parameter values in force on ``day``; a parameter with no value in force is Unknown (not configured)."""
+    out: dict[str, Any] = {}
+    for name, p in pack.parameters.items():
+        value = p.value_on(day)
+        for key in (name, f"{pack.id}.{name}"):
+            if overrides and key in overrides:
+                value = overrides[key]
+        out[name] = Unknown(notes=frozenset({f"参数 {name} 未配置"})) if value is None else value
+    return out
+
+
+def parse_param_overrides(items: list[str], packs: list[Pack]) -> dict[str, Decimal]:
+    """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides; raise ValueError naming a bad one."""
+    known = {n for p in packs for n in p.parameters} | {f"{p.id}.{n}" for p in packs for n in p.parameters}
+    out: dict[str, Decimal] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
+        try:
+            out[name] = Decimal(value.strip())
+        except ArithmeticError:
+            raise ValueError(f"parameter {name}: {value!r} is not a number") from None
+    return out
+
+
+class _Run:
+    """The state of one decision being made: context, steps, and the facts read since the last step."""
+
+    def __init__(self, rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
+                 overrides: dict[str, Decimal] | None):
+        self.rule, self.pack, self.dataset, self.as_of, self.overrides = rule, pack, dataset, as_of, overrides
+        names: dict[str, Any] = {"subject": RecordRef(rule.subject, subject, subject.id), "as_of": as_of}
+        self.ctx = Context(names, params_for(pack, as_of, overrides), dataset.by_id)
+        self.steps: list[Step] = []
+
+    def run(self, kind: str, label: str, expr: Expr) -> Any:
+        mark_r, mark_p = len(self.ctx.reads), len(self.ctx.params_read)
+        result = evaluate(expr.node, self.ctx)
+        self.steps.append(Step(kind, label, expr.text, result, self.ctx.reads[mark_r:],
+                               sorted(set(self.ctx.params_read[mark_p:])), where=expr.where))
+        return result
+
+
+def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
+           overrides: dict[str, Decimal] | None = None) -> Trace:
+    """Decide one rule for one subject record; the trace carries the decision."""
+    r = _Run(rule, pack, subject, dataset, as_of, overrides)
+    ctx = r.ctx
+    for lk in rule.lookups:
+        key = r.run("lookup", f"{lk.name}: {lk.record_type}.{lk.by} = {lk.key.text}", lk.key)
+        if lk.many:
+            value: Any = key if isinstance(key, Unknown) else [
+                RecordRef(lk.record_type, rec, rec.id) for rec in dataset.where(lk.record_type, lk.by, key)]
+            r.steps[-1].result = value
+        else:
+            found = None if isinstance(key, Unknown) else next(iter(dataset.where(lk.record_type, lk.by, key)), None)
+            value = RecordRef(lk.record_type, found, key)
+            r.steps[-1].result = "未找到" if found is None else found.id
+        ctx.names[lk.name] = value
+
+    day = r.run("scope", rule.date_label, rule.date)
+    if not isinstance(day, Unknown):
+        ctx.params = params_for(pack, day, overrides)
+    in_time = day if isinstance(day, Unknown) else day >= pack.issued_on
+    region = r.run("scope", rule.region_label, rule.region)
+    in_region = region if isinstance(region, Unknown) else any(region.startswith(p) for p in pack.region_prefixes)
+    not_applicable: list[str] = []
+    if in_region is False:
+        not_applicable.append(f"{rule.region_label} {region} 不在{pack.jurisdiction}辖区"
+                              f"（行政区划代码 {'、'.join(p + 'xx' for p in pack.region_prefixes)}）")
+    if in_time is False:
+        not_applicable.append(f"{rule.date_label} {format_value(day)} 早于《{pack.document_number}》"
+                              f"发布日期 {pack.issued_on.isoformat()}")
+    scope_results = [in_region, in_time]
+    for cond in rule.applies_if:
+        res = r.run("applies_if", cond.test.text, cond.test)
+        scope_results.append(res)
+        if res is False:
+            not_applicable.append(render_template(cond.reason.template, ctx))
+    applies = kleene_and(scope_results)
+
+    crit_results = []
+    for cr in rule.criteria:
+        res = r.run("criterion", cr.label, cr.test)
+        crit_results.append(res)
+        step = r.steps[-1]
+        if res is False:
+            step.reason = _fail_reason(cr.fail, ctx)
+            if cr.gap is not None:
+                step.gap = render_template(cr.gap.template, ctx)
+        elif res is True and cr.passed is not None:
+            step.reason = render_template(cr.passed.template, ctx)
+    met = kleene_and(crit_results)
+
+    d = Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation)
+    if applies is False:
+        d.status, d.reasons = "not_applicable", not_applicable
+    elif isinstance(applies, Unknown):
+        unknown = applies | met if isinstance(met, Unknown) else applies
+        d.missing_facts = sorted(unknown.missing)
+        d.reasons = [_undetermined_reason(unknown, "无法判定是否适用本条")]
+    elif met is False:
+        d.status = rule.negative
+        d.reasons = [s.reason for s in r.steps if s.kind == "criterion" and s.result is False and s.reason]
+    elif isinstance(met, Unknown):
+        d.missing_facts = sorted(met.missing)
+        d.reasons = [_undetermined_reason(met, "无法判定")]
+    else:
+        _positive(r, d)
+    return Trace(rule, pack, rule.subject, subject.id, as_of, r.steps, dict(ctx.params), d)
+
+
+def _positive(r: _Run, d: Decision) -> None:
+    rule, ctx = r.rule, r.ctx
+    amounts: dict[str, Any] = {}
+    blocked = Unknown()
+    for key in ("amount", "amount_min", "amount_max"):
+        expr: Expr | None = getattr(rule, key)
+        if expr is None:
+            continue
+        value = r.run("amount", key, expr)
+        if isinstance(value, Unknown):
+            if value.missing:
+                blocked = blocked | value
+            value = None
+        amounts[key] = value
+    if blocked.missing:
+        d.missing_facts = sorted(blocked.missing)
+        d.reasons = [_undetermined_reason(blocked, "条件已满足，但无法计算金额")]
+        return
+    d.status = rule.positive
+    d.amount, d.amount_min, d.amount_max = (amounts.get(k) for k in ("amount", "amount_min", "amount_max"))
+    if rule.positive_reason is not None:
+        d.reasons = [render_template(rule.positive_reason.template, ctx)]
+    else:
+        d.reasons = [s.reason for s in r.steps if s.kind == "criterion" and s.reason]
+    if rule.amount_note:
+        d.reasons.append(rule.amount_note)
+    if rule.rollup is not None:
+        key = evaluate(rule.rollup.key.node, ctx)
+        period = evaluate(rule.rollup.period.node, ctx) if rule.rollup.period else None
+        if not isinstance(key, Unknown) and not isinstance(period, Unknown):
+            d.rollup = (rule.rollup.name, rule.rollup.group, str(key), None if period is None else format_value(period))
+
+
+def _fail_reason(variants: tuple[tuple[Expr | None, Any], ...], ctx: Context) -> str:
+    for when, tpl in variants:
+        if when is None or evaluate(when.node, ctx) is True:
+            return render_template(tpl.template, ctx)
+    return ""  # pragma: no cover - the compiler requires a default variant
+
+
+def _undetermined_reason(unknown: Unknown, lead: str) -> str:
+    text = f"{lead}：缺少 {'、'.join(sorted(unknown.missing))}" if unknown.missing else lead
+    notes = sorted(n for n in unknown.notes if n)
+    if notes:
+        text += f"（{'；'.join(notes)}）"
+    return text
+
+
+def evaluate_dataset(dataset: Dataset, packs: list[Pack], as_of: dt.date,
+                     overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """Decide every rule of every pack for every accepted record; the decision document of output.md."""
+    decisions: list[Decision] = []
+    errors: list[EvaluationError] = []
+    for pack in packs:
+        for rule in pack.rules:
+            for subject in dataset.records[rule.subject]:
+                try:
+                    decisions.append(decide(rule, pack, subject, dataset, as_of, overrides).decision)
+                except ExprEvalError as exc:
+                    errors.append(EvaluationError(str(exc), rule.id, subject.id))
+                    decisions.append(Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect,
+                                              rule.citation, reasons=[f"规则求值出错：{exc}"]))
+    return build_document(as_of, packs, decisions, dataset, errors)

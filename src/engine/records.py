@@ -1,0 +1,610 @@
+"""The eight record types of data-model.md, as pydantic v2 models, and their validation into a Dataset.
+
+Every field carries a :class:`Kind` in its metadata (``money``, ``date``, ``bool`` …) so that the expression
+type checker and other backends read the same schema as the validators. Raw rows (dicts of whatever a loader
+read: strings from CSV, numbers from JSON, cells from XLSX) go through :func:`validate_rows`, which returns
+the accepted records and every rejected one as a :class:`RecordError`; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Callable, ClassVar, Iterable
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from .errors import RecordError, RecordWarning
+
+__all__ = [
+    "Kind",
+    "RECORD_MODELS",
+    "RECORD_TYPES",
+    "SHEET_ALIASES",
+    "Dataset",
+    "Enterprise",
+    "School",
+    "Agreement",
+    "InternshipPayment",
+    "PracticeExpense",
+    "Certificate",
+    "LandApplication",
+    "Graduate",
+    "field_kinds",
+    "uscc_check_char",
+    "org_code_check_char",
+    "validate_rows",
+    "to_decimal",
+]
+
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+# GB/T 2260 province-level prefixes (the first two digits of every valid administrative division code).
+PROVINCE_PREFIXES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+)
+TRUE_WORDS = frozenset({"true", "1", "是", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "0", "否", "no", "n", "f"})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a field holds, as the rest of the engine sees it.
+
+    ``name`` is one of text, uscc, region_code, int, money, date, bool, enum; ``expected`` is the phrase an
+    error message uses; ``minimum`` / ``positive`` bound numbers; ``choices`` lists an enum's values.
+    """
+
+    name: str
+    required: bool
+    expected: str
+    positive: bool = False
+    minimum: int | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def value_type(self) -> str:
+        """The expression-language type of the field: number, str, date or bool."""
+        return {"money": "number", "int": "number", "date": "date", "bool": "bool"}.get(self.name, "str")
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _fail(kind: Kind, detail: str = "") -> PydanticCustomError:
+    msg = f"expected {kind.expected}" + (f" ({detail})" if detail else "")
+    return PydanticCustomError("chanjiao", msg)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Convert a number read from any format to an exact Decimal.
+
+    Strings are parsed as written. Binary floats (YAML numbers, XLSX cells) are read at 15 significant digits,
+    the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68 and not 69157.679999….
+    """
+    if isinstance(value, bool):
+        raise InvalidOperation("a boolean is not a number")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidOperation("not a finite number")
+        return Decimal(format(value, ".15g"))
+    if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+            raise InvalidOperation(f"not a number: {value!r}")
+        return Decimal(text)
+    raise InvalidOperation(f"not a number: {value!r}")
+
+
+def _validator(kind: Kind) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+        if _is_empty(value):
+            if kind.required:
+                raise PydanticCustomError("chanjiao", f"a value is required: expected {kind.expected}")
+            return None
+        return _CONVERT[kind.name](value, kind)
+
+    return validate
+
+
+def _text(value: Any, kind: Kind) -> str:
+    if isinstance(value, bool):
+        raise _fail(kind)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an XLSX cell holding a numeric code
+    if isinstance(value, (int, Decimal)):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _fail(kind)
+    return value.strip()
+
+
+def _uscc(value: Any, kind: Kind) -> str:
+    text = _text(value, kind).upper()
+    if len(text) != 18:
+        raise _fail(kind, f"{len(text)} characters, not 18")
+    bad = [c for c in text if c not in USCC_CHARSET]
+    if bad:
+        raise _fail(kind, f"character {bad[0]!r} is not allowed")
+    check = uscc_check_char(text[:17])
+    if text[17] != check:
+        raise _fail(kind, f"check character is {text[17]!r}, should be {check!r}")
+    return text
+
+
+def _region(value: Any, kind: Kind) -> str:
+    text = _text(value, kind)
+    if not re.fullmatch(r"\d{6}", text):
+        raise _fail(kind, "six digits")
+    if text[:2] not in PROVINCE_PREFIXES:
+        raise _fail(kind, f"{text[:2]} is not a GB/T 2260 province code")
+    return text
+
+
+def _int(value: Any, kind: Kind) -> int:
+    try:
+        number = to_decimal(value)
+    except InvalidOperation:
+        raise _fail(kind) from None
+    if number != number.to_integral_value():
+        raise _fail(kind, "not a whole number")
+    if kind.minimum is not None and number < kind.minimum:
+        raise _fail(kind)
+    return int(number)
+
+
+def _money(value: Any, kind: Kind) -> Decimal:
+    try:
+        number = to_decimal(value)
+    except InvalidOperation:
+        raise _fail(kind) from None
+    if number.is_signed() and number != 0:
+        raise _fail(kind, "negative")
+    if kind.positive and number == 0:
+        raise _fail(kind, "must be greater than zero")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise _fail(kind, "more than 2 decimal places")
+    return number.quantize(Decimal("0.01"))
+
+
+def _date(value: Any, kind: Kind) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                raise _fail(kind, "no such date") from None
+    raise _fail(kind)
+
+
+def _bool(value: Any, kind: Kind) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise _fail(kind)
+
+
+def _enum(value: Any, kind: Kind) -> str:
+    text = _text(value, kind)
+    if text not in kind.choices:
+        raise _fail(kind)
+    return text
+
+
+_CONVERT: dict[str, Callable[[Any, Kind], Any]] = {
+    "text": _text,
+    "uscc": _uscc,
+    "region_code": _region,
+    "int": _int,
+    "money": _money,
+    "date": _date,
+    "bool": _bool,
+    "enum": _enum,
+}
+
+_JSON_SCHEMA: dict[str, dict[str, Any]] = {
+    "text": {"type": "string"},
+    "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NP-RTUW-Y]{18}$"},
+    "region_code": {"type": "string", "pattern": "^[0-9]{6}$"},
+    "int": {"type": "integer"},
+    "money": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+    "date": {"type": "string", "format": "date"},
+    "bool": {"type": "boolean"},
+    "enum": {"type": "string"},
+}
+
+
+def _field(name: str, required: bool, expected: str, py: Any, **extra: Any) -> Any:
+    kind = Kind(name, required, expected, **extra)
+    schema = dict(_JSON_SCHEMA[name])
+    if kind.choices:
+        schema["enum"] = list(kind.choices)
+    if kind.minimum is not None:
+        schema["minimum"] = kind.minimum
+    if not required:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    return Annotated[py if required else py | None, kind, PlainValidator(_validator(kind)), WithJsonSchema(schema)]
+
+
+Text = _field("text", True, "text", str)
+OptText = _field("text", False, "text", str)
+Uscc = _field("uscc", True, "an 18-character 统一社会信用代码 (GB 32100-2015) with a valid check character", str)
+RegionCode = _field("region_code", True, "a six-digit GB/T 2260 region code", str)
+OptRegionCode = _field("region_code", False, "a six-digit GB/T 2260 region code", str)
+OptYear = _field("int", False, "a whole number (year)", int)
+OptCount = _field("int", False, "a whole number ≥ 0", int, minimum=0)
+OptMoney = _field("money", False, "money: yuan ≥ 0 with at most 2 decimal places", Decimal)
+PositiveMoney = _field("money", True, "money: yuan > 0 with at most 2 decimal places", Decimal, positive=True)
+Date = _field("date", True, "a date YYYY-MM-DD", dt.date)
+OptDate = _field("date", False, "a date YYYY-MM-DD", dt.date)
+OptBool = _field("bool", False, "a boolean: true/false, 1/0, 是/否 or yes/no", bool)
+SchoolType = _field(
+    "enum",
+    True,
+    "one of secondary_vocational, technical, higher_vocational",
+    str,
+    choices=("secondary_vocational", "technical", "higher_vocational"),
+)
+ExpenseKind = _field(
+    "enum", True, "one of student_internship, teacher_practice", str, choices=("student_internship", "teacher_practice")
+)
+
+
+class RecordModel(BaseModel):
+    """Base of the record models: frozen, unknown fields ignored (the loader warns about them)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    record_type: ClassVar[str]
+    label: ClassVar[str]
+
+
+class Enterprise(RecordModel):
+    """企业: an enterprise, identified by its 统一社会信用代码."""
+
+    record_type: ClassVar[str] = "enterprises"
+    label: ClassVar[str] = "企业"
+    id: Uscc
+    name: Text
+    region_code: RegionCode
+    fiscal_year: OptYear = None
+    total_wages: OptMoney = None
+    education_fund: OptMoney = None
+    frontline_training_spend: OptMoney = None
+    is_key_enterprise: OptBool = None
+    credit_blacklisted: OptBool = None
+    outstanding_cooperation_results: OptBool = None
+    values_employee_training: OptBool = None
+    leading_role: OptBool = None
+    strong_overall_strength: OptBool = None
+
+
+class School(RecordModel):
+    """职业院校: a vocational school."""
+
+    record_type: ClassVar[str] = "schools"
+    label: ClassVar[str] = "学校"
+    id: Text
+    name: Text
+    region_code: RegionCode
+    school_type: SchoolType
+    is_municipal: OptBool = None
+    enrolled_students: OptCount = None
+    demonstration_project: OptBool = None
+    training_fee_income: OptMoney = None
+    training_cost: OptMoney = None
+    fee_income_in_school_accounts: OptBool = None
+
+
+class Agreement(RecordModel):
+    """校企合作协议: an agreement between an enterprise and a school; valid_from defaults to signed_on."""
+
+    record_type: ClassVar[str] = "agreements"
+    label: ClassVar[str] = "校企合作协议"
+    id: Text
+    enterprise_id: Uscc
+    school_id: Text
+    signed_on: Date
+    valid_from: OptDate = None
+    valid_to: OptDate = None
+
+    @model_validator(mode="after")
+    def _validity(self) -> "Agreement":
+        if self.valid_from is None:
+            object.__setattr__(self, "valid_from", self.signed_on)
+        if self.valid_to is not None and self.valid_from is not None and self.valid_to < self.valid_from:
+            raise PydanticCustomError(
+                "chanjiao_valid_to", "expected valid_to on or after valid_from ({valid_from})",
+                {"valid_from": self.valid_from.isoformat()},
+            )
+        return self
+
+
+class InternshipPayment(RecordModel):
+    """学生实习报酬: intern pay from an enterprise to a school's student."""
+
+    record_type: ClassVar[str] = "internship_payments"
+    label: ClassVar[str] = "实习报酬"
+    id: Text
+    enterprise_id: Uscc
+    school_id: Text
+    student_id: Text
+    amount: PositiveMoney
+    paid_on: Date
+
+
+class PracticeExpense(RecordModel):
+    """与学生实习、教师实践活动相关的费用."""
+
+    record_type: ClassVar[str] = "practice_expenses"
+    label: ClassVar[str] = "实践费用"
+    id: Text
+    enterprise_id: Uscc
+    school_id: OptText = None
+    kind: ExpenseKind
+    amount: PositiveMoney
+    incurred_on: Date
+    reasonable: OptBool = None
+
+
+class Certificate(RecordModel):
+    """企业职工职业资格证书."""
+
+    record_type: ClassVar[str] = "certificates"
+    label: ClassVar[str] = "职业资格证书"
+    id: Text
+    employee_id: Text
+    enterprise_id: Uscc
+    insured: OptBool = None
+    obtained_on: Date
+    title: OptText = None
+
+
+class LandApplication(RecordModel):
+    """职业学校建设用地."""
+
+    record_type: ClassVar[str] = "land_applications"
+    label: ClassVar[str] = "建设用地"
+    id: Text
+    enterprise_id: Uscc
+    region_code: RegionCode
+    builds_vocational_school: OptBool = None
+    in_allocation_catalogue: OptBool = None
+
+
+class Graduate(RecordModel):
+    """职业院校毕业生就业."""
+
+    record_type: ClassVar[str] = "graduates"
+    label: ClassVar[str] = "毕业生"
+    id: Text
+    school_id: Text
+    employer_region_code: OptRegionCode = None
+    employed_from: OptDate = None
+    employed_to: OptDate = None
+
+
+RECORD_MODELS: dict[str, type[RecordModel]] = {
+    m.record_type: m
+    for m in (Enterprise, School, Agreement, InternshipPayment, PracticeExpense, Certificate, LandApplication, Graduate)
+}
+RECORD_TYPES: tuple[str, ...] = tuple(RECORD_MODELS)
+SHEET_ALIASES: dict[str, str] = {m.label: name for name, m in RECORD_MODELS.items()}
+
+# References checked for dangling ids: (record type, field) -> referenced record type.
+REFERENCES: dict[tuple[str, str], str] = {
+    ("agreements", "enterprise_id"): "enterprises",
+    ("agreements", "school_id"): "schools",
+    ("internship_payments", "enterprise_id"): "enterprises",
+    ("internship_payments", "school_id"): "schools",
+    ("practice_expenses", "enterprise_id"): "enterprises",
+    ("practice_expenses", "school_id"): "schools",
+    ("certificates", "enterprise_id"): "enterprises",
+    ("land_applications", "enterprise_id"): "enterprises",
+    ("graduates", "school_id"): "schools",
+}
+
+
+def field_kinds(record_type: str) -> dict[str, Kind]:
+    """The fields of a record type and their kinds, in declaration order."""
+    model = RECORD_MODELS[record_type]
+    out: dict[str, Kind] = {}
+    for name, info in model.model_fields.items():
+        for meta in info.metadata:
+            if isinstance(meta, Kind):
+                out[name] = meta
+    return out
+
+
+def uscc_check_char(first17: str) -> str:
+    """The 18th character of a 统一社会信用代码 for its first 17 characters (GB 32100-2015)."""
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def org_code_check_char(body8: str) -> str | None:
+    """The check character of an 组织机构代码 body (GB 11714), or None when the body is not alphanumeric."""
+    values = []
+    for c in body8:
+        if c.isdigit():
+            values.append(int(c))
+        elif "A" <= c <= "Z":
+            values.append(ord(c) - ord("A") + 10)
+        else:
+            return None
+    check = 11 - sum(v * w for v, w in zip(values, ORG_WEIGHTS)) % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+@dataclass
+class Dataset:
+    """The accepted records of one submission, with every rejected record and warning.
+
+    ``records[type]`` keeps the input order; ``rows[(type, id)]`` is the record's 1-based row.
+    """
+
+    records: dict[str, list[RecordModel]] = field(default_factory=lambda: {t: [] for t in RECORD_TYPES})
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    errors: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)
+    _index: dict[tuple[str, str], dict[Any, list[RecordModel]]] = field(default_factory=dict, repr=False)
+
+    def by_id(self, record_type: str, record_id: Any) -> RecordModel | None:
+        """The record of that type with that id, or None when the dataset has none."""
+        found = self.where(record_type, "id", record_id)
+        return found[0] if found else None
+
+    def where(self, record_type: str, field_name: str, value: Any) -> list[RecordModel]:
+        """Records of a type whose field equals value (indexed on first use), in input order."""
+        key = (record_type, field_name)
+        index = self._index.get(key)
+        if index is None:
+            index = {}
+            for rec in self.records[record_type]:
+                index.setdefault(getattr(rec, field_name), []).append(rec)
+            self._index[key] = index
+        return index.get(value, [])
+
+    @property
+    def accepted_count(self) -> int:
+        """How many records were accepted, all types together."""
+        return sum(len(v) for v in self.records.values())
+
+
+def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[RecordWarning] = ()) -> Dataset:
+    """Validate raw rows of every record type into a Dataset, collecting errors and warnings.
+
+    ``raw`` maps record type to its rows in input order (row 1 first); values may be strings, numbers,
+    booleans, dates or None. Loader-level warnings (unknown sheets, say) are passed through.
+    """
+    ds = Dataset()
+    ds.warnings.extend(warnings)
+    for record_type in RECORD_TYPES:
+        rows = raw.get(record_type) or []
+        model = RECORD_MODELS[record_type]
+        kinds = field_kinds(record_type)
+        _warn_unknown_fields(ds, record_type, rows, kinds)
+        seen: set[str] = set()
+        for row_no, row in enumerate(rows, start=1):
+            raw_id = row.get("id")
+            shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
+            try:
+                rec = model.model_validate({k: v for k, v in row.items() if k in kinds})
+            except ValidationError as exc:
+                for err in exc.errors():
+                    fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
+                    value = row.get(fld) if fld else None
+                    message = err["msg"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
+                    ds.errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
+                continue
+            if rec.id in seen:
+                ds.errors.append(
+                    RecordError(f"duplicate id {rec.id!r}: the first record with this id is kept",
+                                record_type, row_no, rec.id, "id", rec.id)
+                )
+                continue
+            seen.add(rec.id)
+            ds.records[record_type].append(rec)
+            ds.rows[(record_type, rec.id)] = row_no
+    _warn_references(ds)
+    _warn_enterprise_codes(ds)
+    order = {t: i for i, t in enumerate(RECORD_TYPES)}
+    ds.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
+    return ds
+
+
+def _text_or_repr(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _model_level_field(err: Any) -> str | None:
+    return "valid_to" if err["type"] == "chanjiao_valid_to" else None
+
+
+def _pydantic_message(err: Any, kinds: dict[str, Kind], fld: str | None) -> str:
+    kind = kinds.get(fld or "")
+    if err["type"] == "missing" and kind is not None:
+        return f"a value is required: expected {kind.expected}"
+    return str(err["msg"])
+
+
+def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any]], kinds: dict[str, Kind]) -> None:
+    reported: set[str] = set()
+    for row_no, row in enumerate(rows, start=1):
+        for name in row:
+            if name in kinds or name in reported:
+                continue
+            reported.add(name)
+            close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ds.warnings.append(
+                RecordWarning(
+                    f"unknown field {name!r} is ignored{hint}",
+                    record_type, row_no, _text_or_repr(row.get("id")) if not _is_empty(row.get("id")) else None,
+                    str(name), close[0] if close else None,
+                )
+            )
+
+
+def _warn_references(ds: Dataset) -> None:
+    for (record_type, fld), target in REFERENCES.items():
+        known = {r.id for r in ds.records[target]}
+        for rec in ds.records[record_type]:
+            ref = getattr(rec, fld)
+            if ref is not None and ref not in known:
+                ds.warnings.append(
+                    RecordWarning(
+                        f"{fld} {ref!r} is not among the dataset's {target}: its facts are unknown",
+                        record_type, ds.rows[(record_type, rec.id)], rec.id, fld,
+                    )
+                )
+
+
+def _warn_enterprise_codes(ds: Dataset) -> None:
+    for ent in ds.records["enterprises"]:
+        assert isinstance(ent, Enterprise)
+        row = ds.rows[("enterprises", ent.id)]
+        registered = ent.id[2:8]
+        if registered[:4] != ent.region_code[:4]:
+            ds.warnings.append(
+                RecordWarning(
+                    f"region_code {ent.region_code} lies in another city than the registration region {registered} "
+                    "embedded in the 统一社会信用代码",
+                    "enterprises", row, ent.id, "region_code",
+                )
+            )
+        body, check = ent.id[8:16], ent.id[16]
+        expected = org_code_check_char(body)
+        if expected is not None and expected != check:
+            ds.warnings.append(
+                RecordWarning(
+                    f"the organization code {ent.id[8:17]} fails its GB 11714 check (expected {expected!r} at "
+                    "character 17); the code is accepted",
+                    "enterprises", row, ent.id, "id",
+                )
+            )
+
