@@ -52,6 +52,8 @@ __all__ = [
     "kleene_or",
     "kleene_not",
     "fields_read",
+    "params_used",
+    "template_nodes",
 ]
 
 PRECISION = 60  # decimal digits for intermediate arithmetic: far beyond any yuan amount, so × and + are exact
@@ -765,6 +767,27 @@ def fields_read(node: Node, env: TypeEnv) -> set[str]:
 
     walk(node, env)
     return out
+
+
+def _walk(node: Node) -> Iterable[Node]:
+    yield node
+    for f in node.__dataclass_fields__:
+        v = getattr(node, f)
+        if isinstance(v, Node):
+            yield from _walk(v)
+        elif f == "args":
+            for a in v:
+                yield from _walk(a)
+
+
+def params_used(node: Node) -> set[str]:
+    """The names of the parameters an expression reads (``param.NAME``)."""
+    return {n.name for n in _walk(node) if isinstance(n, Attr) and isinstance(n.obj, Name) and n.obj.name == "param"}
+
+
+def template_nodes(tpl: Template) -> list[Node]:
+    """The expressions in a template's holes."""
+    return [p[0] for p in tpl.parts if not isinstance(p, str)]
 
 
 # ---------------------------------------------------------------------------------------------- evaluator

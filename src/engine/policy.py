@@ -45,6 +45,7 @@ from .expressions import (
     parse,
     parse_template,
     record_t,
+    template_nodes,
 )
 from .records import RECORD_TYPES, field_kinds
 
@@ -330,6 +331,19 @@ class Rule:
     notes: str | None
     file: str
     pack_id: str
+
+    def nodes(self) -> list[Node]:
+        """Every expression tree of the rule, templates' holes included."""
+        exprs = [self.region, self.date, *(lk.key for lk in self.lookups), *(c.test for c in self.applies_if)]
+        exprs += [e for e in (self.amount, self.amount_min, self.amount_max) if e is not None]
+        tpls = [c.reason for c in self.applies_if] + [t for t in (self.positive_reason,) if t is not None]
+        for cr in self.criteria:
+            exprs.append(cr.test)
+            exprs += [w for w, _ in cr.fail if w is not None]
+            tpls += [t for _, t in cr.fail] + [t for t in (cr.passed, cr.gap) if t is not None]
+        if self.rollup is not None:
+            exprs += [e for e in (self.rollup.key, self.rollup.period) if e is not None]
+        return [e.node for e in exprs] + [n for t in tpls for n in template_nodes(t.template)]
 
     @property
     def positive(self) -> str:

@@ -1,0 +1,54 @@
+"""``chanjiao rules lint``: everything that can be wrong with a rule pack, found before any data is seen.
+
+Loading already checks the schema, expression types, unique ids and verbatim quotes (see
+:mod:`engine.policy`); lint adds what needs the whole pack: every parameter used and cited, every rule with a
+test file whose cases cover each status the rule can give.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .casetests import expected_statuses
+from .errors import PolicyError
+from .expressions import params_used
+from .policy import Pack, load_packs, possible_statuses
+
+__all__ = ["lint_packs", "lint_dirs"]
+
+
+def lint_dirs(dirs: list[Path] | None, include_shipped: bool) -> tuple[list[Pack], list[PolicyError]]:
+    """Load packs (shipped and/or from ``dirs``) and lint them; returns the packs and every problem."""
+    packs, errors = load_packs(dirs, include_shipped=include_shipped)
+    return packs, errors + lint_packs(packs)
+
+
+def lint_packs(packs: list[Pack]) -> list[PolicyError]:
+    """Pack-level problems: unused parameters, rules without test files, statuses no case covers."""
+    problems: list[PolicyError] = []
+    for pack in packs:
+        used = {name for r in pack.rules for node in r.nodes() for name in params_used(node)}
+        for name in pack.parameters:
+            if name not in used:
+                problems.append(PolicyError(f"parameter {name!r} is not used by any rule", str(pack.directory / "pack.yaml"),
+                                            severity="warning"))
+        covered: dict[str, set[str]] = {}
+        for tf in pack.test_files:
+            try:
+                rule_id, statuses = expected_statuses(tf)
+            except ValueError as exc:
+                problems.append(PolicyError(str(exc), str(tf)))
+                continue
+            covered.setdefault(rule_id, set()).update(statuses)
+        for rule in pack.rules:
+            need = possible_statuses(rule)
+            have = covered.get(rule.id)
+            if have is None:
+                problems.append(PolicyError(f"rule {rule.id} has no test cases (expected a file in tests/ with rule: {rule.id})",
+                                            rule.file, 1, 1))
+                continue
+            lacking = sorted(need - have)
+            if lacking:
+                problems.append(PolicyError(f"rule {rule.id}: no test case expects {', '.join(lacking)}", rule.file, 1, 1))
+    return problems
+
