@@ -1,0 +1,259 @@
+"""The ``chanjiao`` command: a thin layer over the library.
+
+Exit status: 0 every record accepted; 1 some records rejected (all others still decided); 2 nothing could be
+evaluated (unreadable dataset, invalid rule pack, bad arguments) — always one line on stderr, no traceback.
+Set CHANJIAO_DEBUG=1 to see the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+
+from .casetests import run_case_file
+from .errors import FatalError
+from .evaluate import decide, evaluate_dataset, parse_param_overrides
+from .explain import trace_to_dict, trace_to_text
+from .lint import lint_dirs
+from .loaders import load_dataset
+from .policy import Pack, Rule, load_packs
+from .render import to_json, to_table, write_csv, write_xlsx
+from .schema import write_schemas
+
+__all__ = ["app", "main"]
+
+# click's exception classes, whether typer uses click itself or its own vendored copy (typer >= 0.29)
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="chanjiao: cited policy decisions for 产教融合 (industry-education integration) policies.")
+rules_app = typer.Typer(add_completion=False, rich_markup_mode=None, help="List, show, lint and test rule packs.")
+app.add_typer(rules_app, name="rules")
+
+
+class OutputFormat(str, Enum):
+    """Formats of ``chanjiao check``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class TraceFormat(str, Enum):
+    """Formats of ``chanjiao explain``."""
+
+    text = "text"
+    json = "json"
+
+
+def _fail(message: str) -> NoReturn:
+    raise FatalError(message)
+
+
+def _as_of(text: Optional[str]) -> dt.date:
+    if text is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--as-of {text!r} is not a date YYYY-MM-DD")
+
+
+def _packs(rules: Optional[list[Path]]) -> list[Pack]:
+    packs, errors = load_packs(rules or [])
+    errors = [e for e in errors if e.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more; run 'chanjiao rules lint')" if len(errors) > 1 else ""
+        _fail(f"invalid rule pack: {errors[0]}{more}")
+    return packs
+
+
+def _find_rule(packs: list[Pack], rule_id: str) -> tuple[Pack, Rule]:
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.id == rule_id:
+                return pack, rule
+    ids = [r.id for p in packs for r in p.rules]
+    close = difflib.get_close_matches(rule_id, ids, n=1)
+    _fail(f"no rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else f" (rules: {', '.join(ids)})"))
+
+
+RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
+AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
+ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
+
+
+@app.command()
+def check(
+    dataset: Path = typer.Argument(..., help="A JSON/YAML file, an XLSX workbook, or a directory of CSV files."),
+    as_of: Optional[str] = AsOfOpt,
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json, csv or xlsx."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write here instead of stdout (required for xlsx)."),
+    rules: Optional[list[Path]] = RulesOpt,
+    param: Optional[list[str]] = ParamOpt,
+) -> None:
+    """Decide every rule for every record of DATASET."""
+    day = _as_of(as_of)
+    packs = _packs(rules)
+    try:
+        overrides = parse_param_overrides(param or [], packs)
+    except ValueError as exc:
+        _fail(f"--param: {exc}")
+    if format is OutputFormat.xlsx and output is None:
+        _fail("--format xlsx needs --output FILE.xlsx")
+    ds = load_dataset(dataset)
+    doc = evaluate_dataset(ds, packs, day, overrides)
+    try:
+        _write(doc, format, output)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    if ds.errors:
+        print(f"chanjiao: {len(ds.errors)} record error(s): rejected records are listed in the output's errors; "
+              "every other record was decided", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> None:
+    if fmt is OutputFormat.xlsx:
+        assert output is not None
+        write_xlsx(doc, output)
+        return
+    if fmt is OutputFormat.csv:
+        text = write_csv(doc, output)
+        if text is not None:
+            sys.stdout.write(text)
+        return
+    if fmt is OutputFormat.json:
+        text = to_json(doc)
+    else:
+        text = to_table(doc, color=output is None and sys.stdout.isatty())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def explain(
+    dataset: Path = typer.Argument(..., help="The dataset the subject is in."),
+    rule: str = typer.Option(..., "--rule", help="Rule id, e.g. tonghua.frontline_share."),
+    subject: str = typer.Option(..., "--subject", help="The subject record's id."),
+    as_of: Optional[str] = AsOfOpt,
+    format: TraceFormat = typer.Option(TraceFormat.text, "--format", help="text or json."),
+    rules: Optional[list[Path]] = RulesOpt,
+    param: Optional[list[str]] = ParamOpt,
+) -> None:
+    """Show how one decision was made: every condition, fact, parameter and citation."""
+    day = _as_of(as_of)
+    packs = _packs(rules)
+    pack, found = _find_rule(packs, rule)
+    try:
+        overrides = parse_param_overrides(param or [], packs)
+    except ValueError as exc:
+        _fail(f"--param: {exc}")
+    ds = load_dataset(dataset)
+    record = ds.by_id(found.subject, subject)
+    if record is None:
+        rejected = [e for e in ds.errors if e.record_type == found.subject and e.id == subject]
+        why = f" (row {rejected[0].row} was rejected: {rejected[0].message})" if rejected else ""
+        _fail(f"no accepted {found.subject} record with id {subject!r}{why}")
+    trace = decide(found, pack, record, ds, day, overrides)
+    if format is TraceFormat.json:
+        sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(trace_to_text(trace))
+
+
+@rules_app.command("list")
+def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
+    """List every rule with its effect, subject and clause."""
+    for pack in _packs(rules):
+        print(f"{pack.id}  {pack.document_number}  {pack.title}")
+        for r in pack.rules:
+            print(f"  {r.id:<45} {r.effect:<10} {r.subject:<20} {r.citation.clause}  {r.title}")
+
+
+@rules_app.command("show")
+def rules_show(rule_id: str = typer.Argument(..., help="Rule id."), rules: Optional[list[Path]] = RulesOpt) -> None:
+    """Show a rule: its citation, scope, criteria and the YAML it is written in."""
+    pack, rule = _find_rule(_packs(rules), rule_id)
+    c = rule.citation
+    print(f"{rule.id} — {rule.title}")
+    print(f"effect {rule.effect}; subject {rule.subject}; jurisdiction {pack.jurisdiction} "
+          f"({', '.join(p + 'xx' for p in pack.region_prefixes)}); from {pack.issued_on}")
+    print(f"citation {c.document_number} {c.clause}: “{c.quote}”")
+    print(f"file {rule.file}\n")
+    print(Path(rule.file).read_text(encoding="utf-8"))
+
+
+@rules_app.command("lint")
+def rules_lint(directory: Optional[Path] = typer.Argument(None, help="A pack or folder of packs (default: the shipped packs).")) -> None:
+    """Check packs: schema, types, ids, verbatim quotes, cited parameters, test coverage of every status."""
+    packs, problems = lint_dirs([directory] if directory else None, include_shipped=directory is None)
+    for p in problems:
+        print(p)
+    errors = [p for p in problems if p.severity == "error"]
+    n_rules = sum(len(p.rules) for p in packs)
+    print(f"{len(packs)} pack(s), {n_rules} rule(s): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def rules_test(directory: Optional[Path] = typer.Argument(None, help="A pack or folder of packs (default: the shipped packs).")) -> None:
+    """Run the packs' YAML test cases against the reference evaluator."""
+    packs, errors = load_packs([directory] if directory else None, include_shipped=directory is None)
+    errors = [e for e in errors if e.severity == "error"]
+    if errors:
+        _fail(f"invalid rule pack: {errors[0]}")
+    passed = failed = 0
+    for pack in packs:
+        for tf in pack.test_files:
+            for result in run_case_file(tf, packs):
+                if result.passed:
+                    passed += 1
+                else:
+                    failed += 1
+                    print(f"FAIL {result.rule_id}: {result.name} ({result.file})")
+                    for f in result.failures:
+                        print(f"     {f}")
+    print(f"{passed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(output: Path = typer.Option(Path("schemas"), "--output", help="Folder to write the JSON Schemas into.")) -> None:
+    """Write the JSON Schemas of the dataset, rule pack, rule, rule tests and decision document."""
+    for path in write_schemas(output):
+        print(path)
+
+
+def main() -> None:
+    """Entry point of the ``chanjiao`` command."""
+    try:
+        code = app(standalone_mode=False)
+    except FatalError as exc:
+        print(f"chanjiao: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except _ClickException as exc:  # usage errors: unknown option, missing argument, bad choice
+        print(f"chanjiao: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("chanjiao: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # the promise: no traceback, ever, unless asked for
+        if os.environ.get("CHANJIAO_DEBUG"):
+            raise
+        print(f"chanjiao: internal error: {type(exc).__name__}: {exc} (set CHANJIAO_DEBUG=1 for details)", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
