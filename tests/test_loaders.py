@@ -1,0 +1,108 @@
+"""Loaders: every format gives the same records and decisions; broken files give one clear line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from conftest import make_uscc, write_formats
+from engine.errors import FatalError
+from engine.evaluate import evaluate_dataset
+from engine.loaders import load_dataset, read_raw
+
+E1, E2 = make_uscc("220502", 11), make_uscc("420502", 12)
+RAW = {
+    "enterprises": [
+        {"id": E1, "name": "通化甲", "region_code": "220502", "total_wages": Decimal("333333.33"),
+         "education_fund": Decimal("5000.00"), "frontline_training_spend": Decimal("3000.00"), "is_key_enterprise": True},
+        {"id": E2, "name": "宜昌乙", "region_code": "420502", "total_wages": Decimal("69157.68"),
+         "outstanding_cooperation_results": True, "values_employee_training": False},
+        {"id": "BAD", "name": "坏记录", "region_code": "220502"},
+    ],
+    "schools": [{"id": "S1", "name": "学校", "region_code": "220502", "school_type": "secondary_vocational",
+                 "is_municipal": True, "demonstration_project": True, "enrolled_students": 321}],
+    "agreements": [{"id": "A1", "enterprise_id": E1, "school_id": "S1", "signed_on": dt.date(2020, 1, 2)},
+                   {"id": "A2", "enterprise_id": E2, "school_id": "S9", "signed_on": dt.date(2020, 7, 1),
+                    "valid_to": dt.date(2021, 6, 30)}],
+    "internship_payments": [{"id": "P1", "enterprise_id": E2, "school_id": "S9", "student_id": "x",
+                             "amount": Decimal("1234.56"), "paid_on": dt.date(2021, 3, 1)}],
+    "certificates": [{"id": "C1", "employee_id": "e1", "enterprise_id": E1, "insured": None,
+                      "obtained_on": dt.date(2020, 5, 5)}],
+}
+
+
+def test_the_same_dataset_in_every_format_gives_identical_documents(tmp_path, packs):
+    paths = write_formats(RAW, tmp_path)
+    docs = {fmt: evaluate_dataset(load_dataset(p), packs, dt.date(2021, 12, 31)) for fmt, p in paths.items()}
+    reference = json.dumps(docs["json"], ensure_ascii=False, sort_keys=True)
+    for fmt, doc in docs.items():
+        assert json.dumps(doc, ensure_ascii=False, sort_keys=True) == reference, fmt
+    [err] = docs["xlsx"]["errors"]
+    assert (err["record_type"], err["row"], err["field"]) == ("enterprises", 3, "id")
+
+
+def test_xlsx_money_cells_are_exact_and_date_cells_are_dates(tmp_path):
+    paths = write_formats(RAW, tmp_path)
+    ds = load_dataset(paths["xlsx"])
+    e2 = ds.by_id("enterprises", E2)
+    assert str(e2.total_wages) == "69157.68"
+    assert ds.by_id("agreements", "A1").signed_on == dt.date(2020, 1, 2)
+
+
+def test_chinese_sheet_names_are_aliases(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "企业"
+    ws.append(["id", "name", "region_code"])
+    ws.append([E1, "通化甲", "220502"])
+    wb.create_sheet("说明").append(["这张表不是记录"])
+    wb.save(tmp_path / "x.xlsx")
+    ds = load_dataset(tmp_path / "x.xlsx")
+    assert [e.id for e in ds.records["enterprises"]] == [E1]
+    assert any("说明" in w.message for w in ds.warnings)
+
+
+def test_csv_with_bom_and_blank_cells(tmp_path):
+    (tmp_path / "enterprises.csv").write_bytes(
+        "\ufeffid,name,region_code,total_wages\n".encode() + f"{E1},通化甲,220502,\n".encode())
+    ds = load_dataset(tmp_path)
+    assert ds.records["enterprises"][0].total_wages is None
+
+
+@pytest.mark.parametrize("name,content,expect", [
+    ("bad.json", b'{"enterprises": [', "malformed JSON"),
+    ("bad.yaml", b"enterprises: [\n  {id: 1", "malformed YAML"),
+    ("list.json", b"[1, 2]", "expected an object"),
+    ("rows.json", b'{"enterprises": {"id": 1}}', "must be a list of objects"),
+    ("bad.xlsx", b"this is not a zip file", "not a readable XLSX workbook"),
+    ("latin1.json", '{"enterprises": [{"name": "café"}]}'.encode("latin-1"), "not UTF-8"),
+    ("data.txt", b"x", "unknown dataset format"),
+])
+def test_unreadable_files_are_one_line_errors(tmp_path, name, content, expect):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(FatalError) as info:
+        read_raw(path)
+    message = str(info.value)
+    assert expect in message and "\n" not in message and str(path) in message
+
+
+def test_non_utf8_csv_and_empty_directory(tmp_path):
+    with pytest.raises(FatalError, match="no CSV files"):
+        read_raw(tmp_path)
+    (tmp_path / "schools.csv").write_bytes("id,name\nS1,通化市职业教育中心\n".encode("gb18030"))
+    with pytest.raises(FatalError, match="not UTF-8"):
+        read_raw(tmp_path)
+
+
+def test_unknown_csv_file_and_json_key_warn(tmp_path):
+    (tmp_path / "enterprise.csv").write_text("id\nx\n", encoding="utf-8")
+    (tmp_path / "schools.csv").write_text("id,name,region_code,school_type\nS1,学校,220502,technical\n", encoding="utf-8")
+    ds = load_dataset(tmp_path)
+    assert any(w.suggestion == "enterprises" for w in ds.warnings)
+    assert len(ds.records["schools"]) == 1
