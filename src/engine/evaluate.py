@@ -52,6 +52,7 @@ class Step:
     reason: str | None = None
     gap: str | None = None
     where: str = ""
+    verdict: Any = None  # for scope steps: whether the value is inside the scope (True/False/Unknown)
 
 
 @dataclass
@@ -135,8 +136,12 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
     if not isinstance(day, Unknown):
         ctx.params = params_for(pack, day, overrides)
     in_time = day if isinstance(day, Unknown) else day >= pack.issued_on
+    r.steps[-1].verdict = in_time
+    r.steps[-1].reason = f"不早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"
     region = r.run("scope", rule.region_label, rule.region)
     in_region = region if isinstance(region, Unknown) else any(region.startswith(p) for p in pack.region_prefixes)
+    r.steps[-1].verdict = in_region
+    r.steps[-1].reason = f"在{pack.jurisdiction}辖区内（{'、'.join(p + 'xx' for p in pack.region_prefixes)}）"
     not_applicable: list[str] = []
     if in_region is False:
         not_applicable.append(f"{rule.region_label} {region} 不在{pack.jurisdiction}辖区"

@@ -52,7 +52,10 @@ def _step_dict(step: Step, trace: Trace) -> dict[str, Any]:
             for p in step.params
         ],
     }
-    if step.reason:
+    if step.kind == "scope":
+        out["in_scope"] = _value(step.verdict)
+        out["requirement"] = step.reason
+    elif step.reason:
         out["reason"] = step.reason
     if step.gap:
         out["gap"] = step.gap
@@ -106,14 +109,17 @@ def trace_to_text(trace: Trace) -> str:
         if step.kind != current:
             current = step.kind
             lines.append(KIND_LABELS.get(step.kind, step.kind))
-        lines.append(f"  {_mark(step.result)} {step.label}")
+        verdict = step.verdict if step.kind == "scope" else step.result
+        lines.append(f"  {_mark(verdict)} {step.label}")
         lines.append(f"      {step.expression}  →  {_text(step.result)}")
         for fact, value in step.reads:
             lines.append(f"      读取 {fact} = {_text(value)}")
         for p in step.params:
             cit = trace.pack.parameters[p].citation
             lines.append(f"      参数 {p} = {_text(trace.params.get(p))}（{cit.clause}：“{cit.quote}”）")
-        if step.reason:
+        if step.kind == "scope":
+            lines.append(f"      要求 {step.reason}")
+        elif step.reason:
             lines.append(f"      理由 {step.reason}")
         if step.gap:
             lines.append(f"      差距 {step.gap}")

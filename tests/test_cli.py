@@ -1,0 +1,167 @@
+"""The chanjiao command as a user runs it: every exit status, every format, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+
+# the command installed beside the interpreter running the tests (the venv under test), else the one on PATH
+_BESIDE = Path(sys.executable).parent / "chanjiao"
+CHANJIAO = str(_BESIDE) if _BESIDE.exists() else (shutil.which("chanjiao") or "chanjiao")
+SELF = EXAMPLES / "tonghua-self-assessment.json"
+BAD = EXAMPLES / "bad-records.json"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHANJIAO, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chanjiao: error:"), proc.stderr
+    assert fragment.lower() in lines[0].lower(), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_json_exit_0_and_byte_identical_runs():
+    first = run("check", str(SELF), "--as-of", "2021-12-31", "--format", "json")
+    second = run("check", str(SELF), "--as-of", "2021-12-31", "--format", "json")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    doc = json.loads(first.stdout)
+    assert doc["as_of"] == "2021-12-31" and doc["errors"] == []
+    keys = [(d["rule_id"], d["subject_type"], d["subject_id"]) for d in doc["decisions"]]
+    assert keys == sorted(keys)
+    assert {p["id"] for p in doc["rule_packs"]} == {"tonghua-2019", "yichang-2020"}
+    assert all(p["digest"].startswith("sha256:") for p in doc["rule_packs"])
+
+
+def test_check_with_rejected_records_exits_1_and_decides_the_rest(tmp_path):
+    out = tmp_path / "doc.json"
+    proc = run("check", str(BAD), "--as-of", "2021-12-31", "--format", "json", "--output", str(out))
+    assert proc.returncode == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    rejected = {(e["record_type"], e["row"], e["field"]) for e in doc["errors"]}
+    assert rejected == {("enterprises", 2, "id"), ("enterprises", 3, "total_wages"), ("enterprises", 4, "id"),
+                        ("agreements", 1, "signed_on")}
+    assert all(e["value"] is not None and e["message"] for e in doc["errors"])
+    assert any(d["status"] == "compliant" for d in doc["decisions"])
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["check", "/no/such/file.json"], "no such file"),
+    (["check", str(SELF), "--as-of", "2021-02-30"], "--as-of"),
+    (["check", str(SELF), "--format", "pdf"], "--format"),
+    (["check", str(SELF), "--format", "xlsx"], "--output"),
+    (["check", str(SELF), "--param", "nonsense=1"], "unknown parameter"),
+    (["check"], "DATASET"),
+    (["explain", str(SELF), "--rule", "tonghua.frontline_shares", "--subject", "x"], "tonghua.frontline_share"),
+    (["explain", str(SELF), "--rule", "tonghua.frontline_share", "--subject", "nobody"], "no accepted enterprises"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, fragment):
+    assert_one_line_error(run(*args), fragment)
+
+
+def test_unreadable_dataset_exits_2(tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"enterprises": [', encoding="utf-8")
+    assert_one_line_error(run("check", str(bad)), "malformed JSON")
+
+
+def test_invalid_rule_pack_exits_2(tmp_path):
+    from engine.policy import shipped_packs_dir
+
+    pack = tmp_path / "tonghua-2019"
+    shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
+    rule = pack / "rules" / "school_subsidy.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("subject.enrolled_students", "subject.enroled_students"),
+                    encoding="utf-8")
+    proc = run("check", str(SELF), "--rules", str(pack))
+    assert_one_line_error(proc, "school_subsidy.yaml")
+    assert "enrolled_students" in proc.stderr
+
+
+def test_table_is_for_people():
+    proc = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31")
+    assert proc.returncode == 0
+    for label in ("符合条件", "不合规", "无法判定", "不适用", "汇总", "最常缺少的事实", "金额合计"):
+        assert label in proc.stdout
+    assert "1467000.00" in proc.stdout  # TH-ZZ01: 450 × 3,260 students
+
+
+def test_csv_and_xlsx_outputs(tmp_path):
+    base = ["check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31"]
+    assert run(*base, "--format", "csv", "--output", str(tmp_path / "out.csv")).returncode == 0
+    json_doc = json.loads(run(*base, "--format", "json").stdout)
+    with open(tmp_path / "out.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["rule_id"], r["subject_id"], r["status"], r["amount"] or None) for r in rows] == [
+        (d["rule_id"], d["subject_id"], d["status"], d["amount"]) for d in json_doc["decisions"]]
+    assert (tmp_path / "out.summary.csv").exists() and (tmp_path / "out.errors.csv").exists()
+    assert run(*base, "--format", "xlsx", "--output", str(tmp_path / "out.xlsx")).returncode == 0
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "out.xlsx")
+    assert wb.sheetnames == ["decisions", "summary", "errors"]
+    assert wb["decisions"].max_row == len(json_doc["decisions"]) + 1
+
+
+def test_param_override_is_a_what_if():
+    doc = json.loads(run("check", str(SELF), "--as-of", "2021-12-31", "--format", "json",
+                         "--param", "certificate_subsidy_amount=1500").stdout)
+    [cert] = [d for d in doc["decisions"] if d["rule_id"] == "tonghua.certificate_subsidy" and d["status"] == "eligible"]
+    assert cert["amount"] == "1500.00"
+
+
+def test_explain_text_and_json():
+    ent = json.loads(SELF.read_text(encoding="utf-8"))["enterprises"][0]["id"]
+    proc = run("explain", str(SELF), "--rule", "tonghua.frontline_share", "--subject", ent, "--as-of", "2021-12-31")
+    assert proc.returncode == 0
+    assert "frontline_training_spend" in proc.stdout and "二（二）11" in proc.stdout
+    assert "一线培训经费还需增加 ¥12,000.00 才达到 60%" in proc.stdout
+    data = json.loads(run("explain", str(SELF), "--rule", "tonghua.frontline_share", "--subject", ent,
+                          "--as-of", "2021-12-31", "--format", "json").stdout)
+    crit = [s for s in data["steps"] if s["kind"] == "criterion"][0]
+    assert crit["result"] is False and crit["parameters"][0]["name"] == "frontline_min_share"
+    assert crit["parameters"][0]["citation"]["quote"] == "用于一线职工教育和培训的比例不低于职工教育经费60%"
+    assert {f["fact"] for f in crit["facts"]} == {f"enterprises[{ent}].frontline_training_spend",
+                                                   f"enterprises[{ent}].education_fund"}
+
+
+def test_explain_names_the_facts_to_supply():
+    proc = run("explain", str(EXAMPLES / "tonghua-finance-bureau"), "--rule", "tonghua.school_subsidy",
+               "--subject", "TH-ZZ03", "--as-of", "2021-12-31")
+    assert "schools.enrolled_students is unknown: supply it to decide" in proc.stdout
+
+
+def test_rules_commands(tmp_path):
+    listing = run("rules", "list")
+    assert listing.returncode == 0 and listing.stdout.count("tonghua.") == 7 and listing.stdout.count("yichang.") == 4
+    show = run("rules", "show", "yichang.intern_pay_deduction")
+    assert "校企合作协议" in show.stdout and show.returncode == 0
+    lint = run("rules", "lint")
+    assert lint.returncode == 0 and "0 error(s)" in lint.stdout
+    test = run("rules", "test")
+    assert test.returncode == 0 and ", 0 failed" in test.stdout
+    assert run("schema", "--output", str(tmp_path)).returncode == 0
+    assert (tmp_path / "decision-document.schema.json").exists()
+
+
+def test_rules_test_fails_on_a_wrong_expectation(tmp_path):
+    from engine.policy import shipped_packs_dir
+
+    pack = tmp_path / "tonghua-2019"
+    shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
+    case = pack / "tests" / "frontline_share.yaml"
+    case.write_text(case.read_text(encoding="utf-8").replace("status: compliant", "status: non_compliant", 1),
+                    encoding="utf-8")
+    proc = run("rules", "test", str(pack))
+    assert proc.returncode == 1 and "FAIL tonghua.frontline_share" in proc.stdout
