@@ -477,12 +477,15 @@ class Dataset:
         return found[0] if found else None
 
     def where(self, record_type: str, field_name: str, value: Any) -> list[RecordModel]:
-        """Records of a type whose field equals value (indexed on first use), in input order."""
+        """Records of a type whose field equals value (indexed on first use), ordered by id.
+
+        Ordering by id, not by input position, keeps every decision independent of the order of the records.
+        """
         key = (record_type, field_name)
         index = self._index.get(key)
         if index is None:
             index = {}
-            for rec in self.records[record_type]:
+            for rec in sorted(self.records[record_type], key=lambda r: r.id):
                 index.setdefault(getattr(rec, field_name), []).append(rec)
             self._index[key] = index
         return index.get(value, [])
