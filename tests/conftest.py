@@ -9,11 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import os
+
 import pytest
 import yaml
 
 from engine.policy import Pack, load_packs
 from engine.records import org_code_check_char, uscc_check_char
+
+# CHANJIAO_EXAMPLES_SCALE=20 runs every property test with 20 times the examples (a nightly-style run).
+SCALE = int(os.environ.get("CHANJIAO_EXAMPLES_SCALE", "1"))
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -10,7 +10,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_uscc, write_formats
+from conftest import SCALE, make_uscc, write_formats
 from engine.evaluate import decide, evaluate_dataset
 from engine.expressions import Unknown, kleene_and, kleene_not, kleene_or
 from engine.loaders import load_dataset
@@ -60,7 +60,7 @@ fen = Decimal("0.01")
 wages = st.integers(min_value=1, max_value=10**13).map(lambda n: Decimal(n) * fen)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200 * SCALE)
 @given(wages)
 def test_education_fund_boundaries_are_exact(w):
     """For any wages W: the smallest fen amount >= 1.5 % W and the largest <= 2.5 % W are compliant (when such
@@ -78,7 +78,7 @@ def test_education_fund_boundaries_are_exact(w):
     assert status(hi + fen) == "non_compliant"
 
 
-@settings(max_examples=200)
+@settings(max_examples=200 * SCALE)
 @given(st.integers(min_value=1, max_value=10**12).map(lambda n: Decimal(n) * fen))
 def test_frontline_share_boundary_is_exact(fund):
     least = (fund * Decimal("0.6")).quantize(fen, rounding=ROUND_CEILING)
@@ -133,7 +133,7 @@ def _doc(raw):
     return evaluate_dataset(validate_rows(raw), PACKS, AS_OF)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * SCALE, deadline=None)
 @given(datasets(), st.randoms(use_true_random=False))
 def test_record_order_does_not_change_decisions(raw, rnd):
     doc = _doc(raw)
@@ -144,7 +144,7 @@ def test_record_order_does_not_change_decisions(raw, rnd):
     assert _doc(raw) == doc  # determinism
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * SCALE, deadline=None)
 @given(datasets())
 def test_every_decision_is_well_formed(raw):
     doc = _doc(raw)
@@ -166,7 +166,7 @@ def test_every_decision_is_well_formed(raw):
             assert n == subjects[kind]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=datasets())
 def test_json_csv_and_xlsx_give_identical_documents(raw, tmp_path_factory):
     paths = write_formats(raw, tmp_path_factory.mktemp("fmt"))
