@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
 from .decisions import Decision, build_document
 from .errors import EvaluationError
@@ -36,7 +36,30 @@ from .expressions import (
 from .policy import Expr, Pack, Rule
 from .records import Dataset
 
-__all__ = ["Step", "Trace", "decide", "evaluate_dataset", "params_for", "parse_param_overrides"]
+__all__ = [
+    "BackendMismatch",
+    "Outcomes",
+    "Step",
+    "Trace",
+    "decide",
+    "decision_for",
+    "evaluate_dataset",
+    "params_for",
+    "parse_param_overrides",
+    "test_keys",
+]
+
+Outcomes = Mapping[str, "bool | None"]
+
+
+class BackendMismatch(Exception):
+    """A backend left a test open that the expression evaluator decides, or the other way round: a bug."""
+
+
+def test_keys(rule: Rule) -> list[str]:
+    """The keys of the tests a rule makes, in evaluation order; backends report outcomes under these keys."""
+    return (["scope:date", "scope:region"] + [f"applies_if:{i}" for i in range(len(rule.applies_if))]
+            + [f"criterion:{c.id}" for c in rule.criteria])
 
 
 @dataclass
@@ -101,11 +124,12 @@ class _Run:
     """The state of one decision being made: context, steps, and the facts read since the last step."""
 
     def __init__(self, rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
-                 overrides: dict[str, Decimal] | None):
+                 overrides: dict[str, Decimal] | None, outcomes: Outcomes | None):
         self.rule, self.pack, self.dataset, self.as_of, self.overrides = rule, pack, dataset, as_of, overrides
         names: dict[str, Any] = {"subject": RecordRef(rule.subject, subject, subject.id), "as_of": as_of}
         self.ctx = Context(names, params_for(pack, as_of, overrides), dataset.by_id)
         self.steps: list[Step] = []
+        self.outcomes = outcomes
 
     def run(self, kind: str, label: str, expr: Expr) -> Any:
         mark_r, mark_p = len(self.ctx.reads), len(self.ctx.params_read)
@@ -114,11 +138,38 @@ class _Run:
                                sorted(set(self.ctx.params_read[mark_p:])), where=expr.where))
         return result
 
+    def test(self, key: str, kind: str, label: str, expr: Expr) -> Any:
+        """A test's outcome: the backend's when it decided it, else the evaluator's (which must then be unknown)."""
+        if self.outcomes is not None:
+            given = self.outcomes.get(key)
+            if given is not None:
+                self.steps.append(Step(kind, label, expr.text, given, where=expr.where))
+                return given
+        result = self.run(kind, label, expr)
+        if self.outcomes is not None and not isinstance(result, Unknown):
+            raise BackendMismatch(f"{self.rule.id} {self.ctx.names['subject'].key}: the backend left {key} open, "
+                                  f"the evaluator decides {result!r}")
+        return result
+
+    def given(self, key: str, computed: Any) -> Any:
+        """A scope outcome: the backend's when it decided it; the computed one must agree."""
+        if self.outcomes is None:
+            return computed
+        value = self.outcomes.get(key)
+        if (value is None) != isinstance(computed, Unknown) or (value is not None and value is not computed):
+            raise BackendMismatch(f"{self.rule.id} {self.ctx.names['subject'].key}: the backend says {key} is "
+                                  f"{value!r}, the evaluator {computed!r}")
+        return computed if value is None else value
+
 
 def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
-           overrides: dict[str, Decimal] | None = None) -> Trace:
-    """Decide one rule for one subject record; the trace carries the decision."""
-    r = _Run(rule, pack, subject, dataset, as_of, overrides)
+           overrides: dict[str, Decimal] | None = None, outcomes: Outcomes | None = None) -> Trace:
+    """Decide one rule for one subject record; the trace carries the decision.
+
+    ``outcomes`` are test outcomes decided by another backend (keys of :func:`test_keys`; None = left open):
+    a decided test is taken as is, an open one is evaluated for its missing facts and must be unknown.
+    """
+    r = _Run(rule, pack, subject, dataset, as_of, overrides, outcomes)
     ctx = r.ctx
     for lk in rule.lookups:
         key = r.run("lookup", f"{lk.name}: {lk.record_type}.{lk.by} = {lk.key.text}", lk.key)
@@ -135,11 +186,12 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
     day = r.run("scope", rule.date_label, rule.date)
     if not isinstance(day, Unknown):
         ctx.params = params_for(pack, day, overrides)
-    in_time = day if isinstance(day, Unknown) else day >= pack.issued_on
+    in_time = r.given("scope:date", day if isinstance(day, Unknown) else day >= pack.issued_on)
     r.steps[-1].verdict = in_time
     r.steps[-1].reason = f"不早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"
     region = r.run("scope", rule.region_label, rule.region)
-    in_region = region if isinstance(region, Unknown) else any(region.startswith(p) for p in pack.region_prefixes)
+    in_region = r.given("scope:region", region if isinstance(region, Unknown)
+                        else any(region.startswith(p) for p in pack.region_prefixes))
     r.steps[-1].verdict = in_region
     r.steps[-1].reason = f"在{pack.jurisdiction}辖区内（{'、'.join(p + 'xx' for p in pack.region_prefixes)}）"
     not_applicable: list[str] = []
@@ -150,8 +202,8 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
         not_applicable.append(f"{rule.date_label} {format_value(day)} 早于《{pack.document_number}》"
                               f"发布日期 {pack.issued_on.isoformat()}")
     scope_results = [in_region, in_time]
-    for cond in rule.applies_if:
-        res = r.run("applies_if", cond.test.text, cond.test)
+    for i, cond in enumerate(rule.applies_if):
+        res = r.test(f"applies_if:{i}", "applies_if", cond.test.text, cond.test)
         scope_results.append(res)
         if res is False:
             not_applicable.append(render_template(cond.reason.template, ctx))
@@ -159,7 +211,7 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
 
     crit_results = []
     for cr in rule.criteria:
-        res = r.run("criterion", cr.label, cr.test)
+        res = r.test(f"criterion:{cr.id}", "criterion", cr.label, cr.test)
         crit_results.append(res)
         step = r.steps[-1]
         if res is False:
@@ -236,6 +288,19 @@ def _undetermined_reason(unknown: Unknown, lead: str) -> str:
     return text
 
 
+def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
+                 overrides: dict[str, Decimal] | None, errors: list[EvaluationError],
+                 outcomes: Outcomes | None = None) -> Decision:
+    """:func:`decide` for a document: a subject the rule cannot be evaluated for (a division by zero) gets an
+    undetermined decision saying so, and the error is appended to ``errors``."""
+    try:
+        return decide(rule, pack, subject, dataset, as_of, overrides, outcomes).decision
+    except ExprEvalError as exc:
+        errors.append(EvaluationError(str(exc), rule.id, subject.id))
+        return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
+                        reasons=[f"规则求值出错：{exc}"])
+
+
 def evaluate_dataset(dataset: Dataset, packs: list[Pack], as_of: dt.date,
                      overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
     """Decide every rule of every pack for every accepted record; the decision document of output.md."""
@@ -244,10 +309,5 @@ def evaluate_dataset(dataset: Dataset, packs: list[Pack], as_of: dt.date,
     for pack in packs:
         for rule in pack.rules:
             for subject in dataset.records[rule.subject]:
-                try:
-                    decisions.append(decide(rule, pack, subject, dataset, as_of, overrides).decision)
-                except ExprEvalError as exc:
-                    errors.append(EvaluationError(str(exc), rule.id, subject.id))
-                    decisions.append(Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect,
-                                              rule.citation, reasons=[f"规则求值出错：{exc}"]))
+                decisions.append(decision_for(rule, pack, subject, dataset, as_of, overrides, errors))
     return build_document(as_of, packs, decisions, dataset, errors)

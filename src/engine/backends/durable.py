@@ -1,0 +1,201 @@
+"""durable-rules as the engine that decides every test of every rule.
+
+:class:`DurableEngine` is an object the caller owns: it holds its own durable host (which starts none of
+durable's timer threads), registers the compiled rulesets under names unique to itself, and frees them on
+:meth:`close`. Each subject is decided in its own session: its facts (the subject, its related records, the
+exact atoms) are asserted one by one, the T/F rules that fire record the test outcomes, and the session is
+deleted. The decision is then assembled by :func:`engine.evaluate.decide` from those outcomes, so the
+document is the reference evaluator's byte for byte — and if durable ever leaves open a test the evaluator
+decides (or the other way round), :class:`engine.evaluate.BackendMismatch` is raised, never hidden.
+
+Traps of durable-rules 2.0.28 handled here: a fact that matches no pattern raises MessageNotHandledException
+(and would lose the rest of a batch, so facts go one at a time and such a fact is irrelevant); identical or
+hash-colliding facts raise MessageObservedException (every fact carries a unique ``_n``); aliases ``s`` and
+``m`` clash with durable's closure (aliases are prefixed ``x_``); numbers are doubles (exact arithmetic is done
+before facts are made); the host's timer threads (not started); rulesets cannot be replaced (a new engine is
+built, the old one's rulesets deleted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable
+
+import durable_rules_engine
+from durable.engine import Host, MessageNotHandledException
+
+from ..decisions import Decision, build_document
+from ..errors import EvaluationError
+from ..evaluate import BackendMismatch, decision_for, params_for
+from ..expressions import Context, ExprEvalError, RecordRef, Unknown, evaluate
+from ..policy import Pack, Rule
+from ..records import Dataset, RecordModel, field_kinds
+from .durable_compile import CompiledRules, compile_rules, date_number, derived_fields, fact_field
+
+__all__ = ["DurableEngine"]
+
+
+class _QuietHost(Host):
+    """A durable host that starts no dispatch or timer threads: actions run inside the assert calls."""
+
+    def __init__(self, actions: Callable[[str], Callable[[Any], None]]):
+        self._lookup_action = actions
+        super().__init__()
+
+    def _run(self) -> None:  # the base class starts two self-re-arming threading.Timer loops here
+        return None
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        return self._lookup_action(action_name)
+
+
+class DurableEngine:
+    """Decides rule packs with durable-rules; one engine per set of packs, closed when done."""
+
+    def __init__(self, packs: list[Pack]):
+        self.packs = packs
+        self.compiled: CompiledRules = compile_rules(packs)
+        self._rules: dict[str, tuple[Pack, Rule]] = {r.id: (p, r) for p in packs for r in p.rules}
+        self._names = {subject: f"chanjiao_{id(self):x}_{subject}" for subject in self.compiled.rulesets}
+        self._outcomes: dict[tuple[str, str], bool] | None = None
+        self._seq = 0
+        self._host: _QuietHost | None = _QuietHost(self._action)
+        definition = self.compiled.definition()
+        self._host.set_rulesets({self._names[s]: definition[s] for s in definition})
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the rulesets in durable's engine; the object cannot be used afterwards."""
+        if self._host is None:
+            return
+        for name in self._names.values():
+            durable_rules_engine.delete_ruleset(self._host.get_ruleset(name)._handle)
+        self._host = None
+
+    def __enter__(self) -> "DurableEngine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def replace_packs(self, packs: list[Pack]) -> "DurableEngine":
+        """An engine for changed packs; this one is closed (durable cannot replace a ruleset in place)."""
+        self.close()
+        return DurableEngine(packs)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _action(self, name: str) -> Callable[[Any], None]:
+        rule_id, key, value = self.compiled.actions[name]
+
+        def record(_closure: Any) -> None:
+            assert self._outcomes is not None, "an action fired outside a session"
+            previous = self._outcomes.setdefault((rule_id, key), value)
+            if previous is not value:
+                raise BackendMismatch(f"{rule_id} {key}: both the true and the false form matched")
+
+        return record
+
+    # -- facts -----------------------------------------------------------------------------------
+    def _fact(self, sid: str, record: RecordModel, is_subject: bool) -> dict[str, Any]:
+        self._seq += 1
+        fact: dict[str, Any] = {"sid": sid, "t": record.record_type, "_subject": is_subject, "_n": self._seq}
+        for name, kind in field_kinds(record.record_type).items():
+            value = getattr(record, name)
+            if value is None or kind.value_type == "number":  # numbers never reach durable: atoms compare them
+                continue
+            fact[fact_field(name)] = date_number(value) if isinstance(value, dt.date) else value
+        fact.update(derived_fields(record))
+        return fact
+
+    def _atom_contexts(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
+                       overrides: dict[str, Decimal] | None) -> dict[str, Context]:
+        """Per rule, the context its atoms are computed in: as_of and the parameters in force on its date."""
+        out = {}
+        for rule_id, (pack, rule) in self._rules.items():
+            if rule.subject != subject.record_type:
+                continue
+            ctx = Context({"subject": RecordRef(rule.subject, subject, subject.id), "as_of": as_of},
+                          params_for(pack, as_of, overrides), dataset.by_id)
+            try:
+                day = evaluate(rule.date.node, ctx)
+            except ExprEvalError:
+                day = Unknown()
+            if not isinstance(day, Unknown):
+                ctx.params = params_for(pack, day, overrides)
+            out[rule_id] = ctx
+        return out
+
+    def _facts(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
+               overrides: dict[str, Decimal] | None) -> list[dict[str, Any]]:
+        sid = f"{subject.record_type}/{subject.id}"
+        subject_fact = self._fact(sid, subject, True)
+        related: dict[tuple[str, str], dict[str, Any]] = {}
+        for record_type, by, key_field, kind in self.compiled.lookups.get(subject.record_type, []):
+            key = getattr(subject, key_field)
+            found = dataset.where(record_type, by, key) if key is not None else []
+            for rec in found if kind == "many" else found[:1]:
+                related.setdefault((record_type, rec.id), self._fact(sid, rec, False))
+        contexts = self._atom_contexts(subject, dataset, as_of, overrides)
+        for atom in self.compiled.atoms:
+            ctx = contexts.get(atom.rule_id)
+            if ctx is None:
+                continue
+            targets = [(subject, subject_fact)] if atom.var == "subject" else [
+                (dataset.by_id(t, i), f) for (t, i), f in related.items() if t == atom.record_type]
+            for record, fact in targets:
+                names = {"as_of": ctx.names["as_of"], atom.var: RecordRef(atom.record_type, record, record.id)}
+                try:
+                    value = evaluate(atom.node, Context(names, ctx.params, ctx.table))
+                except ExprEvalError:
+                    continue  # unknown here; the evaluator reports the error when the decision is assembled
+                if isinstance(value, bool):
+                    fact[atom.field] = value
+        # the subject last: when it arrives every related record is already there, so a 'no such record'
+        # pattern cannot fire early (durable never takes back an action it has run)
+        return [*related.values(), subject_fact]
+
+    # -- deciding --------------------------------------------------------------------------------
+    def outcomes(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
+                 overrides: dict[str, Decimal] | None = None) -> dict[str, dict[str, bool]]:
+        """Run one subject's session: per rule id, the tests durable decided (open tests are absent)."""
+        if self._host is None:
+            raise RuntimeError("the engine is closed")
+        name = self._names.get(subject.record_type)
+        if name is None:
+            return {}
+        self._outcomes = {}
+        sid = f"{subject.record_type}/{subject.id}"
+        try:
+            for fact in self._facts(subject, dataset, as_of, overrides):
+                try:
+                    self._host.assert_fact(name, fact)
+                except MessageNotHandledException:
+                    pass  # the fact matches no pattern of any rule: nothing depends on it
+            result: dict[str, dict[str, bool]] = {}
+            for (rule_id, key), value in self._outcomes.items():
+                result.setdefault(rule_id, {})[key] = value
+            return result
+        finally:
+            self._outcomes = None
+            try:
+                self._host.delete_state(name, sid)
+            except Exception:  # noqa: BLE001 - a session with no facts has no state to delete
+                pass
+
+    def decide(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
+               overrides: dict[str, Decimal] | None, errors: list[EvaluationError]) -> list[Decision]:
+        """Every rule's decision about one subject, assembled from durable's outcomes."""
+        found = self.outcomes(subject, dataset, as_of, overrides)
+        return [decision_for(rule, pack, subject, dataset, as_of, overrides, errors, found.get(rule_id, {}))
+                for rule_id, (pack, rule) in self._rules.items() if rule.subject == subject.record_type]
+
+    def evaluate_dataset(self, dataset: Dataset, as_of: dt.date,
+                         overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+        """The decision document of output.md, decided by durable-rules."""
+        decisions: list[Decision] = []
+        errors: list[EvaluationError] = []
+        for subject_type in self.compiled.rulesets:
+            for subject in dataset.records[subject_type]:
+                decisions.extend(self.decide(subject, dataset, as_of, overrides, errors))
+        return build_document(as_of, self.packs, decisions, dataset, errors)
