@@ -20,13 +20,16 @@ import typer
 
 from .casetests import run_case_file
 from .errors import FatalError
-from .evaluate import decide, evaluate_dataset, parse_param_overrides
+from .backends import make_engine
+from .backends.durable_compile import CompileError
+from .evaluate import decide, parse_param_overrides
 from .explain import trace_to_dict, trace_to_text
 from .lint import lint_dirs
 from .loaders import load_dataset
 from .policy import Pack, Rule, load_packs
 from .render import to_json, to_table, write_csv, write_xlsx
 from .schema import write_schemas
+from .watch import ChangeError, Watcher, read_change
 
 __all__ = ["app", "main"]
 
@@ -46,6 +49,13 @@ class OutputFormat(str, Enum):
     json = "json"
     csv = "csv"
     xlsx = "xlsx"
+
+
+class EngineName(str, Enum):
+    """Engines of ``chanjiao check`` and ``chanjiao watch``."""
+
+    durable = "durable"
+    reference = "reference"
 
 
 class TraceFormat(str, Enum):
@@ -77,6 +87,20 @@ def _packs(rules: Optional[list[Path]]) -> list[Pack]:
     return packs
 
 
+def _overrides(param: Optional[list[str]], packs: list[Pack]) -> dict[str, Any]:
+    try:
+        return parse_param_overrides(param or [], packs)
+    except ValueError as exc:
+        _fail(f"--param: {exc}")
+
+
+def _engine(name: EngineName, packs: list[Pack]) -> Any:
+    try:
+        return make_engine(name.value, packs)
+    except CompileError as exc:
+        _fail(f"the {name.value} engine cannot run these rules: {exc} (use --engine reference)")
+
+
 def _find_rule(packs: list[Pack], rule_id: str) -> tuple[Pack, Rule]:
     for pack in packs:
         for rule in pack.rules:
@@ -87,6 +111,8 @@ def _find_rule(packs: list[Pack], rule_id: str) -> tuple[Pack, Rule]:
     _fail(f"no rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else f" (rules: {', '.join(ids)})"))
 
 
+EngineOpt = typer.Option(EngineName.durable, "--engine",
+                         help="durable (durable-rules decides every test) or reference; the decisions are identical.")
 RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
 ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
@@ -100,18 +126,17 @@ def check(
     output: Optional[Path] = typer.Option(None, "--output", help="Write here instead of stdout (required for xlsx)."),
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
+    engine: EngineName = EngineOpt,
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
     packs = _packs(rules)
-    try:
-        overrides = parse_param_overrides(param or [], packs)
-    except ValueError as exc:
-        _fail(f"--param: {exc}")
+    overrides = _overrides(param, packs)
     if format is OutputFormat.xlsx and output is None:
         _fail("--format xlsx needs --output FILE.xlsx")
     ds = load_dataset(dataset)
-    doc = evaluate_dataset(ds, packs, day, overrides)
+    with _engine(engine, packs) as eng:
+        doc = eng.evaluate_dataset(ds, day, overrides)
     try:
         _write(doc, format, output)
     except OSError as exc:
@@ -156,10 +181,7 @@ def explain(
     day = _as_of(as_of)
     packs = _packs(rules)
     pack, found = _find_rule(packs, rule)
-    try:
-        overrides = parse_param_overrides(param or [], packs)
-    except ValueError as exc:
-        _fail(f"--param: {exc}")
+    overrides = _overrides(param, packs)
     ds = load_dataset(dataset)
     record = ds.by_id(found.subject, subject)
     if record is None:
@@ -228,6 +250,47 @@ def rules_test(directory: Optional[Path] = typer.Argument(None, help="A pack or 
                         print(f"     {f}")
     print(f"{passed} passed, {failed} failed")
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    changes: Optional[Path] = typer.Argument(None, help="A JSON Lines file of changes (default: standard input)."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Start from this dataset (its decisions are not printed)."),
+    as_of: Optional[str] = AsOfOpt,
+    rules: Optional[list[Path]] = RulesOpt,
+    param: Optional[list[str]] = ParamOpt,
+    engine: EngineName = EngineOpt,
+) -> None:
+    """Apply JSON Lines changes and print one JSON line per decision whose outcome changed.
+
+    A change: {"op": "upsert"|"delete", "record_type": "agreements", "record": {...}}. Bad lines are reported on
+    stderr with their line number and skipped; nothing already known is lost.
+    """
+    day = _as_of(as_of)
+    packs = _packs(rules)
+    overrides = _overrides(param, packs)
+    initial = load_dataset(dataset) if dataset else None
+    try:
+        stream = open(changes, encoding="utf-8") if changes else sys.stdin
+    except OSError as exc:
+        _fail(f"{changes}: {exc.strerror}")
+    bad = 0
+    with _engine(engine, packs) as eng, stream:
+        watcher = Watcher(eng, day, overrides, initial)
+        for number, text in enumerate(stream, start=1):
+            if not text.strip():
+                continue
+            try:
+                lines = watcher.apply(read_change(text), number)
+            except ChangeError as exc:
+                bad += 1
+                print(f"chanjiao: line {number}: {exc}; skipped", file=sys.stderr)
+                continue
+            for line in lines:
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    if bad:
         raise typer.Exit(1)
 
 

@@ -39,6 +39,7 @@ from .records import Dataset
 __all__ = [
     "BackendMismatch",
     "Outcomes",
+    "ReferenceEngine",
     "Step",
     "Trace",
     "decide",
@@ -299,6 +300,33 @@ def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
         errors.append(EvaluationError(str(exc), rule.id, subject.id))
         return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
                         reasons=[f"规则求值出错：{exc}"])
+
+
+class ReferenceEngine:
+    """The reference evaluator behind the same small interface as the other backends."""
+
+    def __init__(self, packs: list[Pack]):
+        self.packs = packs
+
+    def decide(self, subject: Any, dataset: Dataset, as_of: dt.date, overrides: dict[str, Decimal] | None,
+               errors: list[EvaluationError]) -> list[Decision]:
+        """Every rule's decision about one subject."""
+        return [decision_for(rule, pack, subject, dataset, as_of, overrides, errors)
+                for pack in self.packs for rule in pack.rules if rule.subject == subject.record_type]
+
+    def evaluate_dataset(self, dataset: Dataset, as_of: dt.date,
+                         overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+        """The decision document of output.md."""
+        return evaluate_dataset(dataset, self.packs, as_of, overrides)
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+    def __enter__(self) -> "ReferenceEngine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def evaluate_dataset(dataset: Dataset, packs: list[Pack], as_of: dt.date,

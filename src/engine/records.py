@@ -490,6 +490,40 @@ class Dataset:
             self._index[key] = index
         return index.get(value, [])
 
+    def upsert(self, record: RecordModel, row: int) -> RecordModel | None:
+        """Insert or replace a record (by type and id), keeping the indexes current; returns the old version."""
+        rtype = record.record_type
+        old = self.by_id(rtype, record.id)
+        records = self.records[rtype]
+        if old is None:
+            records.append(record)
+        else:
+            records[next(i for i, r in enumerate(records) if r.id == record.id)] = record
+        self.rows[(rtype, record.id)] = row
+        self._reindex(rtype, old, record)
+        return old
+
+    def remove(self, record_type: str, record_id: str) -> RecordModel | None:
+        """Delete a record if present, keeping the indexes current; returns it."""
+        old = self.by_id(record_type, record_id)
+        if old is not None:
+            self.records[record_type].remove(old)
+            self.rows.pop((record_type, record_id), None)
+            self._reindex(record_type, old, None)
+        return old
+
+    def _reindex(self, record_type: str, old: RecordModel | None, new: RecordModel | None) -> None:
+        for (rtype, fld), index in self._index.items():
+            if rtype != record_type:
+                continue
+            if old is not None:
+                bucket = index.get(getattr(old, fld), [])
+                bucket[:] = [r for r in bucket if r.id != old.id]
+            if new is not None:
+                bucket = index.setdefault(getattr(new, fld), [])
+                bucket.append(new)
+                bucket.sort(key=lambda r: r.id)
+
     @property
     def accepted_count(self) -> int:
         """How many records were accepted, all types together."""
