@@ -165,3 +165,12 @@ def test_rules_test_fails_on_a_wrong_expectation(tmp_path):
                     encoding="utf-8")
     proc = run("rules", "test", str(pack))
     assert proc.returncode == 1 and "FAIL tonghua.frontline_share" in proc.stdout
+
+
+@pytest.mark.parametrize("example", ["tonghua-finance-bureau", "yichang-enterprise-2021.xlsx"])
+def test_both_engines_write_the_same_bytes(example):
+    args = ["check", str(EXAMPLES / example), "--as-of", "2021-12-31", "--format", "json"]
+    durable = run(*args, "--engine", "durable")
+    reference = run(*args, "--engine", "reference")
+    assert durable.returncode == reference.returncode == 0
+    assert durable.stdout == reference.stdout

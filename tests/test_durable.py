@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -57,6 +60,26 @@ def test_compiled_rulesets_are_plain_data_and_stable():
                                        "certificates", "land_applications", "graduates"}
 
 
+SNAPSHOT = Path(__file__).parent / "snapshots" / "durable-rulesets.json"
+
+
+def _compiled_text() -> str:
+    compiled = compile_rules(PACKS)
+    data = {"rulesets": compiled.definition(),
+            "atoms": [[a.index, a.rule_id, a.record_type, a.var] for a in compiled.atoms],
+            "lookups": compiled.lookups}
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def test_compiled_rulesets_match_the_snapshot():
+    """What durable receives, as a diffable file. After a deliberate change to a rule or the compiler:
+    CHANJIAO_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_durable.py, then review the diff."""
+    text = _compiled_text()
+    if os.environ.get("CHANJIAO_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.read_text(encoding="utf-8") == text
+
+
 def test_intern_pay_criterion_snapshot():
     d = compile_rules(PACKS).definition()["internship_payments"]
     t = d["yichang.intern_pay_deduction|criterion:valid_agreement|T0"]["all"]
@@ -94,3 +117,22 @@ def test_two_engines_are_independent():
     ds = load_dataset(EXAMPLES / "tonghua-finance-bureau")
     with DurableEngine(PACKS) as a, DurableEngine(PACKS) as b:
         assert dumps(a.evaluate_dataset(ds, AS_OF)) == dumps(b.evaluate_dataset(ds, dt.date(2021, 12, 31)))
+
+
+def test_replacing_packs_gives_an_engine_for_the_new_rules(tmp_path):
+    from engine.policy import shipped_packs_dir
+
+    pack = tmp_path / "tonghua-2019"
+    shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    (pack / "pack.yaml").write_text(text.replace("value: 0.60", "value: 0.50"), encoding="utf-8")
+    changed, errors = load_packs([pack])
+    assert not errors
+    ds = load_dataset(EXAMPLES / "tonghua-self-assessment.json")
+    old = DurableEngine(PACKS)
+    status = lambda doc: [d["status"] for d in doc["decisions"] if d["rule_id"] == "tonghua.frontline_share"]  # noqa: E731
+    assert status(old.evaluate_dataset(ds, AS_OF)) == ["non_compliant"]  # 58.54 % < 60 %
+    new = old.replace_packs(changed)
+    assert status(new.evaluate_dataset(ds, AS_OF)) == ["compliant"]  # ≥ 50 %
+    with pytest.raises(RuntimeError):
+        old.outcomes(ds.records["enterprises"][0], ds, AS_OF)

@@ -100,8 +100,12 @@ def datasets(draw):
     n_ent = draw(st.integers(min_value=1, max_value=5))
     ents = []
     for i in range(n_ent):
+        wages, fund = draw(money), draw(money)
+        if wages is not None and draw(st.booleans()):  # plant the fund at a threshold, or one fen beside it
+            edge = (wages * draw(st.sampled_from([Decimal("0.015"), Decimal("0.025")]))).quantize(fen, rounding=ROUND_CEILING)
+            fund = max(Decimal(0), edge + draw(st.sampled_from([-fen, Decimal(0), fen])))
         ents.append({"id": make_uscc(draw(region), i + 1), "name": f"企业{i}", "region_code": draw(region),
-                     "total_wages": draw(money), "education_fund": draw(money), "frontline_training_spend": draw(money),
+                     "total_wages": wages, "education_fund": fund, "frontline_training_spend": draw(money),
                      "is_key_enterprise": draw(flag), "outstanding_cooperation_results": draw(flag),
                      "values_employee_training": draw(flag), "leading_role": draw(flag),
                      "strong_overall_strength": draw(flag)})
@@ -125,8 +129,16 @@ def datasets(draw):
     grads = [{"id": f"G{k}", "school_id": draw(school_ids), "employer_region_code": draw(st.one_of(st.none(), region)),
               "employed_from": draw(st.one_of(st.none(), day)), "employed_to": draw(st.one_of(st.none(), day))}
              for k in range(draw(st.integers(0, 3)))]
+    expenses = [{"id": f"E{k}", "enterprise_id": draw(st.sampled_from(ids)), "kind": "teacher_practice",
+                 "amount": Decimal(draw(st.integers(1, 10**7))) * fen, "incurred_on": draw(day), "reasonable": draw(flag)}
+                for k in range(draw(st.integers(0, 3)))]
+    land = [{"id": f"L{k}", "enterprise_id": draw(st.sampled_from(ids)), "region_code": draw(region),
+             "builds_vocational_school": draw(flag), "in_allocation_catalogue": draw(flag)}
+            for k in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):
+        ents[0]["total_wage"] = "1"  # an unknown field: a warning, the record still decided
     return {"enterprises": ents, "schools": schools, "agreements": agreements, "internship_payments": payments,
-            "certificates": certs, "graduates": grads}
+            "certificates": certs, "graduates": grads, "practice_expenses": expenses, "land_applications": land}
 
 
 def _doc(raw):
@@ -157,9 +169,7 @@ def test_every_decision_is_well_formed(raw):
     counts = {r: sum(v for k, v in c.items() if k in ("eligible", "not_eligible", "compliant", "non_compliant",
                                                       "undetermined", "not_applicable"))
               for r, c in doc["summary"]["by_rule"].items()}
-    subjects = {"enterprises": len(raw["enterprises"]), "schools": 3, "internship_payments": len(raw["internship_payments"]),
-                "certificates": len(raw["certificates"]), "graduates": len(raw["graduates"]), "practice_expenses": 0,
-                "land_applications": 0}
+    subjects = {k: len(v) for k, v in raw.items()}
     for rule_id, n in counts.items():
         kind = next(d["subject_type"] for d in doc["decisions"] if d["rule_id"] == rule_id) if n else None
         if kind:
