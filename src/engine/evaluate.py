@@ -47,7 +47,7 @@ __all__ = [
     "evaluate_dataset",
     "params_for",
     "parse_param_overrides",
-    "test_keys",
+    "outcome_keys",
 ]
 
 Outcomes = Mapping[str, "bool | None"]
@@ -57,7 +57,7 @@ class BackendMismatch(Exception):
     """A backend left a test open that the expression evaluator decides, or the other way round: a bug."""
 
 
-def test_keys(rule: Rule) -> list[str]:
+def outcome_keys(rule: Rule) -> list[str]:
     """The keys of the tests a rule makes, in evaluation order; backends report outcomes under these keys."""
     return (["scope:date", "scope:region"] + [f"applies_if:{i}" for i in range(len(rule.applies_if))]
             + [f"criterion:{c.id}" for c in rule.criteria])
@@ -167,7 +167,7 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
            overrides: dict[str, Decimal] | None = None, outcomes: Outcomes | None = None) -> Trace:
     """Decide one rule for one subject record; the trace carries the decision.
 
-    ``outcomes`` are test outcomes decided by another backend (keys of :func:`test_keys`; None = left open):
+    ``outcomes`` are test outcomes decided by another backend (keys of :func:`outcome_keys`; None = left open):
     a decided test is taken as is, an open one is evaluated for its missing facts and must be unknown.
     """
     r = _Run(rule, pack, subject, dataset, as_of, overrides, outcomes)
@@ -211,7 +211,7 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
     applies = kleene_and(scope_results)
 
     crit_results = []
-    for cr in rule.criteria:
+    for cr in rule.criteria if applies is not False else ():  # a rule that does not apply is not examined
         res = r.test(f"criterion:{cr.id}", "criterion", cr.label, cr.test)
         crit_results.append(res)
         step = r.steps[-1]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..expressions import DATE, STR, Attr, Binary, Call, Comp, Lit, Name, Node, Unary
+from ..evaluate import outcome_keys
 from ..policy import Pack, Rule
 from ..records import field_kinds
 
@@ -302,6 +303,21 @@ class _RuleCompiler:
         return (found, absent) if node.func == "any" else (absent, found)
 
 
+def rc_names(node: Node) -> set[str]:
+    """The bare names an expression reads (``subject``, ``as_of``, lookup names …), parameters excluded."""
+    if isinstance(node, Name):
+        return set() if node.name == "param" else {node.name}
+    out: set[str] = set()
+    for f in node.__dataclass_fields__:
+        v = getattr(node, f)
+        if isinstance(v, Node):
+            out |= rc_names(v)
+        elif f == "args":
+            for a in v:
+                out |= rc_names(a)
+    return out
+
+
 def _conj(conds: tuple[Any, ...]) -> Any:
     return conds[0] if len(conds) == 1 else {"$and": list(conds)}
 
@@ -328,7 +344,7 @@ def scope_tests(rule: Rule, pack: Pack) -> dict[str, Node]:
     for i, prefix in enumerate(pack.region_prefixes):
         test = Call(0, "starts_with", (rule.region.node, Lit(0, prefix, STR)))
         region = test if i == 0 else Binary(0, "or", region, test)
-    return {"scope:date": date_node, "scope:region": region}
+    return {"date": date_node, "region": region}
 
 
 def compile_rules(packs: list[Pack]) -> CompiledRules:
@@ -336,10 +352,13 @@ def compile_rules(packs: list[Pack]) -> CompiledRules:
     out = CompiledRules()
     for pack in packs:
         for rule in pack.rules:
+            if rc_names(rule.date.node) - {"subject", "as_of"}:
+                raise CompileError(f"{rule.id}: scope.date may read only the subject and as_of in the durable backend")
             rc = _RuleCompiler(rule, out)
-            tests = {**scope_tests(rule, pack)}
-            tests.update({f"applies_if:{i}": c.test.node for i, c in enumerate(rule.applies_if)})
-            tests.update({f"criterion:{c.id}": c.test.node for c in rule.criteria})
+            scope = scope_tests(rule, pack)
+            nodes = [scope["date"], scope["region"], *(c.test.node for c in rule.applies_if),
+                     *(c.test.node for c in rule.criteria)]
+            tests = dict(zip(outcome_keys(rule), nodes, strict=True))
             ruleset = out.rulesets.setdefault(rule.subject, {})
             for key, node in tests.items():
                 t, f = rc.forms(node, dict(rc.names))
