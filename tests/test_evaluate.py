@@ -88,3 +88,21 @@ def test_the_durable_compiler_refuses_what_it_cannot_express(pack_copy):
     assert not errors
     with pytest.raises(CompileError, match="required field"):
         compile_rules(packs)
+
+
+def test_durable_hands_a_rule_whose_atom_fails_to_the_evaluator(pack_copy):
+    from engine.backends.durable import DurableEngine
+
+    rule = pack_copy / "rules" / "frontline_share.yaml"
+    text = rule.read_text(encoding="utf-8")
+    # the criterion's first branch divides by zero for this subject, its second is true: the reference reports
+    # the error, and durable, which could decide the 'or' from its second branch, must do the same
+    rule.write_text(text.replace(
+        "test: subject.frontline_training_spend >= param.frontline_min_share * subject.education_fund",
+        "test: subject.frontline_training_spend / subject.total_wages >= 0 or subject.education_fund > 0"),
+        encoding="utf-8")
+    packs, errors = load_packs([pack_copy], include_shipped=False)
+    assert not errors
+    ds, _ = _enterprise(total_wages="0", education_fund="100.00", frontline_training_spend="10.00")
+    with DurableEngine(packs) as eng:
+        assert eng.evaluate_dataset(ds, AS_OF) == evaluate_dataset(ds, packs, AS_OF)

@@ -130,7 +130,8 @@ class DurableEngine:
         return out
 
     def _facts(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
-               overrides: dict[str, Decimal] | None) -> list[dict[str, Any]]:
+               overrides: dict[str, Decimal] | None, failed: set[str]) -> list[dict[str, Any]]:
+        """The session's facts, related records first; ``failed`` collects rules with an atom that raised."""
         sid = f"{subject.record_type}/{subject.id}"
         subject_fact = self._fact(sid, subject, True)
         related: dict[tuple[str, str], dict[str, Any]] = {}
@@ -151,7 +152,8 @@ class DurableEngine:
                 try:
                     value = evaluate(atom.node, Context(names, ctx.params, ctx.table))
                 except ExprEvalError:
-                    continue  # unknown here; the evaluator reports the error when the decision is assembled
+                    failed.add(atom.rule_id)  # decided by the evaluator, which reports the error as the reference does
+                    continue
                 if isinstance(value, bool):
                     fact[atom.field] = value
         # the subject last: when it arrives every related record is already there, so a 'no such record'
@@ -160,8 +162,10 @@ class DurableEngine:
 
     # -- deciding --------------------------------------------------------------------------------
     def outcomes(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
-                 overrides: dict[str, Decimal] | None = None) -> dict[str, dict[str, bool]]:
-        """Run one subject's session: per rule id, the tests durable decided (open tests are absent)."""
+                 overrides: dict[str, Decimal] | None = None) -> dict[str, dict[str, bool] | None]:
+        """Run one subject's session: per rule id, the tests durable decided (open tests are absent), or None
+        for a rule one of whose exact atoms could not be computed (a division by zero): the evaluator decides
+        that rule for this subject and reports the error, exactly as the reference does."""
         if self._host is None:
             raise RuntimeError("the engine is closed")
         name = self._names.get(subject.record_type)
@@ -169,15 +173,17 @@ class DurableEngine:
             return {}
         self._outcomes = {}
         sid = f"{subject.record_type}/{subject.id}"
+        failed: set[str] = set()
         try:
-            for fact in self._facts(subject, dataset, as_of, overrides):
+            for fact in self._facts(subject, dataset, as_of, overrides, failed):
                 try:
                     self._host.assert_fact(name, fact)
                 except MessageNotHandledException:
                     pass  # the fact matches no pattern of any rule: nothing depends on it
-            result: dict[str, dict[str, bool]] = {}
+            result: dict[str, dict[str, bool] | None] = {}
             for (rule_id, key), value in self._outcomes.items():
-                result.setdefault(rule_id, {})[key] = value
+                result.setdefault(rule_id, {})[key] = value  # type: ignore[index]
+            result.update({rule_id: None for rule_id in failed})
             return result
         finally:
             self._outcomes = None
@@ -190,7 +196,8 @@ class DurableEngine:
                overrides: dict[str, Decimal] | None, errors: list[EvaluationError]) -> list[Decision]:
         """Every rule's decision about one subject, assembled from durable's outcomes."""
         found = self.outcomes(subject, dataset, as_of, overrides)
-        return [decision_for(rule, pack, subject, dataset, as_of, overrides, errors, found.get(rule_id, {}))
+        return [decision_for(rule, pack, subject, dataset, as_of, overrides, errors,
+                             found[rule_id] if rule_id in found else {})
                 for rule_id, (pack, rule) in self._rules.items() if rule.subject == subject.record_type]
 
     def evaluate_dataset(self, dataset: Dataset, as_of: dt.date,
