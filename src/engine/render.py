@@ -116,9 +116,15 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
               "undetermined": "yellow", "not_applicable": "dim"}
     console.print(f"评估日期 {doc['as_of']}    规则包 " + "、".join(f"{p['id']}（{p['document_number']}）"
                                                        for p in doc["rule_packs"]))
+    statuses: dict[str, set[str]] = {}
+    for d in doc["decisions"]:
+        statuses.setdefault(d["rule_id"], set()).add(d["status"])
+    idle = [r for r, st in statuses.items() if st == {"not_applicable"}]  # shown in one line, not one table each
     current = None
     table = None
     for d in doc["decisions"]:
+        if d["rule_id"] in idle:
+            continue
         if d["rule_id"] != current:
             if table is not None:
                 console.print(table)
@@ -137,6 +143,8 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
                       escape("\n".join(d["missing_facts"])), escape("；".join(d["reasons"])))
     if table is not None:
         console.print(table)
+    if idle:
+        console.print(escape("以下规则对本数据集的全部记录均不适用（原因见 --format json 或 explain）：" + "、".join(idle)))
 
     summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD)
     summary.add_column("规则")
