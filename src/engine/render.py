@@ -144,7 +144,9 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
     if table is not None:
         console.print(table)
     if idle:
-        console.print(escape("以下规则对本数据集的全部记录均不适用（原因见 --format json 或 explain）：" + "、".join(idle)))
+        console.print("以下规则对本数据集的全部记录均不适用（原因见 --format json 或 explain）：")
+        for rule_id in idle:
+            console.print(escape(f"  {rule_id}"))
 
     summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD)
     summary.add_column("规则")
