@@ -37,9 +37,10 @@ def test_bad_uscc_is_rejected_with_the_reason(bad, why):
     assert why in err.message
 
 
-def test_lowercase_uscc_is_normalised():
+def test_lowercase_uscc_is_rejected_with_the_uppercase_suggested():
     ds = validate_rows({"enterprises": [ent(id=ENT.lower())]})
-    assert ds.records["enterprises"][0].id == ENT
+    [err] = ds.errors
+    assert not ds.records["enterprises"] and f"did you mean {ENT!r}" in err.message
 
 
 def test_failed_organization_code_is_only_a_warning():

@@ -130,10 +130,12 @@ def _text(value: Any, kind: Kind) -> str:
 
 
 def _uscc(value: Any, kind: Kind) -> str:
-    text = _text(value, kind).upper()
+    text = _text(value, kind)
     if len(text) != 18:
         raise _fail(kind, f"{len(text)} characters, not 18")
     bad = [c for c in text if c not in USCC_CHARSET]
+    if bad and text.upper() != text and all(c in USCC_CHARSET for c in text.upper()):
+        raise _fail(kind, f"lowercase letters; did you mean {text.upper()!r}?")
     if bad:
         raise _fail(kind, f"character {bad[0]!r} is not allowed")
     check = uscc_check_char(text[:17])
