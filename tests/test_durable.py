@@ -45,7 +45,7 @@ def test_examples_are_byte_identical(engine, name):
 ENGINE = DurableEngine(PACKS)  # one engine for the module, as the engine's docs ask; sessions keep datasets apart
 
 
-@settings(max_examples=150 * SCALE, deadline=None)
+@settings(max_examples=1000 * SCALE, deadline=None)
 @given(datasets())
 def test_generated_datasets_are_identical(raw):
     ds = validate_rows(raw)

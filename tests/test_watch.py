@@ -105,7 +105,7 @@ def _replay(changes):
     return {k: list(v.values()) for k, v in state.items()}
 
 
-@settings(max_examples=150 * SCALE, deadline=None)
+@settings(max_examples=600 * SCALE, deadline=None)
 @given(streams(), st.sampled_from(["durable", "reference"]))
 def test_a_stream_ends_where_a_fresh_check_of_the_final_state_ends(changes, engine):
     w = Watcher(DURABLE if engine == "durable" else ReferenceEngine(PACKS), AS_OF)
