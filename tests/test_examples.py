@@ -28,7 +28,7 @@ def test_examples_are_clean_and_varied(packs, name):
 def test_yichang_deductible_intern_pay_matches_the_agreements(packs):
     """Recompute the deductible total straight from the workbook's rows and agreement dates."""
     wb = load_workbook(EXAMPLES / "yichang-enterprise-2021.xlsx", data_only=True)
-    agreements = [dict(zip([c.value for c in wb["校企合作协议"][1]], [c.value for c in row]))
+    agreements = [dict(zip([c.value for c in wb["校企合作协议"][1]], [c.value for c in row], strict=True))
                   for row in wb["校企合作协议"].iter_rows(min_row=2)]
     total = Decimal(0)
     for row in wb["实习报酬"].iter_rows(min_row=2, values_only=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from hypothesis import HealthCheck, given, settings

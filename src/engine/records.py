@@ -442,7 +442,7 @@ def field_kinds(record_type: str) -> dict[str, Kind]:
 
 def uscc_check_char(first17: str) -> str:
     """The 18th character of a 统一社会信用代码 for its first 17 characters (GB 32100-2015)."""
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
@@ -456,7 +456,7 @@ def org_code_check_char(body8: str) -> str | None:
             values.append(ord(c) - ord("A") + 10)
         else:
             return None
-    check = 11 - sum(v * w for v, w in zip(values, ORG_WEIGHTS)) % 11
+    check = 11 - sum(v * w for v, w in zip(values, ORG_WEIGHTS, strict=True)) % 11
     return {10: "X", 11: "0"}.get(check, str(check))
 
 

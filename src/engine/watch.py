@@ -20,7 +20,7 @@ from .backends import Engine
 from .decisions import Decision
 from .errors import EvaluationError
 from .expressions import Attr, Comp, Index, Name, Node
-from .policy import Pack, Rule
+from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, validate_rows
 
 __all__ = ["Watcher", "ChangeError", "dependencies", "read_change"]
