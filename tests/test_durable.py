@@ -136,3 +136,14 @@ def test_replacing_packs_gives_an_engine_for_the_new_rules(tmp_path):
     assert status(new.evaluate_dataset(ds, AS_OF)) == ["compliant"]  # ≥ 50 %
     with pytest.raises(RuntimeError):
         old.outcomes(ds.records["enterprises"][0], ds, AS_OF)
+
+
+def test_too_many_conditions_on_one_record_type_are_refused():
+    from engine.backends.durable_compile import MAX_FACT_FIELDS, Atom, CompileError, check_fact_width
+
+    compiled = compile_rules(PACKS)
+    check_fact_width(compiled)  # the shipped packs fit
+    node = compiled.atoms[0].node
+    compiled.atoms.extend(Atom(1000 + i, "x.y", "enterprises", "subject", node) for i in range(MAX_FACT_FIELDS))
+    with pytest.raises(CompileError, match="durable accepts at most"):
+        check_fact_width(compiled)

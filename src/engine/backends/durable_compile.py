@@ -28,7 +28,7 @@ from ..evaluate import outcome_keys
 from ..policy import Pack, Rule
 from ..records import field_kinds
 
-__all__ = ["Atom", "CompiledRules", "CompileError", "compile_rules", "date_number", "derived_fields", "fact_field", "negate_cond", "scope_tests", "SUBJECT"]
+__all__ = ["Atom", "CompiledRules", "CompileError", "check_fact_width", "compile_rules", "date_number", "derived_fields", "fact_field", "negate_cond", "scope_tests", "SUBJECT"]
 
 SUBJECT = "x_subject"  # the subject's alias in every durable rule (short names like 's' or 'm' clash with durable)
 VALID_UNTIL = "_valid_until"  # an agreement's valid_to, or the last representable day when it is open-ended
@@ -367,7 +367,21 @@ def compile_rules(packs: list[Pack]) -> CompiledRules:
                         name = f"{rule.id}|{key}|{'T' if value else 'F'}{i}"
                         ruleset[name] = {"all": _sequence(rule.subject, alt)}
                         out.actions[name] = (rule.id, key, value)
+    check_fact_width(out)
     return out
+
+
+MAX_FACT_FIELDS = 250  # durable 2.0.28 fails with error 302 (ERR_EVENT_MAX_PROPERTIES) at 254 fields; measured
+
+
+def check_fact_width(compiled: CompiledRules) -> None:
+    """Refuse rules that would put more fields on one fact than durable accepts."""
+    for record_type in {a.record_type for a in compiled.atoms}:
+        fields = 4 + len(field_kinds(record_type)) + 1  # sid, t, _subject, _n; the record; a derived field
+        atoms = sum(1 for a in compiled.atoms if a.record_type == record_type)
+        if fields + atoms > MAX_FACT_FIELDS:
+            raise CompileError(f"{record_type}: {atoms} conditions on one record type give its facts {fields + atoms} "
+                               f"fields; durable accepts at most {MAX_FACT_FIELDS}")
 
 
 def _sequence(subject_type: str, alt: Alt) -> list[dict[str, Any]]:
