@@ -129,3 +129,21 @@ def test_watch_command(tmp_path):
     out = [json.loads(l) for l in proc.stdout.splitlines()]
     flipped = [o for o in out if o["change"]["line"] == 4 and o["rule_id"] == "yichang.intern_pay_deduction"]
     assert [(o["subject_id"], o["decision"]["status"]) for o in flipped] == [("P1", "eligible")]
+
+
+def test_watch_refuses_lookups_it_cannot_follow(tmp_path):
+    import shutil
+
+    from engine.errors import FatalError
+    from engine.policy import shipped_packs_dir
+
+    pack = tmp_path / "yichang-2020"
+    shutil.copytree(shipped_packs_dir() / "yichang-2020", pack)
+    rule = pack / "rules" / "practice_expense_deduction.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("key: subject.enterprise_id}",
+                                                             "key: coalesce(subject.school_id, subject.enterprise_id)}"),
+                    encoding="utf-8")
+    packs, errors = load_packs([pack], include_shipped=False)
+    assert not errors
+    with pytest.raises(FatalError, match="keyed by a field of the subject"):
+        Watcher(ReferenceEngine(packs), AS_OF)

@@ -54,6 +54,8 @@ __all__ = [
     "fields_read",
     "params_used",
     "template_nodes",
+    "children",
+    "walk",
 ]
 
 PRECISION = 60  # decimal digits for intermediate arithmetic: far beyond any yuan amount, so × and + are exact
@@ -744,7 +746,7 @@ def fields_read(node: Node, env: TypeEnv) -> set[str]:
     """The ``record_type.field`` facts an expression can read (used by lint to tell optional inputs)."""
     out: set[str] = set()
 
-    def walk(n: Node, e: TypeEnv) -> None:
+    def visit(n: Node, e: TypeEnv) -> None:
         if isinstance(n, Attr):
             t = check(n.obj, e, [])
             if isinstance(t, RecordT):
@@ -752,37 +754,40 @@ def fields_read(node: Node, env: TypeEnv) -> set[str]:
         if isinstance(n, Comp):
             it = check(n.iterable, e, [])
             inner = e.child(n.var, it.elem if isinstance(it, ListT) else ANY)
-            walk(n.iterable, e)
-            walk(n.elem, inner)
+            visit(n.iterable, e)
+            visit(n.elem, inner)
             if n.cond is not None:
-                walk(n.cond, inner)
+                visit(n.cond, inner)
             return
-        for f in n.__dataclass_fields__:
-            v = getattr(n, f)
-            if isinstance(v, Node):
-                walk(v, e)
-            elif f == "args":
-                for a in v:
-                    walk(a, e)
+        for child in children(n):
+            visit(child, e)
 
-    walk(node, env)
+    visit(node, env)
     return out
 
 
-def _walk(node: Node) -> Iterable[Node]:
-    yield node
+def children(node: Node) -> list[Node]:
+    """A node's direct sub-expressions, in source order."""
+    out: list[Node] = []
     for f in node.__dataclass_fields__:
         v = getattr(node, f)
         if isinstance(v, Node):
-            yield from _walk(v)
+            out.append(v)
         elif f == "args":
-            for a in v:
-                yield from _walk(a)
+            out.extend(v)
+    return out
+
+
+def walk(node: Node) -> Iterable[Node]:
+    """Every node of a tree, the root first."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
 
 
 def params_used(node: Node) -> set[str]:
     """The names of the parameters an expression reads (``param.NAME``)."""
-    return {n.name for n in _walk(node) if isinstance(n, Attr) and isinstance(n.obj, Name) and n.obj.name == "param"}
+    return {n.name for n in walk(node) if isinstance(n, Attr) and isinstance(n.obj, Name) and n.obj.name == "param"}
 
 
 def template_nodes(tpl: Template) -> list[Node]:

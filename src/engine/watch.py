@@ -18,8 +18,8 @@ from typing import Any, Iterable
 
 from .backends import Engine
 from .decisions import Decision
-from .errors import EvaluationError
-from .expressions import Attr, Comp, Index, Name, Node
+from .errors import EvaluationError, FatalError
+from .expressions import Attr, Comp, Index, Name, Node, children
 from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, validate_rows
 
@@ -50,7 +50,9 @@ def dependencies(packs: list[Pack]) -> Dependencies:
             for lk in rule.lookups:
                 types[lk.name] = lk.record_type
                 key = lk.key.node
-                assert isinstance(key, Attr)  # lookups are keyed by a field of the subject (checked when compiled)
+                if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"):
+                    raise FatalError(f"{rule.id}: watch needs every lookup keyed by a field of the subject "
+                                     f"(lookup {lk.name} is keyed by {lk.key.text})")
                 deps.lookups.setdefault(lk.record_type, set()).add((rule.subject, lk.by, key.name))
             for node in rule.nodes():
                 _indexes(node, types, deps)
@@ -70,13 +72,8 @@ def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> None:
     if isinstance(node, Index) and isinstance(node.obj, Name) and isinstance(node.key, Attr) \
             and isinstance(node.key.obj, Name) and node.key.obj.name in types:
         deps.indexes.setdefault(node.obj.name, set()).add((types[node.key.obj.name], node.key.name))
-    for f in node.__dataclass_fields__:
-        v = getattr(node, f)
-        if isinstance(v, Node):
-            _indexes(v, types, deps)
-        elif f == "args":
-            for a in v:
-                _indexes(a, types, deps)
+    for child in children(node):
+        _indexes(child, types, deps)
 
 
 class Watcher:

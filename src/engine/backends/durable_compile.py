@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..expressions import DATE, STR, Attr, Binary, Call, Comp, Lit, Name, Node, Unary
+from ..expressions import DATE, STR, Attr, Binary, Call, Comp, Lit, Name, Node, Unary, children, walk
 from ..evaluate import outcome_keys
 from ..policy import Pack, Rule
 from ..records import field_kinds
@@ -187,15 +187,7 @@ class _RuleCompiler:
             sub = {k: v for k, v in bound.items() if k != node.var}
             inner |= self._vars(node.elem, sub) | (self._vars(node.cond, sub) if node.cond else set())
             return inner
-        out: set[str] = set()
-        for f in node.__dataclass_fields__:
-            v = getattr(node, f)
-            if isinstance(v, Node):
-                out |= self._vars(v, bound)
-            elif f == "args":
-                for a in v:
-                    out |= self._vars(a, bound)
-        return out
+        return set().union(*(self._vars(child, bound) for child in children(node)))
 
     # -- T and F forms -----------------------------------------------------------------------------
     def forms(self, node: Node, bound: dict[str, _Var]) -> tuple[Form, Form]:
@@ -244,7 +236,7 @@ class _RuleCompiler:
         if isinstance(node, Binary) and node.op in ("==", "!=", "<", "<=", ">", ">=") \
                 and _is_field(node.left) and _is_field(node.right):
             left, right, op = node.left, node.right, node.op
-            if self._order(right.obj.name, bound) > self._order(left.obj.name, bound):  # type: ignore[attr-defined]
+            if bound[left.obj.name].alias == SUBJECT:  # type: ignore[attr-defined]  # joins refer to the subject
                 left, right, op = right, left, _MIRROR[op]
             var = bound[left.obj.name]  # type: ignore[attr-defined]
             ref = self._ref(right, bound)
@@ -260,9 +252,6 @@ class _RuleCompiler:
             return [(self._with(var, positive(fld, ref)),)], [(self._with(var, negative(fld, ref)),)]
         raise CompileError(f"{self.rule.id}: cannot compare fields of {', '.join(sorted(used))} in one test this way; "
                            "the durable backend supports ==, !=, <, <=, >, >= between two fields and valid_on()")
-
-    def _order(self, name: str, bound: dict[str, _Var]) -> int:
-        return list(bound).index(name)
 
     def _ref(self, node: Node, bound: dict[str, _Var]) -> dict[str, str]:
         assert isinstance(node, Attr) and isinstance(node.obj, Name)
@@ -297,7 +286,7 @@ class _RuleCompiler:
         if any(not alt for alt in never):  # N always holds: no record can be an exception
             absent: Form = TRUE
         else:
-            conds = [c for alt in never for c in [_conj(tuple(c for p in alt for c in p.conds))]]
+            conds = [_conj(tuple(c for p in alt for c in p.conds)) for alt in never]
             exception = negate_cond({"$or": conds}) if conds else None
             absent = [(self._with(var, exception, negated=True),)]
         return (found, absent) if node.func == "any" else (absent, found)
@@ -305,17 +294,7 @@ class _RuleCompiler:
 
 def rc_names(node: Node) -> set[str]:
     """The bare names an expression reads (``subject``, ``as_of``, lookup names …), parameters excluded."""
-    if isinstance(node, Name):
-        return set() if node.name == "param" else {node.name}
-    out: set[str] = set()
-    for f in node.__dataclass_fields__:
-        v = getattr(node, f)
-        if isinstance(v, Node):
-            out |= rc_names(v)
-        elif f == "args":
-            for a in v:
-                out |= rc_names(a)
-    return out
+    return {n.name for n in walk(node) if isinstance(n, Name) and n.name != "param"}
 
 
 def _conj(conds: tuple[Any, ...]) -> Any:
