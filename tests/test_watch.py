@@ -141,7 +141,7 @@ def test_watch_refuses_lookups_it_cannot_follow(tmp_path):
     shutil.copytree(shipped_packs_dir() / "yichang-2020", pack)
     rule = pack / "rules" / "practice_expense_deduction.yaml"
     rule.write_text(rule.read_text(encoding="utf-8").replace("key: subject.enterprise_id}",
-                                                             "key: coalesce(subject.school_id, subject.enterprise_id)}"),
+                                                             "key: 'coalesce(subject.school_id, subject.enterprise_id)'}"),
                     encoding="utf-8")
     packs, errors = load_packs([pack], include_shipped=False)
     assert not errors
