@@ -119,3 +119,11 @@ def test_possible_statuses(packs):
     rules = {r.id: r for p in packs for r in p.rules}
     assert possible_statuses(rules["tonghua.school_subsidy"]) == {"eligible", "not_eligible", "undetermined", "not_applicable"}
     assert possible_statuses(rules["tonghua.frontline_share"]) == {"compliant", "non_compliant", "undetermined", "not_applicable"}
+
+
+def test_a_duplicate_key_is_an_error_not_a_lost_condition(pack_copy):
+    rule = pack_copy / "rules" / "land_allocation.yaml"
+    edit(rule, "    test: subject.in_allocation_catalogue\n",
+         "    test: subject.in_allocation_catalogue\n    test: true\n")
+    [err] = load_packs([pack_copy], include_shipped=False)[1]
+    assert "duplicate key 'test'" in err.message and err.line == line_of(rule, "test: true")

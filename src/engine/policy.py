@@ -420,7 +420,13 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
             out = {}
             for k, v in n.value:
                 key = convert(k, p + ("<key>",))
-                positions[p + (key, "<key>")] = positions.pop(p + ("<key>",))
+                where = positions.pop(p + ("<key>",))
+                if key in out:  # PyYAML would silently keep the last one: a condition lost without a word
+                    errors.append(PolicyError(f"{'.'.join(map(str, p + (key,)))}: duplicate key {key!r} "
+                                              f"(first at line {positions[p + (key, '<key>')][0]})",
+                                              str(path), where[0], where[1]))
+                    continue
+                positions[p + (key, "<key>")] = where
                 out[key] = convert(v, p + (key,))
             return out
         if isinstance(n, yaml.SequenceNode):
@@ -600,7 +606,7 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
     try:
         pm = PackModel.model_validate(data)
     except ValidationError as exc:
-        return None, _model_errors(exc, PackModel, str(pack_file), positions, data)
+        return None, errors + _model_errors(exc, PackModel, str(pack_file), positions, data)
     source_path = d / pm.document.source
     try:
         source = source_path.read_text(encoding="utf-8")
@@ -713,8 +719,9 @@ def _compile_rule(file: Path, pack: Pack) -> tuple[Rule | None, list[PolicyError
     try:
         rm = RuleModel.model_validate(data)
     except ValidationError as exc:
-        return None, _model_errors(exc, RuleModel, str(file), positions, data)
+        return None, errors + _model_errors(exc, RuleModel, str(file), positions, data)
     c = _RuleCompiler(file, pack, positions)
+    c.errors.extend(errors)  # what the YAML loader found (duplicate keys) keeps the rule from loading too
     if rm.subject not in RECORD_TYPES:
         close = difflib.get_close_matches(rm.subject, RECORD_TYPES, n=1)
         c.errors.append(PolicyError(f"unknown subject record type {rm.subject!r}", str(file),
