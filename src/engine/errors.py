@@ -6,7 +6,7 @@ Loaders, the pack compiler and the evaluator *collect* these and return them; on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -108,7 +108,6 @@ class EvaluationError(Problem):
 
     rule_id: str = ""
     subject_id: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form used in the decision document's ``errors``."""

@@ -330,7 +330,6 @@ class Rule:
     rollup: Rollup | None
     notes: str | None
     file: str
-    pack_id: str
 
     def nodes(self) -> list[Node]:
         """Every expression tree of the rule, templates' holes included."""
@@ -797,7 +796,7 @@ def _compile_rule(file: Path, pack: Pack) -> tuple[Rule | None, list[PolicyError
         tuple(pack.citation(s.clause, s.quote) for s in rm.see_also), region, rm.scope.region_label, date,
         rm.scope.date_label, tuple(lookups), tuple(conds), tuple(criteria), positive_reason,
         amounts["amount"], amounts["amount_min"], amounts["amount_max"], rm.amount_note, rollup, rm.notes,
-        str(file), pack.id,
+        str(file),
     )
     return rule, c.errors
 
