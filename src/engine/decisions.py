@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -139,7 +139,7 @@ def build_document(
     packs: list[Pack],
     decisions: list[Decision],
     dataset: Dataset,
-    evaluation_errors: list[EvaluationError] = (),  # type: ignore[assignment]
+    evaluation_errors: Sequence[EvaluationError] = (),
 ) -> dict[str, Any]:
     """The decision document of output.md: ordered decisions, summary, errors and warnings."""
     ordered = sorted(decisions, key=lambda d: d.sort_key)
