@@ -102,8 +102,11 @@ def expected_statuses(path: Path) -> tuple[str, set[str]]:
     return cf.rule, {e.status for c in cf.cases for e in c.expect}
 
 
-def run_case_file(path: Path, packs: list[Pack]) -> list[CaseResult]:
-    """Run every case of a file; a case whose dataset is rejected or whose rule is unknown fails."""
+def run_case_file(path: Path, packs: list[Pack], engine: str = "reference") -> list[CaseResult]:
+    """Run every case of a file; a case whose dataset is rejected or whose rule is unknown fails.
+
+    ``engine`` is ``reference`` (one decision at a time) or ``vectorised`` (the whole case's dataset at once).
+    """
     try:
         cf = load_case_file(path)
     except ValueError as exc:
@@ -112,10 +115,10 @@ def run_case_file(path: Path, packs: list[Pack]) -> list[CaseResult]:
     if not found:
         return [CaseResult(str(path), "(file)", cf.rule, [f"unknown rule {cf.rule!r}"])]
     pack, rule = found[0]
-    return [_run_case(path, cf, case, pack, rule) for case in cf.cases]
+    return [_run_case(path, cf, case, pack, rule, engine) for case in cf.cases]
 
 
-def _run_case(path: Path, cf: CaseFileModel, case: CaseModel, pack: Pack, rule: Rule) -> CaseResult:
+def _run_case(path: Path, cf: CaseFileModel, case: CaseModel, pack: Pack, rule: Rule, engine: str) -> CaseResult:
     result = CaseResult(str(path), case.name, rule.id)
     raw: dict[str, list[dict[str, Any]]] = {}
     for source in (cf.dataset, case.dataset):
@@ -126,12 +129,19 @@ def _run_case(path: Path, cf: CaseFileModel, case: CaseModel, pack: Pack, rule: 
         result.failures.extend(f"test dataset rejected: {e}" for e in ds.errors)
         return result
     as_of = case.as_of or cf.as_of
+    batch: dict[str, Any] = {}
+    if engine == "vectorised":
+        from .backends.vectorised import decide_rule
+        from .columns import tables_from_dataset
+
+        batch = {d.subject_id: d for d in
+                 decide_rule(rule, pack, tables_from_dataset(ds), as_of, dict(case.params)).decisions()}
     for exp in case.expect:
         subject = ds.by_id(rule.subject, exp.subject)
         if subject is None:
             result.failures.append(f"no {rule.subject} record with id {exp.subject!r} in the case's dataset")
             continue
-        d = decide(rule, pack, subject, ds, as_of, dict(case.params)).decision
+        d = batch[subject.id] if batch else decide(rule, pack, subject, ds, as_of, dict(case.params)).decision
         got = {"status": d.status, "amount": money(d.amount), "amount_min": money(d.amount_min),
                "amount_max": money(d.amount_max), "missing_facts": d.missing_facts}
         want: dict[str, Any] = {"status": exp.status}
