@@ -38,6 +38,7 @@ __all__ = [
     "uscc_check_char",
     "org_code_check_char",
     "validate_rows",
+    "validate_record",
     "to_decimal",
 ]
 
@@ -542,21 +543,13 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
     ds.warnings.extend(warnings)
     for record_type in RECORD_TYPES:
         rows = raw.get(record_type) or []
-        model = RECORD_MODELS[record_type]
         kinds = field_kinds(record_type)
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
-            raw_id = row.get("id")
-            shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
-            try:
-                rec = model.model_validate({k: v for k, v in row.items() if k in kinds})
-            except ValidationError as exc:
-                for err in exc.errors():
-                    fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
-                    value = row.get(fld) if fld else None
-                    message = err["msg"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
-                    ds.errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
+            rec, errors = validate_record(record_type, row_no, row)
+            if rec is None:
+                ds.errors.extend(errors)
                 continue
             if rec.id in seen:
                 ds.errors.append(
@@ -572,6 +565,23 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     ds.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     return ds
+
+
+def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple[RecordModel | None, list[RecordError]]:
+    """One raw row as a record, or the errors that reject it (field by field, as the document lists them)."""
+    kinds = field_kinds(record_type)
+    raw_id = row.get("id")
+    shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
+    try:
+        return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
+            value = row.get(fld) if fld else None
+            message = err["msg"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
+            errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
+        return None, errors
 
 
 def _text_or_repr(value: Any) -> str:

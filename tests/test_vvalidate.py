@@ -1,0 +1,96 @@
+"""Vectorised validation gives exactly the records, errors and warnings of the record models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLES, SCALE, make_uscc
+from engine.columns import tables_from_dataset
+from engine.records import RECORD_TYPES, field_kinds, validate_rows
+from engine.vvalidate import finish_tables, read_csv_columns, validate_columns
+
+USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7)]
+MESSY = {
+    "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y"],
+    "uscc": USCCS + [USCCS[0].lower(), USCCS[1][:17] + "0", "91220502MA000001", "", " " + USCCS[2],
+                     "91220502MA0000010I"],
+    "region_code": ["220502", "420502", "110101", "990101", "22050", " 220502", "２２０５０２", ""],
+    "int": ["0", "1200", "1,200", "12.0", "-3", "1.5", "abc", ""],
+    "money": ["0", "0.00", "1000", "69157.68", "1,000.50", "1.005", "-1", "1e3", " 12.5 ", "", "12."],
+    "date": ["2021-03-01", "2020-02-29", "2021-02-29", "2021-13-01", "2021/03/01", "0999-01-01", " 2021-03-01", ""],
+    "bool": ["true", "FALSE", "1", "0", "是", "否", "Yes", " y ", "maybe", ""],
+}
+
+
+@st.composite
+def raw_columns(draw, record_type):
+    kinds = field_kinds(record_type)
+    n = draw(st.integers(0, 8))
+    cols = {}
+    for name, kind in kinds.items():
+        if name != "id" and not kind.required and draw(st.integers(0, 9)) == 0:
+            continue  # a column the file does not have
+        pool = list(kind.choices) + ["other", ""] if kind.name == "enum" else MESSY[kind.name]
+        if name == "id":
+            pool = USCCS if kind.name == "uscc" else ["R1", "R2", "R3", "", " R1"]
+        cols[name] = [draw(st.sampled_from(pool)) for _ in range(n)]
+    if draw(st.booleans()):
+        cols["totl_wages"] = ["1"] * n
+    return cols
+
+
+@st.composite
+def raw_datasets(draw):
+    return {t: draw(raw_columns(t)) for t in RECORD_TYPES if draw(st.booleans())}
+
+
+def _vectorised(raw):
+    validated = {}
+    for t, cols in raw.items():
+        n = len(next(iter(cols.values()))) if cols else 0
+        validated[t] = validate_columns(t, {k: pa.array(v, pa.string()) for k, v in cols.items()},
+                                        np.arange(1, n + 1))
+    return finish_tables(validated)
+
+
+def _rows(cols):
+    n = len(next(iter(cols.values()))) if cols else 0
+    return [{k: v[i] for k, v in cols.items()} for i in range(n)]
+
+
+def _same_tables(a, b):
+    for t in RECORD_TYPES:
+        assert list(a[t].ids) == list(b[t].ids), t
+        assert list(a[t].rows) == list(b[t].rows), t
+        for name, ca in a[t].columns.items():
+            cb = b[t].columns[name]
+            assert ca.known.tolist() == cb.known.tolist(), (t, name)
+            assert ca.data[ca.known].tolist() == cb.data[cb.known].tolist(), (t, name)
+
+
+@settings(max_examples=300 * SCALE, deadline=None)
+@given(raw_datasets())
+def test_same_records_errors_and_warnings_as_the_models(raw):
+    ds = validate_rows({t: _rows(c) for t, c in raw.items()})
+    tables, errors, warnings = _vectorised(raw)
+    assert [e.as_dict() for e in errors] == [e.as_dict() for e in ds.errors]
+    assert [w.as_dict() for w in warnings] == [w.as_dict() for w in ds.warnings]
+    _same_tables(tables, tables_from_dataset(ds))
+
+
+def test_the_finance_bureau_csv_files():
+    from engine.loaders import load_dataset
+
+    folder = EXAMPLES / "tonghua-finance-bureau"
+    validated = {}
+    for f in sorted(folder.glob("*.csv")):
+        cols = read_csv_columns(f)
+        validated[f.stem] = validate_columns(f.stem, cols, np.arange(1, len(next(iter(cols.values()))) + 1))
+    tables, errors, warnings = finish_tables(validated)
+    ds = load_dataset(folder)
+    assert [e.as_dict() for e in errors] == [e.as_dict() for e in ds.errors]
+    assert [w.as_dict() for w in warnings] == [w.as_dict() for w in ds.warnings]
+    _same_tables(tables, tables_from_dataset(ds))
