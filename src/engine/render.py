@@ -15,7 +15,7 @@ from typing import Any
 
 from .explain import STATUS_LABELS
 
-__all__ = ["to_json", "to_table", "write_csv", "write_xlsx", "DECISION_COLUMNS"]
+__all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "DECISION_COLUMNS"]
 
 DECISION_COLUMNS = [
     "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
@@ -27,6 +27,27 @@ ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule
 def to_json(doc: dict[str, Any]) -> str:
     """The decision document as JSON text (UTF-8, indented, Chinese unescaped)."""
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def _flat(d: dict[str, Any]) -> dict[str, Any]:
+    c = d["citation"]
+    return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
+            "clause": c["clause"], "quote": c["quote"]}
+
+
+def to_jsonl(doc: dict[str, Any]) -> str:
+    """The decisions as JSON Lines, one decision per line (the columns of the streamed output)."""
+    return "".join(json.dumps(_flat(d), ensure_ascii=False) + "\n" for d in doc["decisions"])
+
+
+def write_parquet(doc: dict[str, Any], output: Path) -> None:
+    """The decisions as a Parquet file (the columns of the streamed output; lists stay lists)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    strings, lists = pa.string(), pa.list_(pa.string())
+    schema = pa.schema([(c, lists if c in ("missing_facts", "reasons") else strings) for c in DECISION_COLUMNS])
+    pq.write_table(pa.Table.from_pylist([_flat(d) for d in doc["decisions"]], schema=schema), output)
 
 
 def _decision_row(d: dict[str, Any]) -> list[Any]:

@@ -217,7 +217,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
         v = validated.get(rtype) or Validated(empty_table(rtype))
         t = v.table
         ids = t.ids
-        dup = pd.Series(ids, dtype=object).duplicated(keep="first").to_numpy() if t.n else np.zeros(0, bool)
+        dup = pd.Series(ids, dtype=object).duplicated(keep="first").to_numpy().copy() if t.n else np.zeros(0, bool)
         if duplicate_of is not None and rtype in duplicate_of:
             dup |= np.isin(t.rows, duplicate_of[rtype])
         errs = list(v.errors)

@@ -1,7 +1,8 @@
 """Engines that decide rule packs; every one gives the reference evaluator's decisions exactly.
 
 - ``reference``: :class:`engine.evaluate.ReferenceEngine`, the definition of the semantics;
-- ``durable``: :class:`engine.backends.durable.DurableEngine`, durable-rules deciding every test.
+- ``durable``: :class:`engine.backends.durable.DurableEngine`, durable-rules deciding every test;
+- ``vectorised``: :class:`engine.backends.vectorised.VectorisedEngine`, a column at a time (numpy, Arrow).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..records import Dataset, RecordModel
 
 __all__ = ["ENGINES", "Engine", "make_engine"]
 
-ENGINES = ("durable", "reference")
+ENGINES = ("durable", "reference", "vectorised")
 
 
 class Engine(Protocol):
@@ -43,6 +44,10 @@ def make_engine(name: str, packs: list[Pack]) -> Engine:
         from .durable import DurableEngine
 
         return DurableEngine(packs)
+    if name == "vectorised":
+        from .vectorised import VectorisedEngine
+
+        return VectorisedEngine(packs)
     if name == "reference":
         from ..evaluate import ReferenceEngine
 

@@ -1,0 +1,451 @@
+"""Whole populations in bounded memory: files read in chunks, partitioned by enterprise, decided column-wise.
+
+1. **Partition** — every CSV or Parquet file is read in batches; each batch is validated column-wise
+   (:mod:`engine.vvalidate`) and its accepted rows are spilled to Parquet partitions by a hash of the
+   enterprise they belong to (an enterprise's id; the ``enterprise_id`` of its agreements, payments, expenses,
+   certificates and land), so every join of a rule stays inside one partition. Graduates are spread by id;
+   schools (a tenth of the enterprises) are kept whole and given to every partition. Two 64-bit hashes of
+   every accepted id find duplicate ids across partitions (the first accepted row keeps the id).
+2. **Decide** — one partition at a time: tables, dataset warnings, the vectorised backend; decisions are
+   written row by row to CSV, Parquet or JSON Lines, with the roll-ups beside them.
+3. **Summary** — counts per rule and status, exact amount totals and the most frequent missing facts are
+   added up as partitions finish and written as ``OUT.summary.json`` (the document's ``summary`` without the
+   per-enterprise roll-ups, which are in ``OUT.rollups.*``); errors and warnings go to ``OUT.errors.csv``.
+
+Peak memory follows the partition size, not the file size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
+from .columns import Column, Table, Tables, empty_table
+from .decisions import STATUSES, money
+from .errors import EvaluationError, FatalError, RecordError, RecordWarning
+from .loaders import _record_type
+from .policy import Pack
+from .records import RECORD_TYPES, field_kinds
+from .vvalidate import Validated, finish_tables, validate_columns
+
+__all__ = ["StreamResult", "check_stream", "decision_table", "input_files", "STREAM_FORMATS"]
+
+STREAM_FORMATS = ("csv", "parquet", "jsonl")
+ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
+                           ("period", pa.string()), ("count", pa.int64()), ("amount", pa.string()),
+                           ("amount_min", pa.string()), ("amount_max", pa.string())])
+BY_ENTERPRISE = {"enterprises": "id", "agreements": "enterprise_id", "internship_payments": "enterprise_id",
+                 "practice_expenses": "enterprise_id", "certificates": "enterprise_id",
+                 "land_applications": "enterprise_id", "graduates": "id"}
+
+
+@dataclass
+class StreamResult:
+    """What a streamed check did: counts, errors and warnings, and where the files are."""
+
+    records: int = 0
+    decisions: int = 0
+    errors: list[RecordError | EvaluationError] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def input_files(path: Path) -> dict[str, Path]:
+    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
+    if not path.is_dir():
+        raise FatalError(f"{path}: streaming reads a directory of <record type>.csv or .parquet files")
+    out: dict[str, Path] = {}
+    for f in sorted(path.iterdir()):
+        if f.suffix.lower() in (".csv", ".parquet"):
+            rtype = _record_type(f.stem)
+            if rtype is not None:
+                out[rtype] = f
+    if not out:
+        raise FatalError(f"{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)")
+    return out
+
+
+def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
+    try:
+        if path.suffix.lower() == ".parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                yield {str(n).strip(): pc.cast(batch.column(n), pa.string()) for n in batch.schema.names}
+            return
+        import pyarrow.csv as pacsv
+
+        with open(path, "rb") as fh:
+            if not fh.read(4096).lstrip(b"\xef\xbb\xbf").strip():
+                return  # an empty file: no rows
+        header = pacsv.open_csv(path).schema.names
+        opts = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                                    quoted_strings_can_be_null=False)
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
+                                convert_options=opts)
+        for batch in reader:
+            yield {str(n).strip(): batch.column(n) for n in batch.schema.names}
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+
+
+def _hash(values: np.ndarray, key: str = "0123456789123456") -> np.ndarray:
+    return pd.util.hash_array(values.astype(object), hash_key=key, categorize=False)
+
+
+def _to_arrow(t: Table) -> pa.Table:
+    cols: dict[str, Any] = {"__row": pa.array(t.rows, pa.int64())}
+    for name, c in t.columns.items():
+        cols[name] = pa.array(c.data, pa.string()) if c.kind == "str" else pa.array(c.data)
+        cols[f"{name}__known"] = pa.array(c.known)
+    return pa.table(cols)
+
+
+def _from_arrow(rtype: str, tab: pa.Table | None) -> Table:
+    if tab is None or tab.num_rows == 0:
+        return empty_table(rtype)
+    base = empty_table(rtype)
+    cols = {}
+    for name, c in base.columns.items():
+        data = tab.column(name).to_numpy()
+        cols[name] = Column(c.kind, data.astype(object) if c.kind == "str" else data.copy(),
+                            tab.column(f"{name}__known").to_numpy().copy(), c.den, c.exp)
+    return Table(rtype, cols, tab.column("__row").to_numpy().copy())
+
+
+class _Progress:
+    """A rich progress bar on a terminal (records/s, ETA), silent otherwise."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.completed:,}/{task.total:,} {task.fields[rate]}"),
+                                TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total, rate="")
+            self.start = time.perf_counter()
+            self.done = 0
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.done += n
+            rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+            self.bar.update(self.task, advance=n, rate=f"{rate:,.0f} records/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
+    """One rule's decisions as rows: the columns of the decision document (lists stay lists)."""
+    rule = batch.rule
+    n = len(batch)
+
+    def amount(key: str) -> pa.Array:
+        if key not in batch.amounts:
+            return pa.nulls(n, pa.string())
+        num, den, present = batch.amounts[key]
+        q = _round_half_up(_mul(num, 100), den)
+        text = _fixed(q, num < 0, 2, commas=False)
+        return pc.if_else(pa.array(present), text, pa.nulls(n, pa.string()))
+
+    missing = pa.array(batch.missing, pa.list_(pa.string()))
+    const = lambda v: pa.array(np.full(n, v, dtype=object), pa.string())  # noqa: E731
+    return pa.table({
+        "rule_id": const(rule.id), "subject_type": const(rule.subject),
+        "subject_id": pa.array(batch.subject_ids, pa.string()), "status": pa.array(batch.status, pa.string()),
+        "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
+        "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
+        "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
+        "quote": const(rule.citation.quote),
+    })
+
+
+class _Writer:
+    """Decisions (or roll-ups) appended row by row to one CSV, Parquet or JSON Lines file."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt = path, fmt
+        self.handle: Any = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt == "parquet":
+            if self.handle is None:
+                self.handle = pq.ParquetWriter(self.path, table.schema)
+            self.handle.write_table(table)
+            return
+        if self.handle is None:
+            self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            self.first = True
+        if self.fmt == "jsonl":
+            df = table.to_pandas()
+            for col in ("missing_facts", "reasons"):
+                if col in df:
+                    df[col] = df[col].map(list)
+            if len(df):
+                self.handle.write(df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
+        else:
+            import pyarrow.csv as pacsv
+
+            cols = {}
+            for name in table.column_names:
+                col = table.column(name)
+                if pa.types.is_list(col.type):
+                    col = pc.binary_join(col, "; " if name == "missing_facts" else " | ")
+                cols[name] = col
+            buf = pa.BufferOutputStream()
+            pacsv.write_csv(pa.table(cols), buf, pacsv.WriteOptions(include_header=self.first))
+            self.handle.write(buf.getvalue().to_pybytes().decode("utf-8").replace("\r\n", "\n"))
+            self.first = False
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+class _Summary:
+    """The document's summary, added up partition by partition (amounts exact)."""
+
+    def __init__(self, packs: list[Pack]):
+        self.rules = [r for p in packs for r in p.rules]
+        self.counts = {r.id: Counter() for r in self.rules}
+        self.totals: dict[str, dict[str, Decimal]] = {r.id: {} for r in self.rules}
+        self.missing: Counter[str] = Counter()
+
+    def add(self, batch: DecisionColumns) -> None:
+        rid = batch.rule.id
+        self.counts[rid].update(dict(zip(*np.unique(batch.status.astype(str), return_counts=True))))
+        for facts in batch.missing:
+            if facts:
+                self.missing.update(facts)
+        positive = np.isin(batch.status, ["eligible", "compliant"])
+        for key, (num, den, present) in batch.amounts.items():
+            sel = present & positive
+            if not sel.any():
+                continue
+            vals = num[sel]
+            if vals.dtype == object or float(np.abs(vals).max()) * len(vals) >= 2**62:
+                total = int(vals.astype(object).sum())
+            else:
+                total = int(vals.sum())
+            if not isinstance(den, int):
+                raise FatalError("amounts with per-row denominators cannot be totalled")
+            name = {"amount": "amount_total", "amount_min": "amount_min_total", "amount_max": "amount_max_total"}[key]
+            self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + Decimal(total) / Decimal(den)
+
+    def result(self) -> dict[str, Any]:
+        by_rule = {}
+        for r in self.rules:
+            counts: dict[str, Any] = {s: int(self.counts[r.id].get(s, 0)) for s in STATUSES}
+            counts["amount_total"] = money(self.totals[r.id].get("amount_total", Decimal(0)))
+            if r.amount_min is not None or r.amount_max is not None:
+                counts["amount_min_total"] = money(self.totals[r.id].get("amount_min_total", Decimal(0)))
+                counts["amount_max_total"] = money(self.totals[r.id].get("amount_max_total", Decimal(0)))
+            by_rule[r.id] = counts
+        return {"by_rule": by_rule,
+                "missing_facts": dict(sorted(self.missing.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
+    rule = batch.rule
+    if rule.rollup is None or batch.rollup_key is None:
+        return None
+    sel = np.array([k is not None for k in batch.rollup_key], dtype=bool)
+    if not sel.any():
+        return None
+    period = batch.rollup_period[sel] if batch.rollup_period is not None else np.full(sel.sum(), None, dtype=object)
+    df = pd.DataFrame({"key": batch.rollup_key[sel], "period": period})
+    out = []
+    for key in ("amount", "amount_min", "amount_max"):
+        if key in batch.amounts:
+            num, den, present = batch.amounts[key]
+            df[key] = np.where(present[sel], num[sel], 0).astype(object)
+            df[key + "_present"] = present[sel]
+    groups = df.groupby(["key", "period"], dropna=False, sort=True)
+    for (key, period), g in groups:
+        row: dict[str, Any] = {"group": rule.rollup.group, "id": key, "name": rule.rollup.name,
+                               "period": None if period is None or period != period else period,
+                               "count": len(g)}
+        for k in ("amount", "amount_min", "amount_max"):
+            if k in batch.amounts:
+                den = batch.amounts[k][1]
+                present = g[k + "_present"].to_numpy()
+                row[k] = money(Decimal(int(g[k].sum())) / Decimal(den)) if present.any() or row["period"] else None
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=ROLLUP_SCHEMA) if out else None
+
+
+def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
+                 output: Path, fmt: str, chunk_enterprises: int = 200_000, progress: bool | None = None,
+                 decide_partition: Callable[..., Any] | None = None) -> StreamResult:
+    """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises."""
+    files = input_files(path)
+    res = StreamResult()
+    if progress is None:
+        progress = sys.stderr.isatty()
+    engine = VectorisedEngine(packs)
+    if engine.fallback_rules:
+        raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
+    t0 = time.perf_counter()
+    ent_file = files.get("enterprises")
+    size = sum(f.stat().st_size for f in files.values())
+    n_ent_est = max(1, (ent_file.stat().st_size // 120) if ent_file else 1)
+    parts = max(1, math.ceil(n_ent_est / chunk_enterprises))
+    tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
+    try:
+        writers: dict[tuple[int, str], pq.ParquetWriter] = {}
+        schools: list[pa.Table] = []
+        hashes: dict[str, list[np.ndarray]] = {t: [] for t in RECORD_TYPES}
+        bar = _Progress(progress, size, "validating")
+        for rtype in RECORD_TYPES:
+            f = files.get(rtype)
+            if f is None:
+                continue
+            start = 1
+            warned = False
+            for cols in _batches(f, chunk_enterprises):
+                n = len(next(iter(cols.values()))) if cols else 0
+                rows = np.arange(start, start + n, dtype=np.int64)
+                start += n
+                res.records += n
+                v = validate_columns(rtype, cols, rows, warn_unknown=not warned)
+                warned = True
+                res.errors += v.errors
+                res.warnings += v.warnings
+                t = v.table
+                if t.n:
+                    hashes[rtype].append(np.stack([_hash(t.ids), _hash(t.ids, "abcdefghijklmnop"),
+                                                   t.rows.astype(np.uint64)], axis=1))
+                arrow = _to_arrow(t)
+                if rtype == "schools":
+                    schools.append(arrow)
+                    continue
+                part = (_hash(t.columns[BY_ENTERPRISE[rtype]].data) % parts).astype(np.int64) if t.n else np.zeros(0, np.int64)
+                for p in np.unique(part):
+                    piece = arrow.filter(pa.array(part == p))
+                    key = (int(p), rtype)
+                    if key not in writers:
+                        writers[key] = pq.ParquetWriter(tmp / f"{p}-{rtype}.parquet", piece.schema)
+                    writers[key].write_table(piece)
+                bar.advance(int(f.stat().st_size * n / max(1, _rows_estimate(f))))
+        for w in writers.values():
+            w.close()
+        bar.close()
+        duplicate_of = _duplicates(hashes)
+        school_table = _from_arrow("schools", pa.concat_tables(schools) if schools else None)
+        res.seconds["validate"] = time.perf_counter() - t0
+        # schools: decided once, from the whole table
+        t1 = time.perf_counter()
+        stem = output.with_suffix("")
+        ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
+        out = _Writer(output, fmt)
+        rollups = _Writer(Path(f"{stem}.rollups.{ext}"), fmt)
+        summary = _Summary(packs)
+        all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)},
+                                                          duplicate_of=duplicate_of)
+        school_ids = all_schools["schools"].ids
+        res.errors += s_errors
+        res.warnings += [w for w in s_warnings if w.record_type == "schools"]
+        bar = _Progress(progress, parts + 1, "deciding")
+        for p in range(-1, parts):
+            if p == -1:
+                tables = {t: empty_table(t) for t in RECORD_TYPES}
+                tables["schools"] = all_schools["schools"]
+                subjects = {"schools"}
+            else:
+                validated = {}
+                for rtype in RECORD_TYPES:
+                    fp = tmp / f"{p}-{rtype}.parquet"
+                    if rtype != "schools" and fp.exists():
+                        validated[rtype] = Validated(_from_arrow(rtype, pq.read_table(fp)))
+                tables, errs, warns = finish_tables(validated, known_ids={"schools": school_ids},
+                                                    duplicate_of=duplicate_of)
+                tables["schools"] = all_schools["schools"]
+                res.errors += [e for e in errs if e.record_type != "schools"]
+                res.warnings += [w for w in warns if w.record_type != "schools"]
+                subjects = set(RECORD_TYPES) - {"schools"}
+            for pack in packs:
+                for rule in pack.rules:
+                    if rule.subject not in subjects:
+                        continue
+                    batch = decide_rule(rule, pack, tables, as_of, overrides)
+                    if len(batch):
+                        out.write(decision_table(batch, pack))
+                        ru = _rollup_rows(batch)
+                        if ru is not None:
+                            rollups.write(ru)
+                    summary.add(batch)
+                    res.decisions += len(batch)
+                    res.errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+                                   for r in batch.error_rows]
+            bar.advance(1)
+        bar.close()
+        out.close()
+        rollups.close()
+        res.seconds["decide"] = time.perf_counter() - t1
+        res.summary = summary.result()
+        order = {t: i for i, t in enumerate(RECORD_TYPES)}
+        rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
+                            key=lambda e: (order[e.record_type], e.row or 0))
+        ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
+        res.errors = [*rec_errors, *ev_errors]
+        res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
+        Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",
+                                                encoding="utf-8")
+        _write_issues(Path(f"{stem}.errors.csv"), res)
+        res.outputs = [output, Path(f"{stem}.rollups.{ext}"), Path(f"{stem}.summary.json"), Path(f"{stem}.errors.csv")]
+        return res
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rows_estimate(f: Path) -> int:
+    return max(1, f.stat().st_size // 120)
+
+
+def _duplicates(hashes: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Rows (per type) whose id repeats an earlier accepted row's id, by two independent 64-bit hashes."""
+    out: dict[str, np.ndarray] = {}
+    for rtype, chunks in hashes.items():
+        if not chunks:
+            continue
+        h = np.concatenate(chunks)
+        df = pd.DataFrame({"a": h[:, 0], "b": h[:, 1], "row": h[:, 2].astype(np.int64)}).sort_values("row")
+        dup = df.duplicated(["a", "b"], keep="first").to_numpy()
+        out[rtype] = df["row"].to_numpy()[dup]
+    return out
+
+
+def _write_issues(path: Path, res: StreamResult) -> None:
+    import csv
+
+    from .render import ISSUE_COLUMNS
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(ISSUE_COLUMNS)
+        for severity, items in (("error", res.errors), ("warning", res.warnings)):
+            for e in items:
+                d = e.as_dict()
+                w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])
