@@ -239,7 +239,7 @@ class _Summary:
         for facts in batch.missing:
             if facts:
                 self.missing.update(facts)
-        positive = np.isin(batch.status, ["eligible", "compliant"])
+        positive = (batch.status == "eligible") | (batch.status == "compliant")
         for key, (num, den, present) in batch.amounts.items():
             sel = present & positive
             if not sel.any():
@@ -268,32 +268,46 @@ class _Summary:
 
 
 def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
+    """The batch's positive decisions added up per group (and period): rows of the roll-ups file."""
     rule = batch.rule
     if rule.rollup is None or batch.rollup_key is None:
         return None
-    sel = np.array([k is not None for k in batch.rollup_key], dtype=bool)
+    sel = pd.notna(batch.rollup_key)
     if not sel.any():
         return None
-    period = batch.rollup_period[sel] if batch.rollup_period is not None else np.full(sel.sum(), None, dtype=object)
-    df = pd.DataFrame({"key": batch.rollup_key[sel], "period": period})
-    out = []
+    period = batch.rollup_period[sel] if batch.rollup_period is not None else np.full(int(sel.sum()), "", dtype=object)
+    df = pd.DataFrame({"key": batch.rollup_key[sel], "period": period, "count": np.ones(int(sel.sum()), np.int64)})
+    aggs: dict[str, str] = {"count": "sum"}
+    dens: dict[str, int] = {}
     for key in ("amount", "amount_min", "amount_max"):
         if key in batch.amounts:
             num, den, present = batch.amounts[key]
-            df[key] = np.where(present[sel], num[sel], 0).astype(object)
-            df[key + "_present"] = present[sel]
-    groups = df.groupby(["key", "period"], dropna=False, sort=True)
-    for (key, period), g in groups:
-        row: dict[str, Any] = {"group": rule.rollup.group, "id": key, "name": rule.rollup.name,
-                               "period": None if period is None or period != period else period,
-                               "count": len(g)}
-        for k in ("amount", "amount_min", "amount_max"):
-            if k in batch.amounts:
-                den = batch.amounts[k][1]
-                present = g[k + "_present"].to_numpy()
-                row[k] = money(Decimal(int(g[k].sum())) / Decimal(den)) if present.any() or row["period"] else None
-        out.append(row)
-    return pa.Table.from_pylist(out, schema=ROLLUP_SCHEMA) if out else None
+            if not isinstance(den, int):
+                raise FatalError("amounts with per-row denominators cannot be rolled up")
+            vals = np.where(present[sel], num[sel], 0)
+            small = vals.dtype != object and float(np.abs(vals).max(initial=0)) * len(vals) < 2**62
+            df[key] = vals if small else vals.astype(object)
+            df[key + "_n"] = present[sel].astype(np.int64)
+            aggs[key], aggs[key + "_n"], dens[key] = "sum", "sum", den
+    g = df.groupby(["key", "period"], sort=True).agg(aggs).reset_index()
+    n = len(g)
+    cols: dict[str, Any] = {"group": pa.array(np.full(n, rule.rollup.group, dtype=object), pa.string()),
+                            "id": pa.array(g["key"].to_numpy(object), pa.string()),
+                            "name": pa.array(np.full(n, rule.rollup.name, dtype=object), pa.string())}
+    periodic = rule.rollup.period is not None
+    cols["period"] = pa.array(g["period"].to_numpy(object), pa.string()) if periodic else pa.nulls(n, pa.string())
+    cols["count"] = pa.array(g["count"].to_numpy(np.int64))
+    for key in ("amount", "amount_min", "amount_max"):
+        if key not in dens:
+            cols[key] = pa.nulls(n, pa.string())
+            continue
+        total = g[key].to_numpy()
+        q = _round_half_up(_mul(total, 100), dens[key])
+        text = _fixed(q, total < 0, 2, commas=False)
+        # a period roll-up adds unknown amounts as 0; a plain one leaves out an amount no decision had
+        shown = np.ones(n, dtype=bool) if periodic else g[key + "_n"].to_numpy() > 0
+        cols[key] = pc.if_else(pa.array(shown), text, pa.nulls(n, pa.string()))
+    return pa.table(cols, schema=ROLLUP_SCHEMA)
 
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,

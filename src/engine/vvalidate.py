@@ -117,7 +117,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             elif kind.name == "region_code":
                 good = clean & _match(arr, r"^\d{6}$")
                 prefix = _np(pc.utf8_slice_codeunits(pc.fill_null(arr, ""), 0, 2)).astype(object)
-                good &= np.isin(prefix, list(PROVINCE_PREFIXES))
+                good &= pd.Series(prefix, dtype=object).isin(PROVINCE_PREFIXES).to_numpy()
             elif kind.name == "enum":
                 good = clean & _np(pc.is_in(pc.fill_null(arr, ""), pa.array(list(kind.choices)))).astype(bool)
             data = _np(pc.fill_null(arr, "")).astype(object)
@@ -233,7 +233,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
         t = tables[rtype]
         col = t.columns[fld]
         pool = known_ids[target] if known_ids is not None and target in known_ids else tables[target].ids
-        bad = np.flatnonzero(col.known & ~np.isin(col.data, pool))
+        bad = np.flatnonzero(col.known & ~pd.Series(col.data, dtype=object).isin(pool).to_numpy())
         for i in bad:
             warnings.append(RecordWarning(f"{fld} {col.data[i]!r} is not among the dataset's {target}: its facts are "
                                           "unknown", rtype, int(t.rows[i]), str(t.ids[i]), fld))
