@@ -171,7 +171,7 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         return pc.if_else(pa.array(present), text, pa.nulls(n, pa.string()))
 
     missing = pa.array(batch.missing, pa.list_(pa.string()))
-    const = lambda v: pa.array(np.full(n, v, dtype=object), pa.string())  # noqa: E731
+    const = lambda v: pa.repeat(pa.scalar(v, pa.string()), n)  # noqa: E731
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": pa.array(batch.subject_ids, pa.string()), "status": pa.array(batch.status, pa.string()),

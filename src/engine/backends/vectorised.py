@@ -672,6 +672,10 @@ def _s(values: Any) -> pa.Array:
     return pa.array(values, type=pa.string())
 
 
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.string())
+
+
 def _int_text(x: Any) -> pa.Array:
     if isinstance(x, np.ndarray) and x.dtype != object:
         return pa.array(x, type=pa.int64()).cast(pa.string())
@@ -691,11 +695,11 @@ def _fixed(q: Any, neg: np.ndarray, places: int, commas: bool) -> pa.Array:
     whole = _int_text(mag // scale)
     if commas:
         whole = _commas(whole)
-    sign = _s(np.where(neg, "-", ""))
+    sign = pc.if_else(pa.array(np.asarray(neg, dtype=bool)), _lit("-"), _lit(""))
     if places == 0:
         return pc.binary_join_element_wise(sign, whole, "")
     frac = pc.utf8_lpad(_int_text(mag % scale), width=places, padding="0")
-    return pc.binary_join_element_wise(sign, whole, _s(np.full(len(mag), ".")), frac, "")
+    return pc.binary_join_element_wise(sign, whole, _lit("."), frac, "")
 
 
 def format_column(v: V, fmt: str) -> pa.Array:
@@ -707,9 +711,9 @@ def format_column(v: V, fmt: str) -> pa.Array:
             q = _round_half_up(_mul(v.data, scale), v.den)
             text = _fixed(q, v.data < 0, places, commas=fmt in ("money", "yuan"))
             if fmt == "yuan":
-                text = pc.binary_join_element_wise(_s(np.full(n, "¥")), text, "")
+                text = pc.binary_join_element_wise(_lit("¥"), text, "")
             elif fmt == "percent":
-                text = pc.binary_join_element_wise(text, _s(np.full(n, "%")), "")
+                text = pc.binary_join_element_wise(text, _lit("%"), "")
         else:
             if v.exp is None or not -2 <= v.exp <= 0 or not isinstance(v.den, int):
                 raise Unsupported("a number written as text whose decimal places are not known")
@@ -728,11 +732,11 @@ def format_column(v: V, fmt: str) -> pa.Array:
         present = v.data >= 0
         ids = v.table.ids[np.where(present, v.data, 0)] if v.table.n else np.full(n, "", dtype=object)
         text = _s(np.where(present, ids, v.key.data))
-        return text if v.err is None else pc.if_else(pa.array(~v.err), text, _s(np.full(n, "未知")))
+        return text if v.err is None else pc.if_else(pa.array(~v.err), text, _lit("未知"))
     else:
         raise Unsupported(f"formatting {v.kind}")
     ok = v.known if v.err is None else (v.known & ~v.err)
-    return pc.if_else(pa.array(ok), text, _s(np.full(n, "未知")))
+    return pc.if_else(pa.array(ok), text, _lit("未知"))
 
 
 def render(tpl: Template, env: Env) -> pa.Array:
@@ -741,11 +745,14 @@ def render(tpl: Template, env: Env) -> pa.Array:
     parts: list[pa.Array] = []
     for part in tpl.parts:
         if isinstance(part, str):
-            parts.append(_s(np.full(n, part, dtype=object)))
+            parts.append(_lit(part))
         else:
             node, fmt = part
             parts.append(format_column(ev(node, env), fmt))
-    text = pc.binary_join_element_wise(*parts, "") if parts else _s(np.full(n, "", dtype=object))
+    if not any(isinstance(p, pa.Array) for p in parts):  # no holes: the same text on every row
+        text = pa.repeat(_lit("".join(p.as_py() for p in parts)), n)
+    else:
+        text = pc.binary_join_element_wise(*parts, "")
     text = pc.replace_substring_regex(text, _FMT_SPACE + "+", " ")
     text = pc.replace_substring_regex(text, f"{_FMT_SPACE}*([{_CJK}]){_FMT_SPACE}*", r"\1")
     return pc.replace_substring_regex(text, f"^{_FMT_SPACE}+|{_FMT_SPACE}+$", "")
