@@ -168,12 +168,38 @@ def test_rules_test_fails_on_a_wrong_expectation(tmp_path):
 
 
 @pytest.mark.parametrize("example", ["tonghua-finance-bureau", "yichang-enterprise-2021.xlsx"])
-def test_both_engines_write_the_same_bytes(example):
+def test_every_engine_writes_the_same_bytes(example):
     args = ["check", str(EXAMPLES / example), "--as-of", "2021-12-31", "--format", "json"]
-    durable = run(*args, "--engine", "durable")
-    reference = run(*args, "--engine", "reference")
-    assert durable.returncode == reference.returncode == 0
-    assert durable.stdout == reference.stdout
+    outputs = {e: run(*args, "--engine", e) for e in ("durable", "reference", "vectorised", "auto")}
+    assert {p.returncode for p in outputs.values()} == {0}
+    assert len({p.stdout for p in outputs.values()}) == 1
+
+
+def test_streamed_check_writes_rows_summary_and_errors(tmp_path):
+    out = tmp_path / "d.jsonl"
+    proc = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--engine", "vectorised",
+               "--format", "jsonl", "--output", str(out), "--chunk-size", "2")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31",
+                         "--format", "json").stdout)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(doc["decisions"])
+    assert sorted(r["subject_id"] + r["rule_id"] for r in rows) == sorted(d["subject_id"] + d["rule_id"]
+                                                                          for d in doc["decisions"])
+    assert json.loads((tmp_path / "d.summary.json").read_text(encoding="utf-8"))["by_rule"] == doc["summary"]["by_rule"]
+    assert (tmp_path / "d.errors.csv").exists() and (tmp_path / "d.rollups.jsonl").exists()
+    assert "decisions" in proc.stderr  # the closing line; no progress bar when stderr is not a terminal
+
+
+def test_parquet_output_of_a_small_file(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "d.parquet"
+    proc = run("check", str(EXAMPLES / "tonghua-self-assessment.json"), "--as-of", "2021-12-31",
+               "--format", "parquet", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = pq.read_table(out).to_pylist()
+    assert rows and all(isinstance(r["reasons"], list) and r["quote"] for r in rows)
 
 
 def test_table_folds_rules_that_apply_to_nothing():

@@ -8,7 +8,6 @@ import json
 from decimal import Decimal
 
 import pyarrow.parquet as pq
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,12 +37,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
-from .columns import Column, Table, Tables, empty_table
+from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
 from .policy import Pack
-from .records import RECORD_TYPES, field_kinds
+from .records import RECORD_TYPES
 from .vvalidate import Validated, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decision_table", "input_files", "STREAM_FORMATS"]
@@ -311,8 +311,7 @@ def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
 
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
-                 output: Path, fmt: str, chunk_enterprises: int = 200_000, progress: bool | None = None,
-                 decide_partition: Callable[..., Any] | None = None) -> StreamResult:
+                 output: Path, fmt: str, chunk_enterprises: int = 200_000, progress: bool | None = None) -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises."""
     files = input_files(path)
     res = StreamResult()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Iterable, Sequence
 
@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..columns import Column, Table, Tables, day_number, empty_table, tables_from_dataset
+from ..columns import Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import Decision, build_document
 from ..errors import EvaluationError
 from ..expressions import Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary
@@ -76,14 +76,6 @@ def _add(a: Any, b: Any, sign: int = 1) -> Any:
     if _bound(a) + _bound(b) < _LIMIT:
         return a + sign * b
     return _obj(a) + sign * _obj(b)
-
-
-def _as_int64(x: Any) -> Any:
-    """Back to int64 when the values fit (after a reduction), else keep Python ints."""
-    if isinstance(x, np.ndarray) and x.dtype == object and x.size:
-        if max(abs(int(v)) for v in (x.max(), x.min())) < _LIMIT:
-            return x.astype(np.int64)
-    return x
 
 
 def _round_half_up(num: Any, den: Any) -> Any:
@@ -261,11 +253,10 @@ class Env:
 
 @dataclass
 class Ctx:
-    """What an evaluation reads: the tables, the pairs cache and the rule's bit registry."""
+    """What an evaluation reads: the tables and the rule's bit registry."""
 
     tables: Tables
     reg: Registry
-    pairs_cache: dict[Any, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- expressions
