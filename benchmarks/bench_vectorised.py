@@ -157,7 +157,9 @@ def _child(which: str, folder: str, out: str) -> None:
 
 def _run(which: str, folder: Path, out: Path) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", which, str(folder), str(out)],
-                          check=True, capture_output=True, text=True)
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the {which} run failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
