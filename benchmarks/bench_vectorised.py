@@ -107,30 +107,31 @@ def _numpy_floor(folder: str, out: str) -> dict:
         found = ids_sorted[pos] == keys
         return found, mask[pos] & found
 
-    exp = read("practice_expenses")
-    records += exp.num_rows
-    found, inside = region_of(exp.column("enterprise_id").to_numpy(zero_copy_only=False), yichang)
-    reasonable, rk = (x.to_numpy(zero_copy_only=False) for x in flag(exp.column("reasonable")))
-    in_time = day(exp.column("incurred_on")) >= (np.datetime64("2020-06-18") - np.datetime64("1970-01-01")).astype(int)
-    st = np.full(exp.num_rows, 5, np.int8)
-    app = inside & in_time
-    st[~found] = 4
-    st[app & rk] = np.where(reasonable, 0, 1)[app & rk]
-    st[app & ~rk] = 4
-    statuses["practice_expense_deduction"] = st
-    # 5. certificate_subsidy: the employer's region, the date and 'insured'
-    cer = read("certificates")
-    records += cer.num_rows
-    found, inside = region_of(cer.column("enterprise_id").to_numpy(zero_copy_only=False), tonghua_sorted)
-    insured, ik = (x.to_numpy(zero_copy_only=False) for x in flag(cer.column("insured")))
-    in_time = day(cer.column("obtained_on")) >= (np.datetime64("2019-07-25") - np.datetime64("1970-01-01")).astype(int)
-    st = np.full(cer.num_rows, 5, np.int8)
-    app = inside & in_time
-    st[~found] = 4
-    st[app & ik] = np.where(insured, 0, 1)[app & ik]
-    st[app & ~ik] = 4
-    statuses["certificate_subsidy"] = st
-    pq.write_table(pa.table({k: pa.array(v) for k, v in statuses.items() if len(v) == len(w)}), out)
+    def one_record_rule(name, mask, flag_col, date_col, issued):
+        """A rule on one record and its enterprise's region: the date in force, then one flag."""
+        tab = read(name)
+        found, inside = region_of(tab.column("enterprise_id").to_numpy(zero_copy_only=False), mask)
+        value, known = (x.to_numpy(zero_copy_only=False) for x in flag(tab.column(flag_col)))
+        in_time = day(tab.column(date_col)) >= (np.datetime64(issued) - np.datetime64("1970-01-01")).astype(int)
+        st = np.full(tab.num_rows, 5, np.int8)
+        app = inside & in_time
+        st[~found] = 4
+        st[app & known] = np.where(value, 0, 1)[app & known]
+        st[app & ~known] = 4
+        return st
+
+    # 4. practice_expense_deduction: the enterprise in Yichang, on or after 2020-06-18, 'reasonable'
+    statuses["practice_expense_deduction"] = one_record_rule("practice_expenses", yichang, "reasonable",
+                                                             "incurred_on", "2020-06-18")
+    # 5. certificate_subsidy: the employer in Tonghua, on or after 2019-07-25, 'insured'
+    statuses["certificate_subsidy"] = one_record_rule("certificates", tonghua_sorted, "insured", "obtained_on",
+                                                      "2019-07-25")
+    records += len(statuses["practice_expense_deduction"]) + len(statuses["certificate_subsidy"])
+    names = list(statuses)
+    pq.write_table(pa.table({
+        "rule": pa.array(np.concatenate([np.full(len(v), i, np.int8) for i, v in enumerate(statuses.values())])),
+        "status": pa.array(np.concatenate(list(statuses.values()))),
+    }).replace_schema_metadata({"rules": ",".join(names)}), out)
     decisions = sum(len(v) for v in statuses.values())
     del amount
     return {"records": records, "decisions": decisions, "end_to_end": time.perf_counter() - t0}

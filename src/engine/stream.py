@@ -43,7 +43,7 @@ from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
 from .policy import Pack
 from .records import RECORD_TYPES
-from .vvalidate import Validated, finish_tables, validate_columns
+from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decision_table", "input_files", "STREAM_FORMATS"]
 
@@ -95,11 +95,8 @@ def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
         with open(path, "rb") as fh:
             if not fh.read(4096).lstrip(b"\xef\xbb\xbf").strip():
                 return  # an empty file: no rows
-        header = pacsv.open_csv(path).schema.names
-        opts = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
-                                    quoted_strings_can_be_null=False)
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
-                                convert_options=opts)
+                                convert_options=csv_text_options(path))
         for batch in reader:
             yield {str(n).strip(): batch.column(n) for n in batch.schema.names}
     except (pa.ArrowInvalid, OSError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +36,7 @@ from .records import (
     validate_record,
 )
 
-__all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns"]
+__all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns", "csv_text_options"]
 
 _WS = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 _USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
@@ -262,15 +263,21 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
     return tables, errors, warnings
 
 
+def csv_text_options(path: Path) -> Any:
+    """Arrow CSV options that read every column of ``path`` as text, empty cells as ""."""
+    import pyarrow.csv as pacsv
+
+    header = pacsv.open_csv(path).schema.names
+    return pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                                quoted_strings_can_be_null=False)
+
+
 def read_csv_columns(path: Path) -> dict[str, pa.Array]:
     """A CSV file's columns as text (empty cells as ""), or FatalError in one line."""
     import pyarrow.csv as pacsv
 
     try:
-        header = pacsv.open_csv(path).schema.names
-        opts = pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
-                                    quoted_strings_can_be_null=False)
-        table = pacsv.read_csv(path, convert_options=opts)
+        table = pacsv.read_csv(path, convert_options=csv_text_options(path))
     except (pa.ArrowInvalid, OSError) as exc:
         raise FatalError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
     return {str(name).strip(): table.column(name).combine_chunks() for name in table.column_names}
