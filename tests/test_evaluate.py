@@ -9,6 +9,7 @@ import pytest
 
 from conftest import make_uscc
 from engine.backends.durable_compile import CompileError, compile_rules
+from engine.backends.vectorised import VectorisedEngine
 from engine.evaluate import BackendMismatch, decide, evaluate_dataset, outcome_keys
 from engine.policy import load_packs, shipped_packs_dir
 from engine.records import validate_rows
@@ -46,6 +47,7 @@ def test_a_rule_that_does_not_apply_is_not_examined(pack_copy):
     doc = evaluate_dataset(ds, packs, AS_OF)
     [d] = [d for d in doc["decisions"] if d["rule_id"] == "tonghua.education_fund_ratio"]
     assert d["status"] == "not_applicable" and doc["errors"] == []
+    assert VectorisedEngine(packs).evaluate_dataset(ds, AS_OF) == doc
 
 
 def test_a_division_by_zero_is_an_evaluation_error_not_a_crash(pack_copy):
@@ -59,6 +61,7 @@ def test_a_division_by_zero_is_an_evaluation_error_not_a_crash(pack_copy):
     [d] = [d for d in doc["decisions"] if d["rule_id"] == "tonghua.frontline_share"]
     assert d["status"] == "undetermined" and "规则求值出错" in d["reasons"][0]
     assert doc["errors"] == [{"rule_id": "tonghua.frontline_share", "subject_id": ENT, "message": "division by zero"}]
+    assert VectorisedEngine(packs).evaluate_dataset(ds, AS_OF) == doc
 
 
 def test_a_backend_that_disagrees_is_caught(packs):

@@ -233,9 +233,8 @@ class _Summary:
     def add(self, batch: DecisionColumns) -> None:
         rid = batch.rule.id
         self.counts[rid].update(dict(zip(*np.unique(batch.status.astype(str), return_counts=True))))
-        for facts in batch.missing:
-            if facts:
-                self.missing.update(facts)
+        for facts in batch.missing[batch.status == "undetermined"]:  # only undetermined decisions miss facts
+            self.missing.update(facts)
         positive = (batch.status == "eligible") | (batch.status == "compliant")
         for key, (num, den, present) in batch.amounts.items():
             sel = present & positive

@@ -760,7 +760,7 @@ class DecisionColumns:
     subject_ids: np.ndarray
     status: np.ndarray  # object array of status strings
     amounts: dict[str, tuple[Any, Any, np.ndarray]]  # key -> (numerators, denominator, present)
-    missing: list[list[str]]  # per row
+    missing: np.ndarray  # object array: each row's missing facts (a sorted list, or () when none)
     reasons: pa.ListArray
     rollup_key: np.ndarray | None  # object array, None where the decision does not roll up
     rollup_period: np.ndarray | None
@@ -866,30 +866,29 @@ def _subject_env(rule: Rule, pack: Pack, table: Table, tables: Tables, as_of: dt
 
 
 def _undetermined_texts(lead: str, miss: np.ndarray, cn: np.ndarray, dn: dict[int, frozenset[str]],
-                        rows: np.ndarray, reg: Registry) -> tuple[np.ndarray, list[list[str]]]:
-    """'lead：缺少 a、b（note；note）' and the missing-fact lists, computed once per distinct combination."""
+                        rows: np.ndarray, reg: Registry) -> tuple[np.ndarray, np.ndarray]:
+    """'lead：缺少 a、b（note；note）' and the missing-fact lists of ``rows``, built once per distinct combination
+    of missing facts and notes (rows with per-record notes are finished one by one: they are rare)."""
     texts = np.empty(len(rows), dtype=object)
-    facts: list[list[str]] = [[] for _ in rows]
+    facts = np.empty(len(rows), dtype=object)
     if not len(rows):
         return texts, facts
-    combo = np.stack([miss[rows], cn[rows]], axis=1)
-    uniq, inverse = np.unique(combo, axis=0, return_inverse=True)
+    uniq, inverse = np.unique(np.stack([miss[rows], cn[rows]], axis=1), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    decoded = []
-    for m, c in uniq:
-        names = reg.decode(reg.facts, int(m))
-        decoded.append((names, reg.decode(reg.notes, int(c))))
-    for j, row in enumerate(rows):
-        names, notes = decoded[inverse[j]]
-        extra = dn.get(int(row))
-        if extra:
-            notes = sorted(set(notes) | {x for x in extra if x})
-        text = f"{lead}：缺少 {'、'.join(names)}" if names else lead
-        if notes:
-            text += f"（{'；'.join(notes)}）"
-        texts[j] = text
-        facts[j] = names
+    u_texts, u_facts = np.empty(len(uniq), dtype=object), np.empty(len(uniq), dtype=object)
+    for k, (m, c) in enumerate(uniq):
+        u_facts[k] = reg.decode(reg.facts, int(m))
+        u_texts[k] = _undetermined_text(lead, u_facts[k], reg.decode(reg.notes, int(c)))
+    texts[:], facts[:] = u_texts[inverse], u_facts[inverse]
+    for j in np.flatnonzero(np.isin(rows, np.fromiter(dn, dtype=np.int64, count=len(dn)))) if dn else ():
+        notes = set(reg.decode(reg.notes, int(cn[rows[j]]))) | {x for x in dn[int(rows[j])] if x}
+        texts[j] = _undetermined_text(lead, facts[j], sorted(notes))
     return texts, facts
+
+
+def _undetermined_text(lead: str, names: list[str], notes: list[str]) -> str:
+    text = f"{lead}：缺少 {'、'.join(names)}" if names else lead
+    return text + f"（{'；'.join(notes)}）" if notes else text
 
 
 def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
@@ -933,7 +932,8 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
 
     status = np.empty(n, dtype=object)
     slots: list[np.ndarray] = []
-    missing: list[list[str]] = [[] for _ in range(n)]
+    missing = np.empty(n, dtype=object)
+    missing.fill(())
     negative = examined & ~applies_unknown & met_false
     criterion_slots: list[np.ndarray] = []
     candidate = examined & ~applies_unknown & ~met_false & ~met_unknown
@@ -1024,8 +1024,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
         rows = np.flatnonzero(mask & ~error)
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
         und_slot[rows] = texts
-        for j, r in enumerate(rows):
-            missing[r] = facts[j]
+        missing[rows] = facts
         status[rows] = "undetermined"
     slots.append(und_slot)
     status[negative & ~error] = rule.negative
@@ -1056,8 +1055,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     err_slot = np.full(n, None, dtype=object)
     err_slot[err_rows] = "规则求值出错：division by zero"
     slots.append(err_slot)
-    for r in err_rows:
-        missing[r] = []
+    missing[err_rows] = [()] * len(err_rows)
     for slot in slots[:-1]:
         slot[err_rows] = None
     # amounts only on positive decisions
@@ -1088,17 +1086,16 @@ def _scatter(flags: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 def _texts_region(rule: Rule, pack: Pack, region: V, rows: np.ndarray) -> np.ndarray:
     codes = "、".join(p + "xx" for p in pack.region_prefixes)
-    prefix = f"{rule.region_label} "
-    suffix = f" 不在{pack.jurisdiction}辖区（行政区划代码 {codes}）"
-    out = np.empty(len(rows), dtype=object)
-    out[:] = [prefix + str(v) + suffix for v in region.data[rows]] if len(rows) else []
-    return out
+    text = pc.binary_join_element_wise(_lit(f"{rule.region_label} "), _s(region.data[rows]),
+                                       _lit(f" 不在{pack.jurisdiction}辖区（行政区划代码 {codes}）"), "")
+    return text.to_numpy(zero_copy_only=False)
 
 
 def _texts_time(rule: Rule, pack: Pack, day: V, rows: np.ndarray) -> np.ndarray:
-    text = format_column(day.take(rows), "date").to_numpy(zero_copy_only=False)
-    return np.asarray([f"{rule.date_label} {t} 早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"
-                       for t in text], dtype=object) if len(rows) else np.empty(0, dtype=object)
+    text = pc.binary_join_element_wise(
+        _lit(f"{rule.date_label} "), format_column(day.take(rows), "date"),
+        _lit(f" 早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"), "")
+    return text.to_numpy(zero_copy_only=False)
 
 
 def _reason_lists(slots: list[np.ndarray], n: int) -> pa.ListArray:
@@ -1107,7 +1104,7 @@ def _reason_lists(slots: list[np.ndarray], n: int) -> pa.ListArray:
         return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=pa.string()))
     grid = np.stack(slots, axis=1)  # n × k, row-major
     flat = grid.reshape(-1)
-    present = np.array([x is not None for x in flat], dtype=bool) if flat.size else np.zeros(0, dtype=bool)
+    present = np.not_equal(flat, None).astype(bool) if flat.size else np.zeros(0, dtype=bool)
     counts = present.reshape(n, len(slots)).sum(axis=1)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
