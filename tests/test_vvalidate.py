@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SCALE, make_uscc
 from engine.columns import tables_from_dataset
-from engine.records import RECORD_TYPES, field_kinds, validate_rows
+from engine.records import RECORD_TYPES, field_kinds, org_code_check_char, uscc_check_char, validate_rows
 from engine.vvalidate import finish_tables, read_csv_columns, validate_columns
 
-USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7)]
+_WRONG_ORG = "91220502MA0000019"  # organisation code check character wrong (GB 11714), USCC check right
+USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7), _WRONG_ORG + uscc_check_char(_WRONG_ORG)]
 MESSY = {
     "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y"],
     "uscc": USCCS + [USCCS[0].lower(), USCCS[1][:17] + "0", "91220502MA000001", "", " " + USCCS[2],
@@ -23,6 +24,9 @@ MESSY = {
     "date": ["2021-03-01", "2020-02-29", "2021-02-29", "2021-13-01", "2021/03/01", "0999-01-01", " 2021-03-01", ""],
     "bool": ["true", "FALSE", "1", "0", "是", "否", "Yes", " y ", "maybe", ""],
 }
+
+
+assert org_code_check_char("MA000001") != "9"
 
 
 @st.composite
@@ -94,3 +98,15 @@ def test_the_finance_bureau_csv_files():
     assert [e.as_dict() for e in errors] == [e.as_dict() for e in ds.errors]
     assert [w.as_dict() for w in warnings] == [w.as_dict() for w in ds.warnings]
     _same_tables(tables, tables_from_dataset(ds))
+
+
+def test_the_arrow_space_class_is_pythons_isspace():
+    import sys
+
+    import pyarrow.compute as pc
+
+    from engine.columns import SPACE_RE2
+
+    chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF]
+    matched = pc.match_substring_regex(pa.array(chars), f"^{SPACE_RE2}$").to_pylist()
+    assert [c for c, m in zip(chars, matched) if m] == [c for c in chars if c.isspace()]

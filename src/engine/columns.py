@@ -22,9 +22,11 @@ import numpy as np
 
 from .records import RECORD_TYPES, Dataset, Kind, field_kinds
 
-__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "day_number", "tables_from_dataset", "empty_table"]
+__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_RE2", "day_number", "tables_from_dataset", "empty_table"]
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+# The characters Python's str.isspace() (so str.strip() and re's \s) accepts, as an RE2 class for Arrow kernels.
+SPACE_RE2 = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 
 
 def day_number(day: dt.date) -> int:

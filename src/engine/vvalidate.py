@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .columns import Column, Table, Tables, _cell, empty_table, kind_of
+from .columns import SPACE_RE2, Column, Table, Tables, _cell, empty_table, kind_of
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
+    ORG_WEIGHTS,
     PROVINCE_PREFIXES,
     RECORD_TYPES,
     REFERENCES,
@@ -38,7 +39,6 @@ from .records import (
 
 __all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns", "csv_text_options"]
 
-_WS = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 _USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(USCC_CHARSET):
     _USCC_LOOKUP[ord(_c)] = _i
@@ -103,9 +103,9 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         ck, den, exp = kind_of(kind)
         raw = columns.get(name)
         arr = pa.nulls(n, pa.string()) if raw is None else pc.cast(raw, pa.string())
-        empty = _np(pc.fill_null(pc.match_substring_regex(arr, f"^{_WS}*$"), True)).astype(bool)
+        empty = _np(pc.fill_null(pc.match_substring_regex(arr, f"^{SPACE_RE2}*$"), True)).astype(bool)
         present = ~empty
-        clean = present & ~_match(arr, f"^{_WS}|{_WS}$")  # surrounding white space: the model strips it
+        clean = present & ~_match(arr, f"^{SPACE_RE2}|{SPACE_RE2}$")  # surrounding white space: the model strips it
         if kind.required:
             fast &= present
         fast &= empty | clean
@@ -189,17 +189,19 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
     return out
 
 
+def _code_points(values: np.ndarray, width: int) -> np.ndarray:
+    """Fixed-width strings as an n × width matrix of code points (shorter strings padded with 0)."""
+    return np.array(values.tolist(), dtype=f"U{width}").view(np.uint32).reshape(-1, width).astype(np.int64)
+
+
 def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(applicable, expected check character) of the GB 11714 organisation code inside each USCC."""
-    b = np.array(ids.tolist(), dtype="S18").view(np.uint8).reshape(-1, 18) if len(ids) else np.zeros((0, 18), np.uint8)
-    body = b[:, 8:16].astype(np.int64)
+    """(applicable, expected check character's code point) of the GB 11714 organisation code in each USCC."""
+    body = _code_points(ids, 18)[:, 8:16]
     digit = (body >= 48) & (body <= 57)
     upper = (body >= 65) & (body <= 90)
     values = np.where(digit, body - 48, body - 65 + 10)
-    applicable = (digit | upper).all(axis=1)
-    check = 11 - (values * np.array([3, 7, 9, 10, 5, 8, 4, 2])).sum(axis=1) % 11
-    expected = np.where(check == 10, "X", np.where(check == 11, "0", check.astype(str)))
-    return applicable, expected.astype(object)
+    check = 11 - (values * np.array(ORG_WEIGHTS)).sum(axis=1) % 11
+    return (digit | upper).all(axis=1), np.where(check == 10, ord("X"), np.where(check == 11, ord("0"), 48 + check))
 
 
 def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarray] | None = None,
@@ -241,20 +243,20 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
     if ent.n:
         ids = ent.ids
         region = ent.columns["region_code"].data
-        registered = np.array([x[2:8] for x in ids], dtype=object)
-        other_city = np.array([r[:4] for r in registered], dtype=object) != np.array([r[:4] for r in region], dtype=object)
+        codes = _code_points(ids, 18)
+        other_city = (codes[:, 2:6] != _code_points(region, 6)[:, :4]).any(axis=1)
         applicable, expected = _org_check(ids)
-        actual = np.array([x[16] for x in ids], dtype=object)
-        wrong = applicable & (expected != actual)
+        wrong = applicable & (codes[:, 16] != expected)
         for i in np.flatnonzero(other_city | wrong):
             row, eid = int(ent.rows[i]), str(ids[i])
+            registered = eid[2:8]
             if other_city[i]:
                 warnings.append(RecordWarning(
-                    f"region_code {region[i]} lies in another city than the registration region {registered[i]} "
+                    f"region_code {region[i]} lies in another city than the registration region {registered} "
                     "embedded in the 统一社会信用代码", "enterprises", row, eid, "region_code"))
             if wrong[i]:
                 warnings.append(RecordWarning(
-                    f"the organization code {eid[8:17]} fails its GB 11714 check (expected {expected[i]!r} at "
+                    f"the organization code {eid[8:17]} fails its GB 11714 check (expected {chr(expected[i])!r} at "
                     "character 17); the code is accepted", "enterprises", row, eid, "id"))
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))

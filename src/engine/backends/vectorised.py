@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..columns import Table, Tables, day_number, empty_table, tables_from_dataset
+from ..columns import SPACE_RE2, Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import Decision, build_document
 from ..errors import EvaluationError
 from ..expressions import Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary
@@ -40,7 +40,6 @@ from ..records import RECORD_TYPES, Dataset, RecordModel
 __all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule"]
 
 _LIMIT = 2**62
-_FMT_SPACE = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 _CJK = "，。；：、（）“”《》"
 
 
@@ -744,9 +743,9 @@ def render(tpl: Template, env: Env) -> pa.Array:
         text = pa.repeat(_lit("".join(p.as_py() for p in parts)), n)
     else:
         text = pc.binary_join_element_wise(*parts, "")
-    text = pc.replace_substring_regex(text, _FMT_SPACE + "+", " ")
-    text = pc.replace_substring_regex(text, f"{_FMT_SPACE}*([{_CJK}]){_FMT_SPACE}*", r"\1")
-    return pc.replace_substring_regex(text, f"^{_FMT_SPACE}+|{_FMT_SPACE}+$", "")
+    text = pc.replace_substring_regex(text, SPACE_RE2 + "+", " ")
+    text = pc.replace_substring_regex(text, f"{SPACE_RE2}*([{_CJK}]){SPACE_RE2}*", r"\1")
+    return pc.replace_substring_regex(text, f"^{SPACE_RE2}+|{SPACE_RE2}+$", "")
 
 
 # ---------------------------------------------------------------------------------------------- rules
