@@ -107,3 +107,17 @@ def test_what_if_parameters_stream_too(tmp_path):
 
     folder = write_csv(300, tmp_path / "in")
     assert_same_as_reference(folder, tmp_path, "jsonl", 50, {"certificate_subsidy_amount": Decimal("1500")})
+
+
+def test_an_unreadable_file_is_one_line(tmp_path):
+    from engine.errors import FatalError
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "enterprises.parquet").write_bytes(b"not parquet at all")
+    try:
+        check_stream(folder, PACKS, AS_OF, None, tmp_path / "d.jsonl", "jsonl", progress=False)
+    except FatalError as exc:
+        assert "enterprises.parquet: cannot be read" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("no error for an unreadable file")
