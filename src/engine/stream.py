@@ -45,7 +45,8 @@ from .policy import Pack
 from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
-__all__ = ["StreamResult", "check_stream", "decision_table", "input_files", "STREAM_FORMATS"]
+__all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
+           "partition_of", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow", "STREAM_FORMATS"]
 
 STREAM_FORMATS = ("csv", "parquet", "jsonl")
 ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
@@ -107,7 +108,15 @@ def _hash(values: np.ndarray, key: str = "0123456789123456") -> np.ndarray:
     return pd.util.hash_array(values.astype(object), hash_key=key, categorize=False)
 
 
-def _to_arrow(t: Table) -> pa.Table:
+def partition_of(t: Table, parts: int) -> np.ndarray:
+    """The partition (0 … parts-1) of each row: a hash of the enterprise the row belongs to."""
+    if not t.n:
+        return np.zeros(0, np.int64)
+    return (_hash(t.columns[BY_ENTERPRISE[t.record_type]].data) % parts).astype(np.int64)
+
+
+def table_to_arrow(t: Table) -> pa.Table:
+    """A validated table as Arrow: ``__row``, each field's values and its ``__known`` mask."""
     cols: dict[str, Any] = {"__row": pa.array(t.rows, pa.int64())}
     for name, c in t.columns.items():
         cols[name] = pa.array(c.data, pa.string()) if c.kind == "str" else pa.array(c.data)
@@ -115,7 +124,8 @@ def _to_arrow(t: Table) -> pa.Table:
     return pa.table(cols)
 
 
-def _from_arrow(rtype: str, tab: pa.Table | None) -> Table:
+def table_from_arrow(rtype: str, tab: pa.Table | None) -> Table:
+    """The inverse of :func:`table_to_arrow` (an empty table for None)."""
     if tab is None or tab.num_rows == 0:
         return empty_table(rtype)
     base = empty_table(rtype)
@@ -179,7 +189,7 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
     })
 
 
-class _Writer:
+class RowWriter:
     """Decisions (or roll-ups) appended row by row to one CSV, Parquet or JSON Lines file."""
 
     def __init__(self, path: Path, fmt: str):
@@ -187,6 +197,7 @@ class _Writer:
         self.handle: Any = None
 
     def write(self, table: pa.Table) -> None:
+        """Append the rows of ``table`` (the file is created at the first write)."""
         if self.fmt == "parquet":
             if self.handle is None:
                 self.handle = pq.ParquetWriter(self.path, table.schema)
@@ -217,20 +228,23 @@ class _Writer:
             self.first = False
 
     def close(self) -> None:
+        """Finish the file (nothing is written if no row was)."""
         if self.handle is not None:
             self.handle.close()
 
 
-class _Summary:
+class RunningSummary:
     """The document's summary, added up partition by partition (amounts exact)."""
 
     def __init__(self, packs: list[Pack]):
-        self.rules = [r for p in packs for r in p.rules]
-        self.counts = {r.id: Counter() for r in self.rules}
-        self.totals: dict[str, dict[str, Decimal]] = {r.id: {} for r in self.rules}
+        # (rule id, whether it gives an amount range): plain data, cheap to send back from a Dask worker
+        self.rules = [(r.id, r.amount_min is not None or r.amount_max is not None) for p in packs for r in p.rules]
+        self.counts: dict[str, Counter[str]] = {rid: Counter() for rid, _ in self.rules}
+        self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
 
     def add(self, batch: DecisionColumns) -> None:
+        """Count one rule's decided batch."""
         rid = batch.rule.id
         self.counts[rid].update(dict(zip(*np.unique(batch.status.astype(str), return_counts=True))))
         for facts in batch.missing[batch.status == "undetermined"]:  # only undetermined decisions miss facts
@@ -250,15 +264,24 @@ class _Summary:
             name = {"amount": "amount_total", "amount_min": "amount_min_total", "amount_max": "amount_max_total"}[key]
             self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + Decimal(total) / Decimal(den)
 
+    def merge(self, other: "RunningSummary") -> None:
+        """Add another partition's counts, totals and missing facts (exact, in any order)."""
+        for rid, counts in other.counts.items():
+            self.counts[rid].update(counts)
+            for name, total in other.totals[rid].items():
+                self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + total
+        self.missing.update(other.missing)
+
     def result(self) -> dict[str, Any]:
+        """The summary: per rule, a count per status and the amount totals; missing facts, most frequent first."""
         by_rule = {}
-        for r in self.rules:
-            counts: dict[str, Any] = {s: int(self.counts[r.id].get(s, 0)) for s in STATUSES}
-            counts["amount_total"] = money(self.totals[r.id].get("amount_total", Decimal(0)))
-            if r.amount_min is not None or r.amount_max is not None:
-                counts["amount_min_total"] = money(self.totals[r.id].get("amount_min_total", Decimal(0)))
-                counts["amount_max_total"] = money(self.totals[r.id].get("amount_max_total", Decimal(0)))
-            by_rule[r.id] = counts
+        for rid, ranged in self.rules:
+            counts: dict[str, Any] = {s: int(self.counts[rid].get(s, 0)) for s in STATUSES}
+            counts["amount_total"] = money(self.totals[rid].get("amount_total", Decimal(0)))
+            if ranged:
+                counts["amount_min_total"] = money(self.totals[rid].get("amount_min_total", Decimal(0)))
+                counts["amount_max_total"] = money(self.totals[rid].get("amount_max_total", Decimal(0)))
+            by_rule[rid] = counts
         return {"by_rule": by_rule,
                 "missing_facts": dict(sorted(self.missing.items(), key=lambda kv: (-kv[1], kv[0])))}
 
@@ -344,11 +367,11 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                 if t.n:
                     hashes[rtype].append(np.stack([_hash(t.ids), _hash(t.ids, "abcdefghijklmnop"),
                                                    t.rows.astype(np.uint64)], axis=1))
-                arrow = _to_arrow(t)
+                arrow = table_to_arrow(t)
                 if rtype == "schools":
                     schools.append(arrow)
                     continue
-                part = (_hash(t.columns[BY_ENTERPRISE[rtype]].data) % parts).astype(np.int64) if t.n else np.zeros(0, np.int64)
+                part = partition_of(t, parts)
                 for p in np.unique(part):
                     piece = arrow.filter(pa.array(part == p))
                     key = (int(p), rtype)
@@ -360,15 +383,15 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
             w.close()
         bar.close()
         duplicate_of = _duplicates(hashes)
-        school_table = _from_arrow("schools", pa.concat_tables(schools) if schools else None)
+        school_table = table_from_arrow("schools", pa.concat_tables(schools) if schools else None)
         res.seconds["validate"] = time.perf_counter() - t0
         # schools: decided once, from the whole table
         t1 = time.perf_counter()
         stem = output.with_suffix("")
         ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
-        out = _Writer(output, fmt)
-        rollups = _Writer(Path(f"{stem}.rollups.{ext}"), fmt)
-        summary = _Summary(packs)
+        out = RowWriter(output, fmt)
+        rollups = RowWriter(Path(f"{stem}.rollups.{ext}"), fmt)
+        summary = RunningSummary(packs)
         all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)},
                                                           duplicate_of=duplicate_of)
         school_ids = all_schools["schools"].ids
@@ -385,46 +408,65 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                 for rtype in RECORD_TYPES:
                     fp = tmp / f"{p}-{rtype}.parquet"
                     if rtype != "schools" and fp.exists():
-                        validated[rtype] = Validated(_from_arrow(rtype, pq.read_table(fp)))
+                        validated[rtype] = Validated(table_from_arrow(rtype, pq.read_table(fp)))
                 tables, errs, warns = finish_tables(validated, known_ids={"schools": school_ids},
                                                     duplicate_of=duplicate_of)
                 tables["schools"] = all_schools["schools"]
                 res.errors += [e for e in errs if e.record_type != "schools"]
                 res.warnings += [w for w in warns if w.record_type != "schools"]
                 subjects = set(RECORD_TYPES) - {"schools"}
-            for pack in packs:
-                for rule in pack.rules:
-                    if rule.subject not in subjects:
-                        continue
-                    batch = decide_rule(rule, pack, tables, as_of, overrides)
-                    if len(batch):
-                        out.write(decision_table(batch, pack))
-                        ru = _rollup_rows(batch)
-                        if ru is not None:
-                            rollups.write(ru)
-                    summary.add(batch)
-                    res.decisions += len(batch)
-                    res.errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
-                                   for r in batch.error_rows]
+            res.decisions += decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, res.errors)
             bar.advance(1)
         bar.close()
         out.close()
         rollups.close()
         res.seconds["decide"] = time.perf_counter() - t1
-        res.summary = summary.result()
-        order = {t: i for i, t in enumerate(RECORD_TYPES)}
-        rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
-                            key=lambda e: (order[e.record_type], e.row or 0))
-        ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
-        res.errors = [*rec_errors, *ev_errors]
-        res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
-        Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",
-                                                encoding="utf-8")
-        _write_issues(Path(f"{stem}.errors.csv"), res)
-        res.outputs = [output, Path(f"{stem}.rollups.{ext}"), Path(f"{stem}.summary.json"), Path(f"{stem}.errors.csv")]
+        finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
+                  overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter", summary: "RunningSummary",
+                  errors: list[RecordError | EvaluationError]) -> int:
+    """Decide every rule whose subject is in ``subjects`` over one partition's tables; the number of decisions.
+
+    Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
+    errors to ``errors``.
+    """
+    decided = 0
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.subject not in subjects:
+                continue
+            batch = decide_rule(rule, pack, tables, as_of, overrides)
+            if len(batch):
+                out.write(decision_table(batch, pack))
+                ru = _rollup_rows(batch)
+                if ru is not None:
+                    rollups.write(ru)
+            summary.add(batch)
+            decided += len(batch)
+            errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+                       for r in batch.error_rows]
+    return decided
+
+
+def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, rollups: Path) -> None:
+    """Sort the errors and warnings as the document does; write ``OUT.summary.json`` and ``OUT.errors.csv``."""
+    stem = output.with_suffix("")
+    res.summary = summary.result()
+    order = {t: i for i, t in enumerate(RECORD_TYPES)}
+    rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
+                        key=lambda e: (order[e.record_type], e.row or 0))
+    ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
+    res.errors = [*rec_errors, *ev_errors]
+    res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
+    Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",
+                                            encoding="utf-8")
+    _write_issues(Path(f"{stem}.errors.csv"), res)
+    res.outputs = [output, rollups, Path(f"{stem}.summary.json"), Path(f"{stem}.errors.csv")]
 
 
 def _rows_estimate(f: Path) -> int:
