@@ -210,3 +210,22 @@ def test_table_folds_rules_that_apply_to_nothing():
     assert "  tonghua.school_subsidy" in lines[start + 1:start + 8]
     assert "tonghua.school_subsidy  通市政办发" not in proc.stdout  # no table of its own
     assert "yichang.intern_pay_deduction  宜发改社会" in proc.stdout
+
+
+def test_check_on_a_local_dask_cluster(tmp_path):
+    import pyarrow.parquet as pq
+
+    from engine.stream import input_files, partitions_for
+
+    parts = partitions_for(input_files(EXAMPLES / "tonghua-finance-bureau"), 2)  # as many as the stream makes
+    proc = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--dask", "local:2",
+               "--partitions", str(parts), "--chunk-size", "2", "--output", str(tmp_path / "d.parquet"))
+    assert proc.returncode == 0, proc.stderr
+    streamed = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--engine",
+                   "vectorised", "--format", "parquet", "--chunk-size", "2", "--output", str(tmp_path / "s.parquet"))
+    assert streamed.returncode == 0, streamed.stderr
+    assert pq.read_table(tmp_path / "d.parquet").equals(pq.read_table(tmp_path / "s.parquet"))
+    assert (tmp_path / "d.summary.json").read_bytes() == (tmp_path / "s.summary.json").read_bytes()
+    wrong = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--dask", "local", "--format", "csv",
+                "--output", str(tmp_path / "x"))
+    assert wrong.returncode == 2 and "--dask writes Parquet" in wrong.stderr

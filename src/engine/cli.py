@@ -12,6 +12,7 @@ import difflib
 import json
 import os
 import sys
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn, Optional
@@ -143,6 +144,12 @@ def check(
     chunk_size: int = typer.Option(200_000, "--chunk-size", min=1,
                                    help="Enterprises per partition when streaming (memory follows it)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or closing line on stderr."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="SCHEDULER",
+                                       help="Run on a Dask cluster (tcp://host:8786, or local / local:N workers "
+                                            "on this machine); writes --output as a directory of Parquet parts."),
+    partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
+                                             help="Partitions of a --dask run (default: one per --chunk-size "
+                                                  "enterprises, at least one per worker thread)."),
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
@@ -152,6 +159,9 @@ def check(
         _fail(f"--format {format.value} needs --output FILE")
     if not dataset.exists():
         _fail(f"{dataset}: no such file or directory")
+    if dask is not None:
+        _check_on_dask(dataset, packs, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet)
+        return
     chosen = _choose_engine(engine, dataset)
     streamed = (chosen == "vectorised" and dataset.is_dir() and output is not None
                 and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
@@ -161,14 +171,7 @@ def check(
         assert output is not None
         res = check_stream(dataset, packs, day, overrides, output, format.value, chunk_size,
                            progress=sys.stderr.isatty() and not quiet)
-        if not quiet:
-            print(f"chanjiao: {res.records:,} records, {res.decisions:,} decisions → "
-                  f"{', '.join(str(p) for p in res.outputs)}", file=sys.stderr)
-        if any(isinstance(e, RecordError) for e in res.errors):
-            n_err = sum(isinstance(e, RecordError) for e in res.errors)
-            print(f"chanjiao: {n_err} record error(s): rejected records are listed in "
-                  f"{res.outputs[-1]}; every other record was decided", file=sys.stderr)
-            raise typer.Exit(1)
+        _report(res, quiet)
         return
     ds = load_dataset(dataset)
     with _engine(EngineName(chosen), packs) as eng:
@@ -180,6 +183,34 @@ def check(
     if ds.errors:
         print(f"chanjiao: {len(ds.errors)} record error(s): rejected records are listed in the output's errors; "
               "every other record was decided", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _check_on_dask(dataset: Path, packs: list[Pack], day: dt.date, overrides: dict[str, Decimal], format: OutputFormat,
+                   output: Optional[Path], engine: EngineName, scheduler: str, partitions: Optional[int],
+                   chunk_size: int, quiet: bool) -> None:
+    """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.cluster)."""
+    from .cluster import check_dask
+
+    if output is None:
+        _fail("--dask needs --output DIR (a directory of Parquet parts)")
+    if format not in (OutputFormat.table, OutputFormat.parquet):
+        _fail(f"--dask writes Parquet; --format {format.value} is not available there")
+    if engine not in (EngineName.auto, EngineName.vectorised):
+        _fail(f"--dask runs the vectorised backend, not --engine {engine.value}")
+    assert output is not None
+    _report(check_dask(dataset, packs, day, overrides, output, scheduler, partitions, chunk_size), quiet)
+
+
+def _report(res: Any, quiet: bool) -> None:
+    """The closing line of a streamed or Dask check; exit 1 when records were rejected."""
+    if not quiet:
+        print(f"chanjiao: {res.records:,} records, {res.decisions:,} decisions → "
+              f"{', '.join(str(p) for p in res.outputs)}", file=sys.stderr)
+    n_err = sum(isinstance(e, RecordError) for e in res.errors)
+    if n_err:
+        print(f"chanjiao: {n_err} record error(s): rejected records are listed in {res.outputs[-1]}; every other "
+              "record was decided", file=sys.stderr)
         raise typer.Exit(1)
 
 

@@ -46,7 +46,8 @@ from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
-           "partition_of", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow", "STREAM_FORMATS"]
+           "partition_of", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
+           "STREAM_FORMATS"]
 
 STREAM_FORMATS = ("csv", "parquet", "jsonl")
 ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
@@ -340,8 +341,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     if engine.fallback_rules:
         raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
     t0 = time.perf_counter()
-    ent_file = files.get("enterprises")
-    parts = max(1, math.ceil((_rows_estimate(ent_file) if ent_file else 1) / chunk_enterprises))
+    parts = partitions_for(files, chunk_enterprises)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
     try:
         writers: dict[tuple[int, str], pq.ParquetWriter] = {}
@@ -428,8 +428,8 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
 
 
 def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
-                  overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter", summary: "RunningSummary",
-                  errors: list[RecordError | EvaluationError]) -> int:
+                  overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
+                  summary: "RunningSummary", errors: list[RecordError | EvaluationError]) -> int:
     """Decide every rule whose subject is in ``subjects`` over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
@@ -467,6 +467,12 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
                                             encoding="utf-8")
     _write_issues(Path(f"{stem}.errors.csv"), res)
     res.outputs = [output, rollups, Path(f"{stem}.summary.json"), Path(f"{stem}.errors.csv")]
+
+
+def partitions_for(files: dict[str, Path], chunk_enterprises: int) -> int:
+    """How many partitions give about ``chunk_enterprises`` enterprises each (from the enterprises file's size)."""
+    ent_file = files.get("enterprises")
+    return max(1, math.ceil((_rows_estimate(ent_file) if ent_file else 1) / chunk_enterprises))
 
 
 def _rows_estimate(f: Path) -> int:

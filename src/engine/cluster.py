@@ -1,0 +1,289 @@
+"""Beyond one machine: the streamed check as a Dask graph over DataFrames partitioned by enterprise.
+
+    from engine.cluster import check_dask
+    check_dask(Path("data"), packs, as_of, None, Path("out/decisions.parquet"), "tcp://10.0.0.5:8786")
+
+1. **Read and validate** — each CSV file is cut into byte ranges at line ends, each Parquet file into its row
+   groups; one task reads and validates one piece (:func:`engine.vvalidate.validate_columns`) and tags every
+   accepted row with its partition (the hash of its enterprise, as :mod:`engine.stream` does). Row numbers are
+   counted per piece and shifted once every piece is counted, so errors name the row of the file.
+2. **Duplicates** — accepted ids are shuffled by id; each id's first accepted row keeps it.
+3. **Partition** — every record type but schools becomes a Dask DataFrame indexed by partition with the
+   divisions 0, 1, …, P, so partition *i* of every type holds exactly the records of the enterprises hashed to
+   *i* and each rule's joins stay inside it. Schools are validated once and broadcast to every worker.
+4. **Decide** — one task per partition builds the tables, adds the dataset warnings and runs the vectorised
+   backend, writing ``OUT/part-NNNNN.parquet`` (``part-00000`` holds the schools' decisions) and the roll-ups
+   in ``OUT.rollups.parquet/``; the partitions' counts and exact totals are merged on the client into
+   ``OUT.summary.json``, errors and warnings into ``OUT.errors.csv``, as the single-machine stream writes them.
+
+With the same number of partitions the decisions, in part order, are those of :func:`engine.stream.check_stream`,
+row for row. Workers need chanjiao installed and must see the input and output paths (one machine, or a shared
+file system). CSV pieces are cut at line ends, so a quoted CSV field must not hold a line break there (Parquet
+has no such limit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .backends.vectorised import VectorisedEngine
+from .columns import Table, empty_table
+from .errors import FatalError, RecordWarning
+from .policy import Pack
+from .records import RECORD_TYPES
+from .stream import (RowWriter, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
+                     partition_of, partitions_for, table_from_arrow, table_to_arrow)
+from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
+
+__all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
+
+PIECE_BYTES = 64 << 20
+"""The size of one CSV piece read by one task (the last piece of a file may be smaller)."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One task's share of an input file: a byte range of a CSV file (with its header line), or a row group."""
+
+    path: str
+    start: int
+    end: int
+    header: bytes | None = None  # the CSV header line; None for a Parquet row group (``start`` is its index)
+
+
+def pieces(path: Path, piece_bytes: int = PIECE_BYTES) -> list[Piece]:
+    """Cut a CSV file into byte ranges of about ``piece_bytes`` ending at line ends; a Parquet file by row group."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            groups = pq.ParquetFile(path).num_row_groups
+            return [Piece(str(path), i, i + 1) for i in range(groups)]
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            header = fh.readline()
+            if not header.lstrip(b"\xef\xbb\xbf").strip():
+                return []  # an empty file: no rows
+            cuts = [fh.tell()]
+            while cuts[-1] + piece_bytes < size:
+                fh.seek(cuts[-1] + piece_bytes)
+                fh.readline()  # to the end of the line the cut falls in
+                if fh.tell() >= size:
+                    break
+                cuts.append(fh.tell())
+            cuts.append(size)
+    except (pa.ArrowException, OSError) as exc:
+        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+    return [Piece(str(path), a, b, header) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _read_piece(piece: Piece) -> dict[str, pa.Array]:
+    """A piece's columns as text, exactly as :func:`engine.stream._batches` reads the whole file."""
+    import pyarrow.csv as pacsv
+
+    path = Path(piece.path)
+    try:
+        if piece.header is None:
+            tab = pq.ParquetFile(path).read_row_group(piece.start)
+            return {str(n).strip(): pc.cast(tab.column(n).combine_chunks(), pa.string()) for n in tab.schema.names}
+        with open(path, "rb") as fh:
+            fh.seek(piece.start)
+            body = fh.read(piece.end - piece.start)
+        tab = pacsv.read_csv(io.BytesIO(piece.header + body), convert_options=csv_text_options(path))
+        return {str(n).strip(): tab.column(n).combine_chunks() for n in tab.schema.names}
+    except (pa.ArrowException, OSError) as exc:
+        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+
+
+def _frame_meta(rtype: str) -> pd.DataFrame:
+    frame = table_to_arrow(empty_table(rtype)).to_pandas()
+    if rtype != "schools":
+        frame["__part"] = np.zeros(0, np.int64)
+    return frame
+
+
+def _validate_piece(rtype: str, piece: Piece, first: bool, parts: int) -> tuple[pd.DataFrame, Any, Any, int]:
+    """Validate one piece (rows numbered from 1): accepted rows tagged with their partition, errors, warnings."""
+    cols = _read_piece(piece)
+    n = len(next(iter(cols.values()))) if cols else 0
+    v = validate_columns(rtype, cols, np.arange(1, n + 1, dtype=np.int64), warn_unknown=first)
+    frame = table_to_arrow(v.table).to_pandas()
+    if rtype != "schools":
+        frame["__part"] = partition_of(v.table, parts)
+    return frame, v.errors, v.warnings, n
+
+
+def _issues(validated: tuple[pd.DataFrame, Any, Any, int]) -> tuple[int, Any, Any]:
+    return validated[3], validated[1], validated[2]
+
+
+def _shifted(validated: tuple[pd.DataFrame, Any, Any, int], offset: int) -> pd.DataFrame:
+    frame = validated[0].copy()
+    frame["__row"] += offset
+    return frame
+
+
+def _moved(items: list[Any], offset: int) -> list[Any]:
+    return [replace(e, row=e.row + offset) if getattr(e, "row", None) else e for e in items]
+
+
+def _later_rows(ids: pd.DataFrame) -> pd.Series:
+    """Rows whose id an earlier accepted row already has (all rows of an id are in one partition)."""
+    ordered = ids.sort_values("__row", kind="stable")
+    return ordered["__row"][ordered.duplicated("id", keep="first")]
+
+
+def _table(rtype: str, frame: pd.DataFrame) -> Table:
+    """A partition's rows as a table in file order (a shuffle does not keep it; the first of two ids must win)."""
+    frame = frame.reset_index(drop=True).drop(columns="__part", errors="ignore").sort_values("__row", kind="stable")
+    return table_from_arrow(rtype, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, schools: Table,
+                      duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
+                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str
+                      ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
+    """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
+    if frames is None:
+        tables = {t: empty_table(t) for t in RECORD_TYPES}
+        subjects, errors, warnings = {"schools"}, [], []
+    else:
+        validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
+        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.ids}, duplicate_of=duplicate_of)
+        errors = [e for e in errs if e.record_type != "schools"]
+        warnings = [w for w in warns if w.record_type != "schools"]
+        subjects = set(RECORD_TYPES) - {"schools"}
+    tables["schools"] = schools
+    out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
+    rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
+    summary = RunningSummary(packs)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    out.close()
+    rollups.close()
+    return decided, summary, errors, warnings
+
+
+def _output_dir(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise FatalError(f"{path}: a Dask run writes a directory of Parquet parts here, and this is a file")
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("part-*.parquet"):  # parts of an earlier run would mix with this one's
+        old.unlink()
+
+
+def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
+    """A distributed client for an address, ``local`` / ``local:N`` (a LocalCluster of N workers), or a Client."""
+    from distributed import Client, LocalCluster
+
+    if not isinstance(scheduler, str):
+        return scheduler, []
+    if scheduler == "local" or scheduler.startswith("local:"):
+        workers = int(scheduler.partition(":")[2] or 2)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster, set_as_default=False)
+        return client, [client, cluster]
+    try:
+        client = Client(scheduler, set_as_default=False, timeout=f"{timeout}s")
+    except OSError as exc:
+        raise FatalError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+    return client, [client]
+
+
+def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None, output: Path,
+               scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 200_000,
+               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20) -> StreamResult:
+    """Check a directory of CSV/Parquet files on a Dask cluster; decisions go to the Parquet directory ``output``.
+
+    ``scheduler`` is a scheduler address (``tcp://host:8786``), ``local`` or ``local:N`` (start a LocalCluster of
+    N single-threaded workers on this machine, closed at the end), or a ``distributed.Client`` the caller owns.
+    ``partitions`` defaults to one per ``chunk_enterprises`` enterprises, at least one per worker thread.
+    """
+    try:
+        import dask.dataframe as dd
+        from dask import delayed
+    except ImportError:
+        raise FatalError("a Dask run needs the dask extra: pip install 'chanjiao[dask]'") from None
+    files = input_files(path)
+    engine = VectorisedEngine(packs)
+    if engine.fallback_rules:
+        raise FatalError(f"rules the vectorised backend cannot run on Dask: {', '.join(engine.fallback_rules)}")
+    stem = output.with_suffix("")
+    rollup_dir = Path(f"{stem}.rollups.parquet")
+    _output_dir(output)
+    _output_dir(rollup_dir)
+    client, owned = _client(scheduler, connect_timeout)
+    try:
+        return _run(client, dd, delayed, files, packs, as_of, overrides, output, rollup_dir, partitions,
+                    chunk_enterprises, piece_bytes)
+    finally:
+        for thing in owned:
+            thing.close()
+
+
+def _run(client: Any, dd: Any, delayed: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
+         overrides: dict[str, Decimal] | None, output: Path, rollup_dir: Path, partitions: int | None,
+         chunk_enterprises: int, piece_bytes: int) -> StreamResult:
+    res = StreamResult()
+    t0 = time.perf_counter()
+    parts = partitions or max(partitions_for(files, chunk_enterprises), sum(client.nthreads().values()))
+    # 1. read and validate, piece by piece, kept on the workers
+    validated = {rtype: [delayed(_validate_piece, pure=False)(rtype, p, i == 0, parts)
+                         for i, p in enumerate(pieces(f, piece_bytes))]
+                 for rtype, f in files.items()}
+    validated = {rtype: list(client.persist(vs)) for rtype, vs in validated.items() if vs}
+    issues = client.gather(client.compute({rtype: [delayed(_issues)(v) for v in vs]
+                                           for rtype, vs in validated.items()}))
+    frames: dict[str, Any] = {}
+    for rtype, vs in validated.items():
+        offsets = np.concatenate([[0], np.cumsum([n for n, _, _ in issues[rtype]])])
+        for (n, errs, warns), off in zip(issues[rtype], offsets):
+            res.records += n
+            res.errors += _moved(errs, int(off))
+            res.warnings += _moved(warns, int(off))
+        frames[rtype] = dd.from_delayed([delayed(_shifted)(v, int(off)) for v, off in zip(vs, offsets)],
+                                        meta=_frame_meta(rtype), verify_meta=False)
+    # 2. duplicate ids, found next to each other after a shuffle by id
+    later = {rtype: f[["id", "__row"]].shuffle(on="id").map_partitions(_later_rows, meta=("__row", "int64"))
+             for rtype, f in frames.items()}
+    found = client.gather(client.compute(list(later.values())))
+    duplicate_of = {rtype: np.sort(s.to_numpy()) for rtype, s in zip(later, found)}
+    # 3. schools whole, everything else partitioned by enterprise
+    school_table = empty_table("schools")
+    if "schools" in frames:
+        school_frame = client.compute(frames.pop("schools")).result()
+        school_table = _table("schools", school_frame)
+    all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)}, duplicate_of=duplicate_of)
+    res.errors += s_errors
+    res.warnings += [w for w in s_warnings if w.record_type == "schools"]
+    by_part = {rtype: f.set_index("__part", divisions=tuple(range(parts + 1))).to_delayed()
+               for rtype, f in frames.items()}
+    res.seconds["validate"] = time.perf_counter() - t0
+    # 4. decide: the schools once, then every partition
+    t1 = time.perf_counter()
+    shared = client.scatter([all_schools["schools"], duplicate_of, packs], broadcast=True)
+    schools_f, dups_f, packs_f = shared
+    tasks = [delayed(_decide_partition, pure=False)("00000", None, schools_f, dups_f, packs_f, as_of, overrides,
+                                                    str(output), str(rollup_dir))]
+    tasks += [delayed(_decide_partition, pure=False)(f"{p + 1:05d}", {rtype: ps[p] for rtype, ps in by_part.items()},
+                                                     schools_f, dups_f, packs_f, as_of, overrides, str(output),
+                                                     str(rollup_dir))
+              for p in range(parts)]
+    summary = RunningSummary(packs)
+    for decided, part_summary, errors, warnings in client.gather(client.compute(tasks)):
+        res.decisions += decided
+        summary.merge(part_summary)
+        res.errors += errors
+        res.warnings += warnings
+    res.seconds["decide"] = time.perf_counter() - t1
+    finish_result(res, summary, output, rollup_dir)
+    return res

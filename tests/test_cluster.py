@@ -1,0 +1,116 @@
+"""The Dask run on a real LocalCluster: row for row the single-machine stream's decisions, summary and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from distributed import Client, LocalCluster
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SCALE, write_formats
+from engine.cluster import check_dask, pieces
+from engine.errors import FatalError
+from engine.policy import load_packs
+from engine.stream import check_stream, input_files, partitions_for
+from test_stream import messy
+
+PACKS, _ = load_packs()
+AS_OF = dt.date(2021, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Three single-threaded worker processes, owned by this module and closed after it."""
+    with LocalCluster(n_workers=3, threads_per_worker=1, dashboard_address=None) as cluster:
+        with Client(cluster, set_as_default=False) as c:
+            yield c
+
+
+def _generated(folder: Path, n: int) -> Path:
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from generate import write_csv
+
+    return write_csv(n, folder)
+
+
+def assert_same_as_stream(client, folder: Path, base: Path, chunk: int, piece_bytes: int, overrides=None):
+    """The Dask run with the stream's partition count equals the stream: decisions in order, and every file."""
+    (base / "local").mkdir(parents=True)
+    local = check_stream(folder, PACKS, AS_OF, overrides, base / "local" / "d.parquet", "parquet",
+                         chunk_enterprises=chunk, progress=False)
+    parts = partitions_for(input_files(folder), chunk)
+    res = check_dask(folder, PACKS, AS_OF, overrides, base / "dask" / "d.parquet", client, partitions=parts,
+                     piece_bytes=piece_bytes)
+    assert (res.records, res.decisions) == (local.records, local.decisions)
+    assert res.errors == local.errors and res.warnings == local.warnings
+    for name in ("d.parquet", "d.rollups.parquet"):
+        want = base / "local" / name
+        got = base / "dask" / name
+        if want.exists():
+            assert pq.read_table(got).equals(pq.read_table(want)), name
+        else:  # nothing decided (or nothing to roll up): no part has a row
+            assert not any(pq.read_table(p).num_rows for p in got.glob("part-*.parquet"))
+    for name in ("d.summary.json", "d.errors.csv"):
+        assert (base / "dask" / name).read_bytes() == (base / "local" / name).read_bytes(), name
+
+
+def test_a_generated_population_in_many_pieces_and_partitions(client, tmp_path):
+    folder = _generated(tmp_path / "in", 2000)
+    assert len(pieces(folder / "internship_payments.csv", 40_000)) > 5  # several pieces per file
+    assert_same_as_stream(client, folder, tmp_path, chunk=300, piece_bytes=40_000)
+
+
+def test_parquet_input_by_row_group_and_a_what_if(client, tmp_path):
+    folder = _generated(tmp_path / "csv", 600)
+    pq_folder = tmp_path / "in"
+    pq_folder.mkdir()
+    for f in folder.iterdir():  # small row groups: a task per row group
+        pq.write_table(pacsv.read_csv(f), pq_folder / f"{f.stem}.parquet", row_group_size=200)
+    assert len(pieces(pq_folder / "enterprises.parquet")) == 3
+    assert_same_as_stream(client, pq_folder, tmp_path, chunk=150, piece_bytes=1 << 20,
+                          overrides={"certificate_subsidy_amount": Decimal("1500")})
+
+
+@settings(max_examples=8 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messy(), st.integers(1, 3), st.integers(60, 400))
+def test_messy_datasets_across_workers(client, tmp_path_factory, raw, chunk, piece_bytes):
+    """Duplicate ids in different partitions and pieces, invalid rows, dangling references: as the stream."""
+    base = tmp_path_factory.mktemp("d")
+    folder = write_formats(raw, base / "in")["csv"]
+    assert_same_as_stream(client, folder, base, chunk, piece_bytes)
+
+
+def test_a_second_run_replaces_the_parts_of_the_first(client, tmp_path):
+    folder = _generated(tmp_path / "in", 300)
+    out = tmp_path / "out" / "d.parquet"
+    check_dask(folder, PACKS, AS_OF, None, out, client, partitions=6)
+    first = pq.read_table(out).sort_by([("rule_id", "ascending"), ("subject_id", "ascending")])
+    check_dask(folder, PACKS, AS_OF, None, out, client, partitions=2)
+    assert sorted(p.name for p in out.glob("part-*.parquet")) == ["part-00000.parquet", "part-00001.parquet",
+                                                                  "part-00002.parquet"]
+    assert pq.read_table(out).sort_by([("rule_id", "ascending"), ("subject_id", "ascending")]).equals(first)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path):
+    folder = _generated(tmp_path / "in", 10)
+    with pytest.raises(FatalError) as exc:
+        check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "tcp://127.0.0.1:1", connect_timeout=1)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_an_unreadable_file_is_one_line(client, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(_generated(tmp_path / "gen", 10) / "enterprises.csv", folder / "enterprises.csv")
+    (folder / "schools.parquet").write_bytes(b"not parquet")
+    with pytest.raises(FatalError) as exc:
+        check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client)
+    assert "schools.parquet: cannot be read" in str(exc.value) and "\n" not in str(exc.value)
