@@ -346,7 +346,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     try:
         writers: dict[tuple[int, str], pq.ParquetWriter] = {}
         schools: list[pa.Table] = []
-        hashes: dict[str, list[np.ndarray]] = {t: [] for t in RECORD_TYPES}
+        duplicate_of: dict[str, np.ndarray] = {}
         bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
         for rtype in RECORD_TYPES:
             f = files.get(rtype)
@@ -354,6 +354,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                 continue
             start = 1
             warned = False
+            hashes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
             for cols in _batches(f, chunk_enterprises):
                 n = len(next(iter(cols.values()))) if cols else 0
                 rows = np.arange(start, start + n, dtype=np.int64)
@@ -365,8 +366,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                 res.warnings += v.warnings
                 t = v.table
                 if t.n:
-                    hashes[rtype].append(np.stack([_hash(t.ids), _hash(t.ids, "abcdefghijklmnop"),
-                                                   t.rows.astype(np.uint64)], axis=1))
+                    hashes.append((_hash(t.ids), _hash(t.ids, "abcdefghijklmnop"), t.rows))
                 arrow = table_to_arrow(t)
                 if rtype == "schools":
                     schools.append(arrow)
@@ -379,10 +379,10 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                         writers[key] = pq.ParquetWriter(tmp / f"{p}-{rtype}.parquet", piece.schema)
                     writers[key].write_table(piece)
                 bar.advance(n)
+            duplicate_of[rtype] = _duplicates(hashes)  # one type's hashes at a time: memory is the largest type's
         for w in writers.values():
             w.close()
         bar.close()
-        duplicate_of = _duplicates(hashes)
         school_table = table_from_arrow("schools", pa.concat_tables(schools) if schools else None)
         res.seconds["validate"] = time.perf_counter() - t0
         # schools: decided once, from the whole table
@@ -485,17 +485,21 @@ def _rows_estimate(f: Path) -> int:
     return max(1, f.stat().st_size // 120)
 
 
-def _duplicates(hashes: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """Rows (per type) whose id repeats an earlier accepted row's id, by two independent 64-bit hashes."""
-    out: dict[str, np.ndarray] = {}
-    for rtype, chunks in hashes.items():
-        if not chunks:
-            continue
-        h = np.concatenate(chunks)
-        df = pd.DataFrame({"a": h[:, 0], "b": h[:, 1], "row": h[:, 2].astype(np.int64)}).sort_values("row")
-        dup = df.duplicated(["a", "b"], keep="first").to_numpy()
-        out[rtype] = df["row"].to_numpy()[dup]
-    return out
+def _duplicates(hashes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Rows whose id repeats an earlier accepted row's id, by two independent 64-bit hashes of the id.
+
+    ``hashes`` holds, chunk by chunk in row order, the two hashes and the row of every accepted record; a
+    stable sort by the hash pair keeps equal ids in row order, so every one after the first is a duplicate.
+    """
+    if not hashes:
+        return np.zeros(0, np.int64)
+    a = np.concatenate([h[0] for h in hashes])
+    b = np.concatenate([h[1] for h in hashes])
+    order = np.lexsort((b, a))  # by a, then b; stable, so rows stay ascending among equal pairs
+    a, b = a[order], b[order]
+    later = np.zeros(len(order), dtype=bool)
+    later[1:] = (a[1:] == a[:-1]) & (b[1:] == b[:-1])
+    return np.sort(np.concatenate([h[2] for h in hashes])[order[later]])
 
 
 def _write_issues(path: Path, res: StreamResult) -> None:
