@@ -110,3 +110,22 @@ def test_the_arrow_space_class_is_pythons_isspace():
     chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF]
     matched = pc.match_substring_regex(pa.array(chars), f"^{SPACE_RE2}$").to_pylist()
     assert [c for c, m in zip(chars, matched) if m] == [c for c in chars if c.isspace()]
+
+
+@settings(max_examples=300 * SCALE)
+@given(st.lists(st.tuples(st.integers(0, 10001), st.integers(-1, 14), st.integers(-1, 32)), min_size=1, max_size=50))
+def test_day_numbers_are_datetime_dates(ymd):
+    """Days since 1970 and whether a date is real, as datetime.date decides it (leap years, month ends, bounds)."""
+    import datetime as dt
+
+    from engine.columns import day_number, day_numbers
+
+    y, m, d = (np.array(c, dtype=np.int64) for c in zip(*ymd))
+    days, real = day_numbers(y, m, d)
+    for (yy, mm, dd), got, ok in zip(ymd, days, real):
+        try:
+            want = day_number(dt.date(yy, mm, dd))
+        except ValueError:
+            assert not ok, (yy, mm, dd)
+        else:
+            assert ok and got == want, (yy, mm, dd)

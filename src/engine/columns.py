@@ -22,7 +22,8 @@ import numpy as np
 
 from .records import RECORD_TYPES, Dataset, Kind, field_kinds
 
-__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_RE2", "day_number", "tables_from_dataset", "empty_table"]
+__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_RE2", "day_number", "day_numbers", "tables_from_dataset",
+           "empty_table"]
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 # The characters Python's str.isspace() (so str.strip() and re's \s) accepts, as an RE2 class for Arrow kernels.
@@ -32,6 +33,26 @@ SPACE_RE2 = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}
 def day_number(day: dt.date) -> int:
     """Days since 1970-01-01: how dates are stored in columns."""
     return day.toordinal() - EPOCH_ORDINAL
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def day_numbers(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of each (year, month, day), and whether it is a real date of the Gregorian calendar.
+
+    Vectorised days-from-civil (H. Hinnant's algorithm); years 1–9999 as ``datetime.date`` accepts them.
+    """
+    real = (year >= 1) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    last = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    real &= day <= last
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return np.where(real, era * 146097 + doe - 719468, 0), real
 
 
 @dataclass

@@ -38,6 +38,7 @@ __all__ = [
     "ExprError",
     "ExprEvalError",
     "ExprSyntaxError",
+    "tidy_piece",
     "Template",
     "parse",
     "parse_template",
@@ -1071,4 +1072,15 @@ _CJK_PUNCT = re.compile(r"\s*([，。；：、（）“”《》])\s*")
 
 def _tidy(text: str) -> str:
     """Fold the white space that YAML's folded scalars leave: none around Chinese punctuation, single elsewhere."""
-    return _CJK_PUNCT.sub(r"\1", re.sub(r"\s+", " ", text)).strip()
+    return tidy_piece(text, True, True)
+
+
+def tidy_piece(text: str, first: bool, last: bool) -> str:
+    """:func:`_tidy` of one literal piece of a template whose holes hold no white space or Chinese punctuation.
+
+    Such a hole cannot join or separate white space, so the folding happens inside each piece; only the first
+    piece's start and the last piece's end are stripped.
+    """
+    text = _CJK_PUNCT.sub(r"\1", re.sub(r"\s+", " ", text))
+    text = text.lstrip() if first else text
+    return text.rstrip() if last else text

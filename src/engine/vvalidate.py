@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .columns import SPACE_RE2, Column, Table, Tables, _cell, empty_table, kind_of
+from .columns import SPACE_RE2, Column, Table, Tables, _cell, day_numbers, empty_table, kind_of
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
@@ -140,16 +140,13 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             good = clean & _match(arr, r"^[1-9]\d{3}-\d{2}-\d{2}$")
             data = np.zeros(n, dtype=np.int64)
             if good.any():
-                ts = pc.strptime(arr.filter(pa.array(good)), format="%Y-%m-%d", unit="s", error_is_null=True)
-                days = pc.cast(pc.cast(ts, pa.date32()), pa.int32())
-                parsed = _np(pc.is_valid(days)).astype(bool)
-                vals = _np(pc.fill_null(days, 0)).astype(np.int64)
-                back = _np(pc.strftime(pc.cast(pc.fill_null(days, 0), pa.date32()), format="%Y-%m-%d"))
-                given = _np(arr.filter(pa.array(good)))
-                parsed &= back.astype(object) == given  # no silent roll-over of 2021-02-30
+                text = arr.filter(pa.array(good))
+                y, m, d = (_np(pc.cast(pc.utf8_slice_codeunits(text, a, b), pa.int64())).astype(np.int64)
+                           for a, b in ((0, 4), (5, 7), (8, 10)))
+                vals, real = day_numbers(y, m, d)  # 2021-02-30 is not a date (no roll-over)
                 idx = np.flatnonzero(good)
                 data[idx] = vals
-                good[idx] = parsed
+                good[idx] = real
         elif kind.name == "bool":
             lower = pc.utf8_lower(pc.fill_null(arr, ""))
             t = _np(pc.is_in(lower, pa.array(sorted(TRUE_WORDS)))).astype(bool)

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from ..columns import SPACE_RE2, Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import Decision, build_document
 from ..errors import EvaluationError
-from ..expressions import Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary
+from ..expressions import Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary, tidy_piece
 from ..policy import Pack, Rule
 from ..records import RECORD_TYPES, Dataset, RecordModel
 
@@ -732,17 +732,23 @@ def format_column(v: V, fmt: str) -> pa.Array:
 def render(tpl: Template, env: Env) -> pa.Array:
     """Fill a template for every row of ``env``, then tidy the white space as the reference does."""
     n = env.n
-    parts: list[pa.Array] = []
+    parts: list[pa.Array | str] = []
+    plain = True  # every hole is a number, date or yes/no: never white space or Chinese punctuation, never empty
     for part in tpl.parts:
         if isinstance(part, str):
-            parts.append(_lit(part))
+            parts.append(part)
         else:
             node, fmt = part
-            parts.append(format_column(ev(node, env), fmt))
+            v = ev(node, env)
+            plain &= v.kind in ("num", "date", "bool")
+            parts.append(format_column(v, fmt))
     if not any(isinstance(p, pa.Array) for p in parts):  # no holes: the same text on every row
-        text = pa.repeat(_lit("".join(p.as_py() for p in parts)), n)
-    else:
-        text = pc.binary_join_element_wise(*parts, "")
+        return pa.repeat(_lit(tidy_piece("".join(str(p) for p in parts), True, True)), n)
+    if plain:  # the folding happens inside the literal pieces: tidy them once, not every row
+        last = len(parts) - 1
+        return pc.binary_join_element_wise(*[_lit(tidy_piece(p, i == 0, i == last)) if isinstance(p, str) else p
+                                             for i, p in enumerate(parts)], "")
+    text = pc.binary_join_element_wise(*[_lit(p) if isinstance(p, str) else p for p in parts], "")
     text = pc.replace_substring_regex(text, SPACE_RE2 + "+", " ")
     text = pc.replace_substring_regex(text, f"{SPACE_RE2}*([{_CJK}]){SPACE_RE2}*", r"\1")
     return pc.replace_substring_regex(text, f"^{SPACE_RE2}+|{SPACE_RE2}+$", "")
