@@ -1,6 +1,6 @@
 """Benchmark the streamed vectorised check against a hand-written numpy version of five rules, in one run.
 
-    python benchmarks/bench_vectorised.py --sizes 100000 1000000 [--keep DIR]
+    python benchmarks/bench_vectorised.py --sizes 100000 1000000 [--keep DIR] [--dask local:2]
 
 For each N, the generator (benchmarks/generate.py) writes a CSV directory (not timed); then, each in a fresh
 process so its peak RSS is its own:
@@ -150,14 +150,32 @@ def _chanjiao(folder: str, out: str) -> dict:
             "decide": res.seconds["decide"], "end_to_end": time.perf_counter() - t0}
 
 
-def _child(which: str, folder: str, out: str) -> None:
-    result = (_numpy_floor if which == "numpy" else _chanjiao)(folder, out)
+def _dask(folder: str, out: str, scheduler: str) -> dict:
+    import datetime as dt
+
+    from engine.cluster import check_dask
+    from engine.policy import load_packs
+
+    t0 = time.perf_counter()
+    packs, _ = load_packs()
+    res = check_dask(Path(folder), packs, dt.date(2021, 12, 31), None, Path(out), scheduler)
+    return {"records": res.records, "decisions": res.decisions, "validate": res.seconds["validate"],
+            "decide": res.seconds["decide"], "end_to_end": time.perf_counter() - t0}
+
+
+def _child(which: str, folder: str, out: str, scheduler: str = "") -> None:
+    if which == "dask":
+        result = _dask(folder, out, scheduler)
+    else:
+        result = (_numpy_floor if which == "numpy" else _chanjiao)(folder, out)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # a local cluster's workers are processes of their own: the largest of them
+    result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def _run(which: str, folder: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", which, str(folder), str(out)],
+def _run(which: str, folder: Path, out: Path, scheduler: str = "") -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", which, str(folder), str(out), scheduler],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"the {which} run failed:\n{proc.stderr[-3000:]}")
@@ -168,7 +186,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--keep", type=Path, help="keep the generated datasets here (default: a temporary folder)")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--dask", metavar="SCHEDULER",
+                    help="also time check --dask on this scheduler (e.g. local:2, a LocalCluster of 2 workers)")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
@@ -197,6 +217,12 @@ def main() -> None:
                   f"end to end {r / ours['end_to_end']:,.0f} records/s ({ours['end_to_end']:.1f} s); "
                   f"peak RSS {ours['peak_rss_mb']:,.0f} MB")
             print(f"  ratio end to end: {ours['end_to_end'] / floor['end_to_end']:.2f} × the numpy floor", flush=True)
+            if args.dask:
+                d = _run("dask", folder, base / f"dask-{n}.parquet", args.dask)
+                print(f"  dask ({args.dask}): end to end {d['records'] / d['end_to_end']:,.0f} records/s "
+                      f"({d['end_to_end']:.1f} s: validation and partitioning {d['validate']:.1f} s, decisions "
+                      f"{d['decide']:.1f} s); client peak RSS {d['peak_rss_mb']:,.0f} MB, largest worker "
+                      f"{d['worker_peak_rss_mb']:,.0f} MB", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -15,7 +15,7 @@ from engine.vvalidate import finish_tables, read_csv_columns, validate_columns
 _WRONG_ORG = "91220502MA0000019"  # organisation code check character wrong (GB 11714), USCC check right
 USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7), _WRONG_ORG + uscc_check_char(_WRONG_ORG)]
 MESSY = {
-    "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y"],
+    "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y", "多\n行"],
     "uscc": USCCS + [USCCS[0].lower(), USCCS[1][:17] + "0", "91220502MA000001", "", " " + USCCS[2],
                      "91220502MA0000010I"],
     "region_code": ["220502", "420502", "110101", "990101", "22050", " 220502", "２２０５０２", ""],
@@ -110,6 +110,10 @@ def test_the_arrow_space_class_is_pythons_isspace():
     chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF]
     matched = pc.match_substring_regex(pa.array(chars), f"^{SPACE_RE2}$").to_pylist()
     assert [c for c, m in zip(chars, matched) if m] == [c for c in chars if c.isspace()]
+    from engine.vvalidate import _NOT_SPACE
+
+    other = pc.match_substring_regex(pa.array(chars), f"^{_NOT_SPACE}$").to_pylist()
+    assert [c for c, m in zip(chars, other) if m] == [c for c in chars if not c.isspace()]
 
 
 @settings(max_examples=300 * SCALE)
