@@ -936,16 +936,16 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     m_miss, m_cn, m_dn = _merge_unknown(crits, met_unknown)
 
     status = np.empty(n, dtype=object)
-    slots: list[np.ndarray] = []
+    slots: list[_Slot] = []
     missing = np.empty(n, dtype=object)
     missing.fill(())
     negative = examined & ~applies_unknown & met_false
-    criterion_slots: list[np.ndarray] = []
+    criterion_slots: list[_Slot] = []
     candidate = examined & ~applies_unknown & ~met_false & ~met_unknown
     # fail reasons: the first variant whose `when` is true (a `when` is evaluated until one is true)
     for k, cr in enumerate(rule.criteria):
         rows = np.flatnonzero(examined & crits[k].known & ~crits[k].data)
-        slot = np.full(n, None, dtype=object)
+        slot = _Slot()
         sub = env.subset(rows)
         remaining = np.ones(len(rows), dtype=bool)
         for when, tpl in cr.fail:
@@ -957,10 +957,9 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
                     err = _or_err(err, _scatter(w.err & remaining, rows, n))
                 chosen = remaining & w.known & w.data
             if chosen.any() or not len(rows):
-                text = render(tpl.template, sub.subset(np.flatnonzero(chosen)))
-                slot[rows[chosen]] = text.to_numpy(zero_copy_only=False)
+                slot.put(rows[chosen], render(tpl.template, sub.subset(np.flatnonzero(chosen))))
             remaining = remaining & ~chosen
-        slot[~negative] = None
+        slot.drop(~negative)
         criterion_slots.append(slot)
     # amounts of the positive candidates
     amounts: dict[str, tuple[Any, Any, np.ndarray]] = {}
@@ -1010,16 +1009,12 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
                 (in_time, lambda rows: _texts_time(rule, pack, day, rows))]
     for s, make in na_texts:
         rows = np.flatnonzero(na & s.known & ~s.data)
-        slot = np.full(n, None, dtype=object)
-        slot[rows] = make(rows)
-        slots.append(slot)
+        slots.append(_Slot().put(rows, make(rows)))
     for i, cond in enumerate(rule.applies_if):
         rows = np.flatnonzero(na & conds[i].known & ~conds[i].data)
-        slot = np.full(n, None, dtype=object)
-        slot[rows] = render(cond.reason.template, env.subset(rows)).to_numpy(zero_copy_only=False)
-        slots.append(slot)
+        slots.append(_Slot().put(rows, render(cond.reason.template, env.subset(rows))))
     # undetermined
-    und_slot = np.full(n, None, dtype=object)
+    und_slot = _Slot()
     for mask, lead, miss, cn, dn in (
         (applies_unknown, "无法判定是否适用本条", a_miss | np.where(met_unknown, m_miss, 0),
          a_cn | np.where(met_unknown, m_cn, 0), _merge_dn(a_dn, m_dn, met_unknown)),
@@ -1028,7 +1023,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     ):
         rows = np.flatnonzero(mask & ~error)
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
-        und_slot[rows] = texts
+        und_slot.put(rows, pa.array(texts, pa.string()))
         missing[rows] = facts
         status[rows] = "undetermined"
     slots.append(und_slot)
@@ -1038,31 +1033,23 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     status[pos_rows] = rule.positive
     pos_env = env.subset(pos_rows)
     if rule.positive_reason is not None:
-        slot = np.full(n, None, dtype=object)
-        slot[pos_rows] = render(rule.positive_reason.template, pos_env).to_numpy(zero_copy_only=False)
-        slots.append(slot)
+        slots.append(_Slot().put(pos_rows, render(rule.positive_reason.template, pos_env)))
     else:
         for cr in rule.criteria:
             if cr.passed is not None:
-                slot = np.full(n, None, dtype=object)
-                slot[pos_rows] = render(cr.passed.template, pos_env).to_numpy(zero_copy_only=False)
-                criterion_slots.append(slot)
+                criterion_slots.append(_Slot().put(pos_rows, render(cr.passed.template, pos_env)))
     for slot in criterion_slots:  # an empty criterion reason is left out, as the reference does
-        slot[slot == ""] = None
-        slots.append(slot)
+        slots.append(slot.drop_empty())
     if rule.amount_note:
-        slot = np.full(n, None, dtype=object)
-        slot[pos_rows] = rule.amount_note
-        slots.append(slot)
+        slots.append(_Slot().put(pos_rows, rule.amount_note))
     # errors
     err_rows = np.flatnonzero(error)
     status[err_rows] = "undetermined"
-    err_slot = np.full(n, None, dtype=object)
-    err_slot[err_rows] = "规则求值出错：division by zero"
-    slots.append(err_slot)
     missing[err_rows] = [()] * len(err_rows)
-    for slot in slots[:-1]:
-        slot[err_rows] = None
+    if len(err_rows):
+        for slot in slots:
+            slot.drop(error)
+    slots.append(_Slot().put(err_rows, "规则求值出错：division by zero"))
     # amounts only on positive decisions
     keep = np.zeros(n, dtype=bool)
     keep[pos_rows] = True
@@ -1089,31 +1076,54 @@ def _scatter(flags: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _texts_region(rule: Rule, pack: Pack, region: V, rows: np.ndarray) -> np.ndarray:
+def _texts_region(rule: Rule, pack: Pack, region: V, rows: np.ndarray) -> pa.Array:
     codes = "、".join(p + "xx" for p in pack.region_prefixes)
-    text = pc.binary_join_element_wise(_lit(f"{rule.region_label} "), _s(region.data[rows]),
+    return pc.binary_join_element_wise(_lit(f"{rule.region_label} "), _s(region.data[rows]),
                                        _lit(f" 不在{pack.jurisdiction}辖区（行政区划代码 {codes}）"), "")
-    return text.to_numpy(zero_copy_only=False)
 
 
-def _texts_time(rule: Rule, pack: Pack, day: V, rows: np.ndarray) -> np.ndarray:
-    text = pc.binary_join_element_wise(
+def _texts_time(rule: Rule, pack: Pack, day: V, rows: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(
         _lit(f"{rule.date_label} "), format_column(day.take(rows), "date"),
         _lit(f" 早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"), "")
-    return text.to_numpy(zero_copy_only=False)
 
 
-def _reason_lists(slots: list[np.ndarray], n: int) -> pa.ListArray:
-    """Slots (one object array per possible reason, None where absent) → one list of reasons per row."""
-    if not slots:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=pa.string()))
-    grid = np.stack(slots, axis=1)  # n × k, row-major
-    flat = grid.reshape(-1)
-    present = np.not_equal(flat, None).astype(bool) if flat.size else np.zeros(0, dtype=bool)
-    counts = present.reshape(n, len(slots)).sum(axis=1)
+class _Slot:
+    """One possible reason of a rule's decisions: Arrow texts on some rows (no Python string per row)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[np.ndarray, pa.Array]] = []
+
+    def put(self, rows: np.ndarray, texts: pa.Array | str) -> "_Slot":
+        """Give ``rows`` these texts (one per row, or one text for all); rows of one slot never repeat."""
+        if len(rows):
+            self.pieces.append((rows, pa.repeat(_lit(texts), len(rows)) if isinstance(texts, str) else texts))
+        return self
+
+    def drop(self, where: np.ndarray) -> "_Slot":
+        """Leave out the rows where the row mask ``where`` is true."""
+        self.pieces = [(r[keep], t.filter(pa.array(keep))) for r, t in self.pieces
+                       for keep in [~where[r]] if keep.any()]
+        return self
+
+    def drop_empty(self) -> "_Slot":
+        """Leave out empty texts."""
+        self.pieces = [(r[keep], t.filter(pa.array(keep))) for r, t in self.pieces
+                       for keep in [np.asarray(pc.not_equal(t, _lit("")), dtype=bool)] if keep.any()]
+        return self
+
+
+def _reason_lists(slots: list[_Slot], n: int) -> pa.ListArray:
+    """Slots, in order → one list of reasons per row (a row's reasons in slot order)."""
+    pieces = [(k, rows, texts) for k, slot in enumerate(slots) for rows, texts in slot.pieces]
     offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat[present], type=pa.string()))
+    if not pieces:
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array([], type=pa.string()))
+    rows = np.concatenate([r for _, r, _ in pieces])
+    order = np.lexsort((np.concatenate([np.full(len(r), k) for k, r, _ in pieces]), rows))  # by row, then slot
+    values = pa.concat_arrays([t.cast(pa.string()) for _, _, t in pieces]).take(pa.array(order))
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 # ---------------------------------------------------------------------------------------------- engine
