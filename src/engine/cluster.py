@@ -210,6 +210,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     """
     try:
         import dask.dataframe as dd
+        import distributed  # noqa: F401 - the scheduler client, used by _client
         from dask import delayed
     except ImportError:
         raise FatalError("a Dask run needs the dask extra: pip install 'chanjiao[dask]'") from None
