@@ -114,3 +114,10 @@ def test_an_unreadable_file_is_one_line(client, tmp_path):
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client)
     assert "schools.parquet: cannot be read" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(FatalError) as exc:
+        check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
+    assert str(exc.value) == "a Dask run needs the dask extra: pip install 'chanjiao[dask]'"
