@@ -55,15 +55,65 @@ def day_numbers(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[n
     return np.where(real, era * 146097 + doe - 719468, 0), real
 
 
-@dataclass
 class Column:
-    """One field of a table: its kind, values (meaningful where ``known``) and, for numbers, the denominator."""
+    """One field of a table: its kind, values (meaningful where ``known``) and, for numbers, the denominator.
 
-    kind: str  # num, str, date, bool
-    data: np.ndarray
-    known: np.ndarray
-    den: int = 1
-    exp: int | None = 0  # the Decimal exponent of the record's value (money -2, whole numbers 0)
+    A text column may be given as an Arrow string array instead of ``data``: the object array of Python
+    strings is then made only when something reads ``data`` (most rules read few of a record's text fields,
+    and a streamed partition goes from Arrow to Parquet and back without them).
+    """
+
+    __slots__ = ("kind", "_data", "_arrow", "known", "den", "exp")
+
+    def __init__(self, kind: str, data: np.ndarray | None, known: np.ndarray, den: int = 1, exp: int | None = 0,
+                 arrow: Any = None):
+        if data is None and arrow is None:
+            raise ValueError("a column needs data or an Arrow array")
+        self.kind = kind  # num, str, date, bool
+        self._data = data
+        self._arrow = arrow
+        self.known = known
+        self.den = den
+        self.exp = exp  # the Decimal exponent of the record's value (money -2, whole numbers 0)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values as numpy (text as an object array of str)."""
+        if self._data is None:
+            self._data = np.asarray(self._arrow.to_numpy(zero_copy_only=False), dtype=object)
+        return self._data
+
+    @data.setter
+    def data(self, values: np.ndarray) -> None:
+        self._data, self._arrow = values, None
+
+    def changed(self) -> None:
+        """Say that ``data`` was changed in place (the Arrow copy, if any, is stale)."""
+        self.data  # noqa: B018 - materialise before dropping the Arrow copy
+        self._arrow = None
+
+    def arrow(self) -> Any:
+        """The values as an Arrow array (text as strings), without a copy when the column was made from one."""
+        import pyarrow as pa
+
+        if self._arrow is None:
+            self._arrow = pa.array(self._data, pa.string()) if self.kind == "str" else pa.array(self._data)
+        return self._arrow
+
+    def take(self, pos: np.ndarray) -> "Column":
+        """The values at these positions (in Arrow when the text was never read as Python strings)."""
+        if self._data is None:
+            import pyarrow as pa
+
+            return Column(self.kind, None, self.known[pos], self.den, self.exp,
+                          arrow=self._arrow.take(pa.array(pos, pa.int64())))
+        return Column(self.kind, self._data[pos], self.known[pos], self.den, self.exp)
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+    def __repr__(self) -> str:
+        return f"Column({self.kind}, n={len(self)})"
 
 
 @dataclass
@@ -78,7 +128,7 @@ class Table:
     @property
     def n(self) -> int:
         """How many records."""
-        return len(self.columns["id"].data)
+        return len(self.columns["id"])
 
     @property
     def ids(self) -> np.ndarray:
@@ -100,8 +150,7 @@ class Table:
 
     def take(self, pos: np.ndarray) -> "Table":
         """The records at these positions (which must keep ascending id order)."""
-        cols = {name: Column(c.kind, c.data[pos], c.known[pos], c.den, c.exp) for name, c in self.columns.items()}
-        return Table(self.record_type, cols, self.rows[pos])
+        return Table(self.record_type, {name: c.take(pos) for name, c in self.columns.items()}, self.rows[pos])
 
 
 Tables = dict[str, Table]

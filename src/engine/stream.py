@@ -120,7 +120,7 @@ def table_to_arrow(t: Table) -> pa.Table:
     """A validated table as Arrow: ``__row``, each field's values and its ``__known`` mask."""
     cols: dict[str, Any] = {"__row": pa.array(t.rows, pa.int64())}
     for name, c in t.columns.items():
-        cols[name] = pa.array(c.data, pa.string()) if c.kind == "str" else pa.array(c.data)
+        cols[name] = c.arrow()
         cols[f"{name}__known"] = pa.array(c.known)
     return pa.table(cols)
 
@@ -132,9 +132,12 @@ def table_from_arrow(rtype: str, tab: pa.Table | None) -> Table:
     base = empty_table(rtype)
     cols = {}
     for name, c in base.columns.items():
-        data = tab.column(name).to_numpy()
-        cols[name] = Column(c.kind, data.astype(object) if c.kind == "str" else data.copy(),
-                            tab.column(f"{name}__known").to_numpy().copy(), c.den, c.exp)
+        known = tab.column(f"{name}__known").to_numpy().copy()
+        if c.kind == "str":  # text stays Arrow until a rule reads it
+            cols[name] = Column(c.kind, None, known, c.den, c.exp,
+                                arrow=pc.cast(tab.column(name).combine_chunks(), pa.string()))
+        else:
+            cols[name] = Column(c.kind, tab.column(name).to_numpy().copy(), known, c.den, c.exp)
     return Table(rtype, cols, tab.column("__row").to_numpy().copy())
 
 

@@ -118,7 +118,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         if kind.required:
             fast &= present
         fast &= empty | clean
-        data: np.ndarray
+        data: np.ndarray | None = None
+        text_arrow = None
         if kind.name in ("text", "uscc", "region_code", "enum"):
             good = clean.copy()
             if kind.name == "uscc":
@@ -129,7 +130,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
                 good &= pd.Series(prefix, dtype=object).isin(PROVINCE_PREFIXES).to_numpy()
             elif kind.name == "enum":
                 good = clean & _np(pc.is_in(pc.fill_null(arr, ""), pa.array(list(kind.choices)))).astype(bool)
-            data = _np(pc.fill_null(arr, "")).astype(object)
+            text_arrow = pc.fill_null(arr, "")  # kept as Arrow: Python strings only if a rule reads them
         elif kind.name == "int":
             good = clean & _match(arr, r"^\d{1,17}$")
             data = np.zeros(n, dtype=np.int64)
@@ -165,7 +166,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         else:  # pragma: no cover - every kind is handled above
             raise AssertionError(kind.name)
         fast &= empty | good
-        cols[name] = Column(ck, data, present & good, den, exp)
+        cols[name] = Column(ck, data, present & good, den, exp, arrow=text_arrow)
     if record_type == "agreements":
         vf, so, vt = cols["valid_from"], cols["signed_on"], cols["valid_to"]
         vf.data = np.where(vf.known, vf.data, so.data)
@@ -189,9 +190,10 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
                 col.known[i] = value is not None
                 if value is not None:
                     col.data[i] = _cell(value, col.kind, col.den)
+        for col in cols.values():
+            col.changed()
     sel = np.flatnonzero(keep)
-    out.table = Table(record_type, {k: Column(c.kind, c.data[sel], c.known[sel], c.den, c.exp)
-                                    for k, c in cols.items()}, rows[sel])
+    out.table = Table(record_type, {k: c.take(sel) for k, c in cols.items()}, rows[sel])
     return out
 
 
@@ -224,13 +226,14 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
     for rtype in RECORD_TYPES:
         v = validated.get(rtype) or Validated(empty_table(rtype))
         t = v.table
-        ids = t.ids
-        dup = pd.Series(ids, dtype=object).duplicated(keep="first").to_numpy().copy() if t.n else np.zeros(0, bool)
+        dup = np.zeros(t.n, dtype=bool)
+        if t.n and len(pc.unique(t.columns["id"].arrow())) < t.n:  # only then are the ids needed as Python strings
+            dup = pd.Series(t.ids, dtype=object).duplicated(keep="first").to_numpy().copy()
         if duplicate_of is not None and rtype in duplicate_of:
             dup |= np.isin(t.rows, duplicate_of[rtype])
         errs = list(v.errors)
         for i in np.flatnonzero(dup):
-            rid = str(ids[i])
+            rid = str(t.ids[i])
             errs.append(RecordError(f"duplicate id {rid!r}: the first record with this id is kept",
                                     rtype, int(t.rows[i]), rid, "id", rid))
         errs.sort(key=lambda e: e.row or 0)
@@ -240,12 +243,16 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
     for (rtype, fld), target in REFERENCES.items():
         t = tables[rtype]
         col = t.columns[fld]
-        pool = known_ids[target] if known_ids is not None and target in known_ids else tables[target].ids
-        found = _np(pc.is_in(pa.array(col.data, pa.string()), value_set=pa.array(pool, pa.string()))).astype(bool)
+        if known_ids is not None and target in known_ids:
+            pool_arrow = pa.array(known_ids[target], pa.string())
+        else:
+            pool_arrow = tables[target].columns["id"].arrow()
+        found = _np(pc.is_in(col.arrow(), value_set=pool_arrow)).astype(bool)
         bad = np.flatnonzero(col.known & ~found)
+        values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
-            warnings.append(RecordWarning(f"{fld} {col.data[i]!r} is not among the dataset's {target}: its facts are "
-                                          "unknown", rtype, int(t.rows[i]), str(t.ids[i]), fld))
+            warnings.append(RecordWarning(f"{fld} {values[int(i)].as_py()!r} is not among the dataset's {target}: its "
+                                          "facts are unknown", rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:
         ids = ent.ids
@@ -269,7 +276,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
     warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     for rtype, t in tables.items():
         # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
-        tables[rtype] = t.take(_np(pc.array_sort_indices(pa.array(t.ids, pa.string())))) if t.n else t
+        tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
     return tables, errors, warnings
 
 
