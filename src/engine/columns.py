@@ -22,11 +22,13 @@ import numpy as np
 
 from .records import RECORD_TYPES, Dataset, Kind, field_kinds
 
-__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_RE2", "day_number", "day_numbers", "tables_from_dataset",
+__all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_CHARS", "SPACE_RE2", "day_number", "day_numbers", "tables_from_dataset",
            "empty_table"]
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 # The characters Python's str.isspace() (so str.strip() and re's \s) accepts, as an RE2 class for Arrow kernels.
+SPACE_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+               "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # the same characters, for utf8_trim
 SPACE_RE2 = r"[\t\n\x{0B}\f\r \x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .columns import SPACE_RE2, Column, Table, Tables, _cell, day_numbers, empty_table, kind_of
+from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, empty_table, kind_of
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
@@ -39,7 +39,7 @@ from .records import (
 
 __all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns", "csv_text_options"]
 
-_USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
+_USCC_LOOKUP = np.full(256, -1, dtype=np.int32)
 for _i, _c in enumerate(USCC_CHARSET):
     _USCC_LOOKUP[ord(_c)] = _i
 
@@ -53,9 +53,6 @@ class Validated:
     warnings: list[RecordWarning] = field(default_factory=list)
 
 
-_NOT_SPACE = "[^" + SPACE_RE2[1:]  # any character Python's str.isspace() rejects
-
-
 def _np(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False))
 
@@ -64,14 +61,24 @@ def _match(arr: pa.Array, pattern: str) -> np.ndarray:
     return _np(pc.fill_null(pc.match_substring_regex(arr, pattern), False)).astype(bool)
 
 
+def _byte_matrix(arr: pa.Array, width: int) -> np.ndarray:
+    """Strings of exactly ``width`` bytes each (checked by the caller) as an n × width byte matrix, from the buffers."""
+    arr = pc.cast(arr, pa.string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if len(data) != width * len(arr):
+        raise AssertionError("strings of another width")
+    return data.reshape(-1, width)
+
+
 def _uscc_ok(arr: pa.Array, cand: np.ndarray) -> np.ndarray:
     """Where the value is an 18-character USCC with a correct check character."""
     ok = cand & _match(arr, "^[0-9A-HJ-NP-RTUW-Y]{18}$")
     idx = np.flatnonzero(ok)
     if len(idx):
-        codes = np.array(_np(arr.take(pa.array(idx))).tolist(), dtype="S18").view(np.uint8).reshape(-1, 18)
+        codes = _byte_matrix(arr.take(pa.array(idx)), 18)
         vals = _USCC_LOOKUP[codes]
-        total = (vals[:, :17] * np.array(USCC_WEIGHTS)).sum(axis=1)
+        total = vals[:, :17] @ np.array(USCC_WEIGHTS, dtype=np.int32)  # at most 30 × 30 × 17: int32 is plenty
         check = (31 - total % 31) % 31
         ok[idx] = vals[:, 17] == check
     return ok
@@ -106,14 +113,12 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         ck, den, exp = kind_of(kind)
         raw = columns.get(name)
         arr = pa.nulls(n, pa.string()) if raw is None else pc.cast(raw, pa.string())
-        # clean: something, without surrounding white space (the model strips it); one pass over the column,
-        # and the rarer rest is told apart into empty (all white space) and padded
-        clean = _match(arr, f"(?s)^{_NOT_SPACE}(?:.*{_NOT_SPACE})?$")
-        empty = ~clean
-        rest = np.flatnonzero(empty)
-        if len(rest):
-            empty[rest] = _np(pc.fill_null(pc.match_substring_regex(arr.take(pa.array(rest)), f"^{SPACE_RE2}*$"),
-                                           True)).astype(bool)
+        # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
+        filled = pc.fill_null(arr, "")
+        length = _np(pc.binary_length(filled))
+        trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
+        empty = trimmed == 0
+        clean = (trimmed == length) & ~empty
         present = ~empty
         if kind.required:
             fast &= present
