@@ -209,9 +209,19 @@ class ListRel:
     table: Table
     by: str
     key: V
+    pairs: tuple[np.ndarray, np.ndarray] | None = None  # _pairs, once computed
 
     def take(self, idx: np.ndarray) -> "ListRel":
-        return ListRel(self.table, self.by, self.key.take(idx))
+        """The lookup for rows ``idx``; its pairs come from this one's when known and idx is increasing."""
+        child = ListRel(self.table, self.by, self.key.take(idx))
+        if self.pairs is not None and (len(idx) < 2 or bool(np.all(idx[1:] > idx[:-1]))):
+            rows, pos = self.pairs
+            inverse = np.full(self.key.n, -1, dtype=np.int64)
+            inverse[idx] = np.arange(len(idx))
+            mapped = inverse[rows]
+            keep = mapped >= 0
+            child.pairs = (mapped[keep], pos[keep])  # increasing idx keeps the row order
+        return child
 
 
 class Params:
@@ -502,6 +512,12 @@ def _add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 def _pairs(rel: ListRel, ctx: Ctx) -> tuple[np.ndarray, np.ndarray]:
     """(row, related position) pairs, ordered by row then by related id, for rows whose key is known."""
+    if rel.pairs is None:
+        rel.pairs = _join_pairs(rel)
+    return rel.pairs
+
+
+def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     t, key = rel.table, rel.key
@@ -510,12 +526,16 @@ def _pairs(rel: ListRel, ctx: Ctx) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     col = t.columns[rel.by]
     tpos = np.flatnonzero(col.known)
-    right = pd.DataFrame({"k": col.data[tpos], "p": tpos})
-    left = pd.DataFrame({"k": key.data[rows], "r": rows})
-    m = left.merge(right, on="k", how="inner")
-    r, p = m["r"].to_numpy(np.int64), m["p"].to_numpy(np.int64)
-    order = np.lexsort((p, r))
-    return r[order], p[order]
+    # one integer code per distinct key on both sides, then a sorted-merge join in numpy
+    codes, _ = pd.factorize(np.concatenate([key.data[rows], col.data[tpos]]).astype(object))
+    left, right = codes[:len(rows)], codes[len(rows):]
+    by_code = np.argsort(right, kind="stable")  # equal keys keep ascending position, i.e. ascending related id
+    sorted_codes = right[by_code]
+    lo = np.searchsorted(sorted_codes, left, "left")
+    count = np.searchsorted(sorted_codes, left, "right") - lo
+    total = int(count.sum())
+    starts = np.repeat(lo - (np.cumsum(count) - count), count)  # each pair's offset into sorted_codes
+    return np.repeat(rows, count), tpos[by_code[starts + np.arange(total)]]
 
 
 def _groups(rows: np.ndarray) -> np.ndarray:
