@@ -125,7 +125,6 @@ class Table:
     record_type: str
     columns: dict[str, Column]
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _id_index: Any = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -139,15 +138,15 @@ class Table:
 
     def positions(self, keys: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Position of the record with each id (−1 where absent or the key is unknown)."""
-        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        if self._id_index is None:
-            self._id_index = pd.Index(self.ids)
         out = np.full(len(keys), -1, dtype=np.int64)
         if len(keys) and self.n:
             sel = np.flatnonzero(known)
-            if len(sel):
-                out[sel] = self._id_index.get_indexer(keys[sel])
+            if len(sel):  # Arrow's hash lookup of UTF-8 strings: no Python string comparisons
+                found = pc.index_in(pa.array(keys[sel], pa.string()), value_set=self.columns["id"].arrow())
+                out[sel] = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
         return out
 
     def take(self, pos: np.ndarray) -> "Table":
