@@ -88,3 +88,13 @@ def test_round_half_up_matches_decimal(num, den):
 def test_add_years_matches_the_reference(day, years):
     got = _add_years(np.array([day_number(day)]), np.array([years]))[0]
     assert got == day_number(add_years(day, years))
+
+
+@settings(max_examples=100 * SCALE, deadline=None)
+@given(st.lists(st.integers(0, 10**30), min_size=1, max_size=40))
+def test_thousands_separators_are_pythons(numbers):
+    import pyarrow as pa
+
+    from engine.backends.vectorised import _commas
+
+    assert _commas(pa.array([str(n) for n in numbers])).to_pylist() == [f"{n:,}" for n in numbers]
