@@ -53,6 +53,7 @@ STREAM_FORMATS = ("csv", "parquet", "jsonl")
 ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
                            ("period", pa.string()), ("count", pa.int64()), ("amount", pa.string()),
                            ("amount_min", pa.string()), ("amount_max", pa.string())])
+_FILTERED_COLUMNS = {"rule_id", "subject_type", "subject_id", "status", "effect", "group", "id", "period"}
 BY_ENTERPRISE = {"enterprises": "id", "agreements": "enterprise_id", "internship_payments": "enterprise_id",
                  "practice_expenses": "enterprise_id", "certificates": "enterprise_id",
                  "land_applications": "enterprise_id", "graduates": "id"}
@@ -204,7 +205,9 @@ class RowWriter:
         """Append the rows of ``table`` (the file is created at the first write)."""
         if self.fmt == "parquet":
             if self.handle is None:
-                self.handle = pq.ParquetWriter(self.path, table.schema)
+                # min/max statistics only where a reader would filter on them (not on reasons or quotes)
+                stats = [n for n in table.column_names if n in _FILTERED_COLUMNS]
+                self.handle = pq.ParquetWriter(self.path, table.schema, write_statistics=stats)
             self.handle.write_table(table)
             return
         if self.handle is None:
@@ -379,7 +382,8 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
                     piece = arrow.filter(pa.array(part == p))
                     key = (int(p), rtype)
                     if key not in writers:
-                        writers[key] = pq.ParquetWriter(tmp / f"{p}-{rtype}.parquet", piece.schema)
+                        writers[key] = pq.ParquetWriter(tmp / f"{p}-{rtype}.parquet", piece.schema,
+                                                        write_statistics=False)  # read back whole
                     writers[key].write_table(piece)
                 bar.advance(n)
             duplicate_of[rtype] = _duplicates(hashes)  # one type's hashes at a time: memory is the largest type's
