@@ -253,9 +253,11 @@ class RunningSummary:
     def add(self, batch: DecisionColumns) -> None:
         """Count one rule's decided batch."""
         rid = batch.rule.id
-        self.counts[rid].update(dict(zip(*np.unique(batch.status.astype(str), return_counts=True))))
-        for facts in batch.missing[batch.status == "undetermined"]:  # only undetermined decisions miss facts
-            self.missing.update(facts)
+        self.counts[rid].update(Counter(batch.status.tolist()))
+        # only undetermined decisions miss facts; count each distinct list once, then its facts by that count
+        for facts, times in Counter(map(tuple, batch.missing[batch.status == "undetermined"])).items():
+            for fact in facts:
+                self.missing[fact] += times
         positive = (batch.status == "eligible") | (batch.status == "compliant")
         for key, (num, den, present) in batch.amounts.items():
             sel = present & positive
