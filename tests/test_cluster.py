@@ -120,4 +120,4 @@ def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(FatalError) as exc:
         check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
-    assert str(exc.value) == "a Dask run needs the dask extra: pip install 'chanjiao[dask]'"
+    assert str(exc.value) == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"

@@ -213,7 +213,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         import distributed  # noqa: F401 - the scheduler client, used by _client
         from dask import delayed
     except ImportError:
-        raise FatalError("a Dask run needs the dask extra: pip install 'chanjiao[dask]'") from None
+        raise FatalError("a Dask run needs the dask extra: pip install '.[dask]' in the repository") from None
     files = input_files(path)
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
