@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SCALE, write_formats
+from conftest import SCALE, make_uscc, write_formats
 from engine.cluster import check_dask, pieces
 from engine.errors import FatalError
 from engine.policy import load_packs
@@ -121,3 +121,15 @@ def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(FatalError) as exc:
         check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
     assert str(exc.value) == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
+
+
+def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    head = "id,name,region_code\n"
+    first = f'{make_uscc("220502", 1)},"通化一号\n分厂",220502\n'
+    (folder / "enterprises.csv").write_text(head + first + f"{make_uscc('220502', 2)},二号,220502\n", encoding="utf-8")
+    cut = len((head + first.split("\n")[0] + "\n").encode("utf-8")) - len(head.encode("utf-8"))
+    with pytest.raises(FatalError) as exc:
+        check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client, piece_bytes=cut - 1)
+    assert "a quoted field holding a line break" in str(exc.value) and "\n" not in str(exc.value)

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .backends.vectorised import VectorisedEngine
@@ -44,7 +43,7 @@ from .errors import FatalError, RecordWarning
 from .policy import Pack
 from .records import RECORD_TYPES
 from .stream import (RowWriter, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
-                     partition_of, partitions_for, table_from_arrow, table_to_arrow)
+                     partition_of, partitions_for, table_from_arrow, table_to_arrow, text_columns, unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
@@ -83,7 +82,7 @@ def pieces(path: Path, piece_bytes: int = PIECE_BYTES) -> list[Piece]:
                 cuts.append(fh.tell())
             cuts.append(size)
     except (pa.ArrowException, OSError) as exc:
-        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+        raise unreadable(path, exc) from None
     return [Piece(str(path), a, b, header) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
@@ -94,15 +93,16 @@ def _read_piece(piece: Piece) -> dict[str, pa.Array]:
     path = Path(piece.path)
     try:
         if piece.header is None:
-            tab = pq.ParquetFile(path).read_row_group(piece.start)
-            return {str(n).strip(): pc.cast(tab.column(n).combine_chunks(), pa.string()) for n in tab.schema.names}
+            return text_columns(pq.ParquetFile(path).read_row_group(piece.start))
         with open(path, "rb") as fh:
             fh.seek(piece.start)
             body = fh.read(piece.end - piece.start)
-        tab = pacsv.read_csv(io.BytesIO(piece.header + body), convert_options=csv_text_options(path))
-        return {str(n).strip(): tab.column(n).combine_chunks() for n in tab.schema.names}
+        return text_columns(pacsv.read_csv(io.BytesIO(piece.header + body), convert_options=csv_text_options(path)))
     except (pa.ArrowException, OSError) as exc:
-        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+        cut = piece.header is not None and (piece.start > len(piece.header) or piece.end < path.stat().st_size)
+        hint = (f" in bytes {piece.start}–{piece.end}; a Dask run cuts CSV files at line ends, so a quoted field "
+                "holding a line break cannot be read there: give the data as Parquet") if cut else ""
+        raise unreadable(path, exc, hint) from None
 
 
 def _frame_meta(rtype: str) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
+           "text_columns", "unreadable",
            "partition_of", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
 
@@ -87,11 +88,25 @@ def input_files(path: Path) -> dict[str, Path]:
     return out
 
 
+def text_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, pa.Array]:
+    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast)."""
+    out = {}
+    for name in batch.schema.names:
+        col = batch.column(name)
+        out[str(name).strip()] = pc.cast(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, pa.string())
+    return out
+
+
+def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
+    """The one-line error for a file Arrow cannot read (its first line of explanation, and a hint if any)."""
+    return FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]}){hint}")
+
+
 def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                yield {str(n).strip(): pc.cast(batch.column(n), pa.string()) for n in batch.schema.names}
+                yield text_columns(batch)
             return
         import pyarrow.csv as pacsv
 
@@ -101,9 +116,9 @@ def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
                                 convert_options=csv_text_options(path))
         for batch in reader:
-            yield {str(n).strip(): batch.column(n) for n in batch.schema.names}
+            yield text_columns(batch)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
-        raise FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+        raise unreadable(path, exc) from None
 
 
 def _hash(values: np.ndarray, key: str = "0123456789123456") -> np.ndarray:
