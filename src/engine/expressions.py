@@ -39,6 +39,7 @@ __all__ = [
     "ExprEvalError",
     "ExprSyntaxError",
     "tidy_piece",
+    "CJK_PUNCTUATION",
     "Template",
     "parse",
     "parse_template",
@@ -1067,7 +1068,8 @@ def render_template(tpl: Template, ctx: Context) -> str:
     return _tidy("".join(out))
 
 
-_CJK_PUNCT = re.compile(r"\s*([，。；：、（）“”《》])\s*")
+CJK_PUNCTUATION = "，。；：、（）“”《》"  # no white space is kept around these in a reason
+_CJK_PUNCT = re.compile(rf"\s*([{CJK_PUNCTUATION}])\s*")
 
 
 def _tidy(text: str) -> str:

@@ -33,14 +33,14 @@ import pyarrow.compute as pc
 from ..columns import SPACE_RE2, Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import Decision, build_document
 from ..errors import EvaluationError
-from ..expressions import Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary, tidy_piece
+from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
+                           tidy_piece)
 from ..policy import Pack, Rule
 from ..records import RECORD_TYPES, Dataset, RecordModel
 
 __all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule"]
 
 _LIMIT = 2**62
-_CJK = "，。；：、（）“”《》"
 
 
 class Unsupported(Exception):
@@ -510,7 +510,7 @@ def _add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- comprehensions
 
 
-def _pairs(rel: ListRel, ctx: Ctx) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
     """(row, related position) pairs, ordered by row then by related id, for rows whose key is known."""
     if rel.pairs is None:
         rel.pairs = _join_pairs(rel)
@@ -560,7 +560,7 @@ def _comp(func: str, elem: Node, var: str, iterable: Node, cond: Node | None, en
     rel = ev(iterable, env)
     if not isinstance(rel, ListRel):
         raise Unsupported("a comprehension over something that is not a many-lookup")
-    rows, pos = _pairs(rel, env.ctx)
+    rows, pos = _pairs(rel)
     item = V("rec", pos, np.ones(len(pos), dtype=bool), table=rel.table,
              key=_const("str", "", len(pos)))
     inner = env.subset(rows, {var: item})
@@ -773,7 +773,7 @@ def render(tpl: Template, env: Env) -> pa.Array:
                                              for i, p in enumerate(parts)], "")
     text = pc.binary_join_element_wise(*[_lit(p) if isinstance(p, str) else p for p in parts], "")
     text = pc.replace_substring_regex(text, SPACE_RE2 + "+", " ")
-    text = pc.replace_substring_regex(text, f"{SPACE_RE2}*([{_CJK}]){SPACE_RE2}*", r"\1")
+    text = pc.replace_substring_regex(text, f"{SPACE_RE2}*([{CJK_PUNCTUATION}]){SPACE_RE2}*", r"\1")
     return pc.replace_substring_regex(text, f"^{SPACE_RE2}+|{SPACE_RE2}+$", "")
 
 
@@ -885,7 +885,7 @@ def _subject_env(rule: Rule, pack: Pack, table: Table, tables: Tables, as_of: dt
                                    err=key.err, table=rel_table, key=key)
         else:
             first = ListRel(rel_table, lk.by, key)
-            rows, pos = _pairs(first, ctx)
+            rows, pos = _pairs(first)
             found = np.full(n, -1, dtype=np.int64)
             starts = _groups(rows)
             found[rows[starts]] = pos[starts]
