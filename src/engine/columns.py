@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .records import RECORD_TYPES, Dataset, Kind, field_kinds
 
@@ -89,15 +91,18 @@ class Column:
     def data(self, values: np.ndarray) -> None:
         self._data, self._arrow = values, None
 
-    def changed(self) -> None:
-        """Say that ``data`` was changed in place (the Arrow copy, if any, is stale)."""
-        self.data  # noqa: B018 - materialise before dropping the Arrow copy
-        self._arrow = None
+    def replace(self, idx: np.ndarray, values: list[Any]) -> None:
+        """Set the values at rows ``idx`` (ascending), in whichever form the column holds them."""
+        if self._data is None:
+            mask = np.zeros(len(self), dtype=bool)
+            mask[idx] = True
+            self._arrow = pc.replace_with_mask(self._arrow, pa.array(mask), pa.array(values, self._arrow.type))
+        else:
+            self._data[idx] = values
+            self._arrow = None
 
     def arrow(self) -> Any:
         """The values as an Arrow array (text as strings), without a copy when the column was made from one."""
-        import pyarrow as pa
-
         if self._arrow is None:
             self._arrow = pa.array(self._data, pa.string()) if self.kind == "str" else pa.array(self._data)
         return self._arrow
@@ -105,8 +110,6 @@ class Column:
     def take(self, pos: np.ndarray) -> "Column":
         """The values at these positions (in Arrow when the text was never read as Python strings)."""
         if self._data is None:
-            import pyarrow as pa
-
             return Column(self.kind, None, self.known[pos], self.den, self.exp,
                           arrow=self._arrow.take(pa.array(pos, pa.int64())))
         return Column(self.kind, self._data[pos], self.known[pos], self.den, self.exp)
@@ -138,9 +141,6 @@ class Table:
 
     def positions(self, keys: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Position of the record with each id (−1 where absent or the key is unknown)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         out = np.full(len(keys), -1, dtype=np.int64)
         if len(keys) and self.n:
             sel = np.flatnonzero(known)

@@ -182,6 +182,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
     if len(slow):
         names = list(columns)
         raw_rows = {nm: _np(columns[nm].take(pa.array(slow))) for nm in names}
+        texts: dict[str, dict[int, str]] = {}
         for j, i in enumerate(slow):
             row = {nm: raw_rows[nm][j] for nm in names}
             rec, errors = validate_record(record_type, int(rows[i]), row)
@@ -193,10 +194,15 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
                 col = cols[name]
                 value = getattr(rec, name)
                 col.known[i] = value is not None
-                if value is not None:
-                    col.data[i] = _cell(value, col.kind, col.den)
-        for col in cols.values():
-            col.changed()
+                if value is None:
+                    continue
+                cell = _cell(value, col.kind, col.den)
+                if col.kind != "str":
+                    col.data[i] = cell
+                elif name not in raw_rows or cell != raw_rows[name][j]:  # e.g. a padded id, stripped by the model
+                    texts.setdefault(name, {})[int(i)] = cell
+        for name, changed in texts.items():  # text columns stay Arrow: only the changed cells are replaced
+            cols[name].replace(np.fromiter(changed, dtype=np.int64, count=len(changed)), list(changed.values()))
     sel = np.flatnonzero(keep)
     out.table = Table(record_type, {k: c.take(sel) for k, c in cols.items()}, rows[sel])
     return out
