@@ -208,10 +208,9 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     N single-threaded workers on this machine, closed at the end), or a ``distributed.Client`` the caller owns.
     ``partitions`` defaults to one per ``chunk_enterprises`` enterprises, at least one per worker thread.
     """
-    try:
-        import dask.dataframe as dd
-        import distributed  # noqa: F401 - the scheduler client, used by _client
-        from dask import delayed
+    try:  # the optional extra: checked before anything is written
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
     except ImportError:
         raise FatalError("a Dask run needs the dask extra: pip install '.[dask]' in the repository") from None
     files = input_files(path)
@@ -224,16 +223,19 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     _output_dir(rollup_dir)
     client, owned = _client(scheduler, connect_timeout)
     try:
-        return _run(client, dd, delayed, files, packs, as_of, overrides, output, rollup_dir, partitions,
+        return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
                     chunk_enterprises, piece_bytes)
     finally:
         for thing in owned:
             thing.close()
 
 
-def _run(client: Any, dd: Any, delayed: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
-         overrides: dict[str, Decimal] | None, output: Path, rollup_dir: Path, partitions: int | None,
-         chunk_enterprises: int, piece_bytes: int) -> StreamResult:
+def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
+         output: Path, rollup_dir: Path, partitions: int | None, chunk_enterprises: int,
+         piece_bytes: int) -> StreamResult:
+    import dask.dataframe as dd
+    from dask import delayed
+
     res = StreamResult()
     t0 = time.perf_counter()
     parts = partitions or max(partitions_for(files, chunk_enterprises), sum(client.nthreads().values()))
