@@ -133,3 +133,9 @@ def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client, piece_bytes=cut - 1)
     assert "a quoted field holding a line break" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_local_cluster_needs_a_number_of_workers(tmp_path):
+    with pytest.raises(FatalError) as exc:
+        check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
+    assert str(exc.value) == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"

@@ -188,7 +188,10 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
     if not isinstance(scheduler, str):
         return scheduler, []
     if scheduler == "local" or scheduler.startswith("local:"):
-        workers = int(scheduler.partition(":")[2] or 2)
+        count = scheduler.partition(":")[2] or "2"
+        if not count.isdigit() or int(count) < 1:
+            raise FatalError(f"--dask {scheduler}: local:N needs a whole number of workers, e.g. local:4")
+        workers = int(count)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster, set_as_default=False)
         return client, [client, cluster]
