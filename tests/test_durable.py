@@ -147,3 +147,38 @@ def test_too_many_conditions_on_one_record_type_are_refused():
     compiled.atoms.extend(Atom(1000 + i, "x.y", "enterprises", "subject", node) for i in range(MAX_FACT_FIELDS))
     with pytest.raises(CompileError, match="durable accepts at most"):
         check_fact_width(compiled)
+
+
+def test_a_crash_of_durables_c_engine_is_contained_and_the_reference_decides(monkeypatch, tmp_path):
+    """durable-rules sometimes dies with SIGSEGV (a defect of its C engine): the check still answers, correctly."""
+    import os
+    import signal
+
+    from typer.testing import CliRunner
+
+    from engine.backends import durable as durable_backend
+    from engine.cli import app
+
+    def crash(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    ds = load_dataset(EXAMPLES / "tonghua-self-assessment.json")
+    monkeypatch.setattr(durable_backend.DurableEngine, "evaluate_dataset", crash)  # the forked child inherits it
+    with pytest.raises(durable_backend.DurableCrashed, match="exit status -11"):
+        durable_backend.evaluate_isolated(PACKS, ds, AS_OF)
+    args = ["check", str(EXAMPLES / "tonghua-self-assessment.json"), "--as-of", "2021-12-31", "--format", "json"]
+    crashed = CliRunner().invoke(app, [*args, "--engine", "durable"])
+    reference = CliRunner().invoke(app, [*args, "--engine", "reference"])
+    assert crashed.exit_code == 0 and "the reference evaluator decided instead" in crashed.stderr
+    assert crashed.stdout == reference.stdout
+
+
+def test_a_python_error_in_the_durable_child_is_raised_as_itself(monkeypatch):
+    from engine.backends import durable as durable_backend
+
+    def fail(*_args, **_kwargs):
+        raise durable_backend.BackendMismatch("both forms matched")
+
+    monkeypatch.setattr(durable_backend.DurableEngine, "evaluate_dataset", fail)
+    with pytest.raises(durable_backend.BackendMismatch, match="both forms matched"):
+        durable_backend.evaluate_isolated(PACKS, load_dataset(EXAMPLES / "tonghua-self-assessment.json"), AS_OF)

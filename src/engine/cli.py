@@ -22,7 +22,7 @@ import typer
 from .casetests import run_case_file
 from .errors import FatalError, RecordError
 from .backends import make_engine
-from .backends.durable_compile import CompileError
+from .backends.durable_compile import CompileError, compile_rules
 from .evaluate import decide, parse_param_overrides
 from .explain import trace_to_dict, trace_to_text
 from .lint import lint_dirs
@@ -109,7 +109,11 @@ def _engine(name: EngineName, packs: list[Pack]) -> Any:
     try:
         return make_engine(name.value, packs)
     except CompileError as exc:
-        _fail(f"the {name.value} engine cannot run these rules: {exc} (use --engine reference)")
+        _cannot_run(name, exc)
+
+
+def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
+    _fail(f"the {name.value} engine cannot run these rules: {exc} (use --engine reference)")
 
 
 def _find_rule(packs: list[Pack], rule_id: str) -> tuple[Pack, Rule]:
@@ -174,8 +178,7 @@ def check(
         _report(res, quiet)
         return
     ds = load_dataset(dataset)
-    with _engine(EngineName(chosen), packs) as eng:
-        doc = eng.evaluate_dataset(ds, day, overrides)
+    doc = _decide_document(EngineName(chosen), packs, ds, day, overrides)
     try:
         _write(doc, format, output)
     except OSError as exc:
@@ -212,6 +215,27 @@ def _report(res: Any, quiet: bool) -> None:
         print(f"chanjiao: {n_err} record error(s): rejected records are listed in {res.outputs[-1]}; every other "
               "record was decided", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _decide_document(name: EngineName, packs: list[Pack], ds: Any, day: dt.date,
+                     overrides: dict[str, Decimal]) -> dict[str, Any]:
+    """The decision document; durable-rules runs in a child process, and if its C engine crashes the reference
+    evaluator (the definition every engine is proven equal to) decides instead, with a line on stderr."""
+    if name is EngineName.durable:
+        from .backends.durable import DurableCrashed, evaluate_isolated
+
+        try:  # compiled here first, so a rule durable cannot run is one line, not an error from the child
+            compile_rules(packs)
+        except CompileError as exc:
+            _cannot_run(name, exc)
+        try:
+            return evaluate_isolated(packs, ds, day, overrides)
+        except DurableCrashed as exc:
+            print(f"chanjiao: {exc}, a known defect of its C engine; the reference evaluator decided instead "
+                  "(the same decisions)", file=sys.stderr)
+            name = EngineName.reference
+    with _engine(name, packs) as eng:
+        return eng.evaluate_dataset(ds, day, overrides)
 
 
 def _choose_engine(engine: EngineName, dataset: Path) -> str:

@@ -34,7 +34,7 @@ from ..policy import Pack, Rule
 from ..records import Dataset, RecordModel, field_kinds
 from .durable_compile import CompiledRules, compile_rules, date_number, derived_fields, fact_field
 
-__all__ = ["DurableEngine"]
+__all__ = ["DurableCrashed", "DurableEngine", "evaluate_isolated"]
 
 
 class _QuietHost(Host):
@@ -209,3 +209,45 @@ class DurableEngine:
             for subject in dataset.records[subject_type]:
                 decisions.extend(self.decide(subject, dataset, as_of, overrides, errors))
         return build_document(as_of, self.packs, decisions, dataset, errors)
+
+
+class DurableCrashed(Exception):
+    """durable-rules' C engine died (a segmentation fault, a known defect of the unmaintained library)."""
+
+
+def evaluate_isolated(packs: list[Pack], dataset: Dataset, as_of: dt.date,
+                      overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """:meth:`DurableEngine.evaluate_dataset` in a forked child process, so a crash of durable's C engine cannot
+    take the caller with it; raises :class:`DurableCrashed` when the child dies instead of answering.
+
+    durable-rules 2.0.28 occasionally dies with SIGSEGV inside ``assert_fact`` (about one run in forty on the
+    Yichang example, depending on memory layout; its tracker has such reports open, #381): the caller decides
+    what to do then (the CLI falls back to the reference evaluator, which gives the same document).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            with DurableEngine(packs) as engine:
+                answer: tuple[str, Any] = ("document", engine.evaluate_dataset(dataset, as_of, overrides))
+        except Exception as exc:  # noqa: BLE001 - a Python error is the caller's to see, not a crash
+            answer = ("error", exc)
+        send.send(answer)
+
+    child = ctx.Process(target=run, daemon=True)
+    child.start()
+    send.close()  # the child holds the only sending end: its death ends the pipe
+    try:
+        kind, value = receive.recv()
+    except EOFError:  # no answer: the child died
+        child.join()
+        raise DurableCrashed(f"durable-rules' engine died (exit status {child.exitcode})") from None
+    finally:
+        receive.close()
+    child.join()
+    if kind == "error":
+        raise value
+    return value
