@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..columns import SPACE_RE2, Table, Tables, day_number, empty_table, tables_from_dataset
+from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import Decision, build_document
 from ..errors import EvaluationError
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
@@ -115,7 +115,7 @@ class Registry:
 class V:
     """A column of values of one kind with Kleene unknowns (see the module docstring)."""
 
-    __slots__ = ("kind", "data", "known", "miss", "cn", "dn", "err", "den", "exp", "table", "key")
+    __slots__ = ("kind", "data", "known", "miss", "cn", "dn", "err", "den", "exp", "table", "key", "source")
 
     def __init__(self, kind: str, data: Any, known: np.ndarray, miss: np.ndarray | None = None,
                  cn: np.ndarray | None = None, dn: dict[int, frozenset[str]] | None = None,
@@ -128,10 +128,18 @@ class V:
         self.dn = dn or {}
         self.err = err
         self.den, self.exp, self.table, self.key = den, exp, table, key
+        self.source: tuple[Column, np.ndarray] | None = None  # text read from a column: (column, positions)
 
     @property
     def n(self) -> int:
         return len(self.known)
+
+    def text(self) -> pa.Array:
+        """Text values as an Arrow string array, "" where unknown (from the column's Arrow form if read from one)."""
+        if self.source is not None:
+            return pc.if_else(pa.array(self.known), self.source[0].arrow().take(pa.array(self.source[1], pa.int64())),
+                              _lit(""))
+        return _s(np.where(self.known, self.data, ""))
 
     def take(self, idx: np.ndarray) -> "V":
         """The values at these rows."""
@@ -141,9 +149,12 @@ class V:
             for j in np.flatnonzero(np.isin(idx, keys)):
                 dn[int(j)] = self.dn[int(idx[j])]
         den = self.den[idx] if isinstance(self.den, np.ndarray) else self.den
-        return V(self.kind, self.data[idx], self.known[idx], self.miss[idx], self.cn[idx], dn,
-                 None if self.err is None else self.err[idx], den, self.exp, self.table,
-                 None if self.key is None else self.key.take(idx))
+        out = V(self.kind, self.data[idx], self.known[idx], self.miss[idx], self.cn[idx], dn,
+                None if self.err is None else self.err[idx], den, self.exp, self.table,
+                None if self.key is None else self.key.take(idx))
+        if self.source is not None:
+            out.source = (self.source[0], self.source[1][idx])
+        return out
 
 
 def _const(kind: str, value: Any, n: int, den: int = 1, exp: int | None = None) -> V:
@@ -343,7 +354,10 @@ def _read_field(rec: V, name: str, ctx: Ctx) -> V:
                 dn[i] = s
         for i in np.flatnonzero(absent & key.known):
             dn[int(i)] = frozenset({f"{t.record_type} {key.data[i]} 不在数据集中"})
-    return V(col.kind, data, known, miss, cn, dn, rec.err, col.den, col.exp)
+    out = V(col.kind, data, known, miss, cn, dn, rec.err, col.den, col.exp)
+    if col.kind == "str" and t.n:
+        out.source = (col, safe)
+    return out
 
 
 _CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -526,6 +540,15 @@ def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     col = t.columns[rel.by]
     tpos = np.flatnonzero(col.known)
+    if col.kind == "str":
+        left = pa.array(key.data[rows], pa.string())
+        if pc.count_distinct(left).as_py() == len(left):  # each key once (a subject's id): look the others up
+            where = pc.index_in(col.arrow().take(pa.array(tpos, pa.int64())), value_set=left)
+            at = np.asarray(pc.fill_null(where, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+            hit = at >= 0
+            at, related = at[hit], tpos[hit]
+            order = np.argsort(at, kind="stable")  # by row; equal rows keep ascending position (related id)
+            return rows[at[order]], related[order]
     # one integer code per distinct key on both sides, then a sorted-merge join in numpy
     codes, _ = pd.factorize(np.concatenate([key.data[rows], col.data[tpos]]).astype(object))
     left, right = codes[:len(rows)], codes[len(rows):]
@@ -739,7 +762,7 @@ def format_column(v: V, fmt: str) -> pa.Array:
     elif v.kind == "bool":
         text = _s(np.where(v.data, "是", "否"))
     elif v.kind == "str":
-        text = _s(v.data)
+        text = v.text()
     elif v.kind == "rec":
         assert v.table is not None and v.key is not None
         present = v.data >= 0
@@ -793,6 +816,7 @@ class DecisionColumns:
     rollup_key: np.ndarray | None  # object array, None where the decision does not roll up
     rollup_period: np.ndarray | None
     error_rows: np.ndarray  # rows whose rule could not be evaluated (division by zero)
+    subject_text: Any = None  # the subject ids as an Arrow string array, when the table holds them so
 
     def __len__(self) -> int:
         return len(self.subject_ids)
@@ -933,7 +957,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     in_time = _bool(day.data >= issued, day.known, [day])
     region = ev(rule.region.node, env)
     err = _or_err(err, region.err)
-    region_text = _s(np.where(region.known, region.data, ""))
+    region_text = region.text()
     inside = np.zeros(n, dtype=bool)
     for prefix in pack.region_prefixes:
         inside |= np.asarray(pc.starts_with(region_text, prefix).to_numpy(zero_copy_only=False), dtype=bool)
@@ -1082,7 +1106,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
         if rollup_period is not None:
             rollup_period[~keep] = None
     return DecisionColumns(rule, table.ids, status, amounts, missing, _reason_lists(slots, n),
-                           rollup_key, rollup_period, err_rows)
+                           rollup_key, rollup_period, err_rows, table.columns["id"].arrow())
 
 
 def _merge_dn(a: dict[int, frozenset[str]], b: dict[int, frozenset[str]], where_b: np.ndarray) -> dict[int, frozenset[str]]:
@@ -1101,7 +1125,7 @@ def _scatter(flags: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 def _texts_region(rule: Rule, pack: Pack, region: V, rows: np.ndarray) -> pa.Array:
     codes = "、".join(p + "xx" for p in pack.region_prefixes)
-    return pc.binary_join_element_wise(_lit(f"{rule.region_label} "), _s(region.data[rows]),
+    return pc.binary_join_element_wise(_lit(f"{rule.region_label} "), region.take(rows).text(),
                                        _lit(f" 不在{pack.jurisdiction}辖区（行政区划代码 {codes}）"), "")
 
 
