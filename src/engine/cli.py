@@ -145,8 +145,11 @@ def check(
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
-    chunk_size: int = typer.Option(200_000, "--chunk-size", min=1,
+    chunk_size: int = typer.Option(50_000, "--chunk-size", min=1,
                                    help="Enterprises per partition when streaming (memory follows it)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                          help="Processes deciding a streamed check side by side (default: one "
+                                               "per CPU; 1 keeps it in this process)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or closing line on stderr."),
     dask: Optional[str] = typer.Option(None, "--dask", metavar="SCHEDULER",
                                        help="Run on a Dask cluster (tcp://host:8786, or local / local:N workers "
@@ -174,7 +177,7 @@ def check(
 
         assert output is not None
         res = check_stream(dataset, packs, day, overrides, output, format.value, chunk_size,
-                           progress=sys.stderr.isatty() and not quiet)
+                           progress=sys.stderr.isatty() and not quiet, workers=workers)
         _report(res, quiet)
         return
     ds = load_dataset(dataset)

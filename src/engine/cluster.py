@@ -203,7 +203,7 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
 
 
 def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None, output: Path,
-               scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 200_000,
+               scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 50_000,
                piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20) -> StreamResult:
     """Check a directory of CSV/Parquet files on a Dask cluster; decisions go to the Parquet directory ``output``.
 

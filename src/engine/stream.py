@@ -20,11 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import multiprocessing as mp
+import os
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +59,7 @@ ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name",
                            ("period", pa.string()), ("count", pa.int64()), ("amount", pa.string()),
                            ("amount_min", pa.string()), ("amount_max", pa.string())])
 _FILTERED_COLUMNS = {"rule_id", "subject_type", "subject_id", "status", "effect", "group", "id", "period"}
+_DISTINCT_COLUMNS = {"subject_id", "reasons", "amount", "amount_min", "amount_max", "id"}
 BY_ENTERPRISE = {"enterprises": "id", "agreements": "enterprise_id", "internship_payments": "enterprise_id",
                  "practice_expenses": "enterprise_id", "certificates": "enterprise_id",
                  "land_applications": "enterprise_id", "graduates": "id"}
@@ -197,11 +202,27 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         text = _fixed(q, num < 0, 2, commas=False)
         return pc.if_else(pa.array(present), text, pa.nulls(n, pa.string()))
 
-    missing = pa.array(batch.missing, pa.list_(pa.string()))
-    const = lambda v: pa.repeat(pa.scalar(v, pa.string()), n)  # noqa: E731
+    # only undetermined decisions miss facts: the lists are built from those rows, the others are empty
+    status_codes = np.full(n, -1, np.int8)
+    for code, name in enumerate(STATUSES):
+        status_codes[batch.status == name] = code
+    lacking = np.flatnonzero(status_codes == STATUSES.index("undetermined"))
+    facts = batch.missing[lacking]
+    offsets = np.zeros(n + 1, np.int32)
+    offsets[lacking + 1] = np.fromiter(map(len, facts), np.int32, len(facts))
+    missing = pa.ListArray.from_arrays(pa.array(np.cumsum(offsets, dtype=np.int32)),
+                                       pa.array([f for row in facts for f in row], pa.string()))
+    subjects = (pa.array(batch.subject_ids, pa.string()) if batch.subject_text is None
+                else pc.cast(batch.subject_text, pa.string()))
+    zeros = pa.array(np.zeros(n, np.int32))
+
+    def const(value: str) -> pa.Array:  # one value for the whole batch: stored once, as a dictionary
+        return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
+
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
-        "subject_id": pa.array(batch.subject_ids, pa.string()), "status": pa.array(batch.status, pa.string()),
+        "subject_id": subjects,
+        "status": pa.DictionaryArray.from_arrays(pa.array(status_codes), pa.array(STATUSES, pa.string())),
         "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
         "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
         "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
@@ -218,16 +239,28 @@ class RowWriter:
 
     def write(self, table: pa.Table) -> None:
         """Append the rows of ``table`` (the file is created at the first write)."""
+        if self.fmt == "arrows":  # between processes: an Arrow IPC stream, as the batches come
+            if self.handle is None:
+                self.sink = pa.OSFile(str(self.path), "wb")
+                self.handle = pa.ipc.new_stream(self.sink, table.schema)
+            self.handle.write_table(table)
+            return
         if self.fmt == "parquet":
             if self.handle is None:
                 # min/max statistics only where a reader would filter on them (not on reasons or quotes)
                 stats = [n for n in table.column_names if n in _FILTERED_COLUMNS]
-                self.handle = pq.ParquetWriter(self.path, table.schema, write_statistics=stats)
+                # dictionary pages where values repeat (not for ids, reasons or amounts); without the Arrow
+                # schema a reader sees the dictionary columns as the plain text they are
+                repeated = [n for n in table.column_names if n not in _DISTINCT_COLUMNS]
+                self.handle = pq.ParquetWriter(self.path, table.schema, write_statistics=stats,
+                                               use_dictionary=repeated, store_schema=False)
             self.handle.write_table(table)
             return
         if self.handle is None:
             self.handle = open(self.path, "w", encoding="utf-8", newline="")
             self.first = True
+        table = pa.table({name: pc.cast(col, pa.string()) if pa.types.is_dictionary(col.type) else col
+                          for name, col in zip(table.column_names, table.columns)})
         if self.fmt == "jsonl":
             df = table.to_pandas()
             for col in ("missing_facts", "reasons"):
@@ -253,6 +286,8 @@ class RowWriter:
         """Finish the file (nothing is written if no row was)."""
         if self.handle is not None:
             self.handle.close()
+            if self.fmt == "arrows":
+                self.sink.close()
 
 
 class RunningSummary:
@@ -353,102 +388,255 @@ def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
     return pa.table(cols, schema=ROLLUP_SCHEMA)
 
 
+def default_workers() -> int:
+    """Worker processes for a streamed check: one per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Inline:
+    """An executor that runs each task at once in the calling process (``workers=1``: no processes, no pickling)."""
+
+    def submit(self, fn: Any, *args: Any) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by .result(), as a process pool does
+            done.set_exception(exc)
+        return done
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing to stop."""
+
+
+def _executor(workers: int) -> Any:
+    if workers <= 1:
+        return _Inline()
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork where there is one: a worker starts with the engine already imported (spawn costs each a fresh import)
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+
+
+@dataclass
+class _Spilled:
+    """One validated batch, spilled: its Arrow file sorted by partition, and what the parent needs to know."""
+
+    path: str
+    counts: np.ndarray  # rows per partition, in partition order (one entry for schools)
+    records: int
+    errors: list[RecordError]
+    warnings: list[RecordWarning]
+    hashes: tuple[np.ndarray, np.ndarray, np.ndarray]  # two hashes of each accepted id, and its row
+
+
+def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool, parts: int, path: str) -> _Spilled:
+    """Validate one batch (rows numbered from ``start``) and write its accepted rows to ``path``, by partition."""
+    n = len(next(iter(cols.values()))) if cols else 0
+    v = validate_columns(rtype, cols, np.arange(start, start + n, dtype=np.int64), warn_unknown=first)
+    t = v.table
+    ids = t.ids
+    h0, h1 = _hash(ids), _hash(ids, "abcdefghijklmnop")
+    arrow = table_to_arrow(t)
+    if rtype == "schools":
+        counts = np.array([t.n], np.int64)
+    else:
+        # an enterprise (or graduate) is partitioned by its own id: the first hash already is that hash
+        part = (h0 % parts).astype(np.int64) if BY_ENTERPRISE[rtype] == "id" else partition_of(t, parts)
+        counts = np.bincount(part, minlength=parts).astype(np.int64)
+        arrow = arrow.take(pa.array(np.argsort(part, kind="stable")))  # stable: rows stay in file order
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return _Spilled(path, counts, n, v.errors, v.warnings, (h0, h1, t.rows))
+
+
+def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
+    """One partition's rows of one record type: slices of the spilled batch files, in batch order."""
+    pieces = []
+    for path, offset, count in spills:
+        if count:
+            pieces.append(pa.ipc.open_file(pa.memory_map(path)).read_all().slice(offset, count))
+    return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
+
+
+def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, schools: Table,
+                      duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
+                      overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
+                      ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
+    """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``spills`` None: the schools').
+
+    In a worker process the writers are Arrow stream files of its own, closed here; the parent copies them.
+    """
+    if spills is None:
+        tables = {t: empty_table(t) for t in RECORD_TYPES}
+        subjects: set[str] = {"schools"}
+        errors: list[Any] = []
+        warnings: list[RecordWarning] = []
+    else:
+        validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
+        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.ids}, duplicate_of=duplicate_of)
+        errors = [e for e in errs if e.record_type != "schools"]
+        warnings = [w for w in warns if w.record_type != "schools"]
+        subjects = set(RECORD_TYPES) - {"schools"}
+    tables["schools"] = schools
+    summary = RunningSummary(packs)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    if out.fmt == "arrows":
+        out.close()
+        rollups.close()
+    return decided, summary, errors, warnings
+
+
+def _copy_rows(path: Path, writer: RowWriter) -> None:
+    """Append the batches of an Arrow stream file to ``writer`` (nothing if the partition wrote none), then drop it."""
+    if path.exists():
+        with pa.OSFile(str(path)) as source, pa.ipc.open_stream(source) as reader:
+            for batch in reader:
+                writer.write(pa.Table.from_batches([batch]))
+        path.unlink()
+
+
+def _handover_dir() -> str | None:
+    """Where workers hand decisions to the parent: shared memory when it has room (no disk write-back)."""
+    try:
+        if shutil.disk_usage("/dev/shm").free >= 2 << 30:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return None
+
+
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
-                 output: Path, fmt: str, chunk_enterprises: int = 200_000, progress: bool | None = None) -> StreamResult:
-    """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises."""
+                 output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
+                 workers: int | None = None) -> StreamResult:
+    """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
+
+    ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
+    partitions side by side; this process reads the files and writes the outputs in partition order, so the
+    files are the same whatever the number of workers.
+    """
     files = input_files(path)
     res = StreamResult()
     if progress is None:
         progress = sys.stderr.isatty()
+    workers = default_workers() if workers is None else workers
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
         raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
+    pool = _executor(workers)  # before this process reads a file, so no reader thread is running at a fork
     try:
-        writers: dict[tuple[int, str], pq.ParquetWriter] = {}
-        schools: list[pa.Table] = []
-        duplicate_of: dict[str, np.ndarray] = {}
-        bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
-        for rtype in RECORD_TYPES:
-            f = files.get(rtype)
-            if f is None:
-                continue
-            start = 1
-            warned = False
-            hashes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-            for cols in _batches(f, chunk_enterprises):
-                n = len(next(iter(cols.values()))) if cols else 0
-                rows = np.arange(start, start + n, dtype=np.int64)
-                start += n
-                res.records += n
-                v = validate_columns(rtype, cols, rows, warn_unknown=not warned)
-                warned = True
-                res.errors += v.errors
-                res.warnings += v.warnings
-                t = v.table
-                if t.n:
-                    hashes.append((_hash(t.ids), _hash(t.ids, "abcdefghijklmnop"), t.rows))
-                arrow = table_to_arrow(t)
-                if rtype == "schools":
-                    schools.append(arrow)
-                    continue
-                part = partition_of(t, parts)
-                for p in np.unique(part):
-                    piece = arrow.filter(pa.array(part == p))
-                    key = (int(p), rtype)
-                    if key not in writers:
-                        writers[key] = pq.ParquetWriter(tmp / f"{p}-{rtype}.parquet", piece.schema,
-                                                        write_statistics=False)  # read back whole
-                    writers[key].write_table(piece)
-                bar.advance(n)
-            duplicate_of[rtype] = _duplicates(hashes)  # one type's hashes at a time: memory is the largest type's
-        for w in writers.values():
-            w.close()
-        bar.close()
-        school_table = table_from_arrow("schools", pa.concat_tables(schools) if schools else None)
-        res.seconds["validate"] = time.perf_counter() - t0
-        # schools: decided once, from the whole table
-        t1 = time.perf_counter()
-        stem = output.with_suffix("")
-        ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
-        out = RowWriter(output, fmt)
-        rollups = RowWriter(Path(f"{stem}.rollups.{ext}"), fmt)
-        summary = RunningSummary(packs)
-        all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)},
-                                                          duplicate_of=duplicate_of)
-        school_ids = all_schools["schools"].ids
-        res.errors += s_errors
-        res.warnings += [w for w in s_warnings if w.record_type == "schools"]
-        bar = _Progress(progress, parts + 1, "deciding")
-        for p in range(-1, parts):
-            if p == -1:
-                tables = {t: empty_table(t) for t in RECORD_TYPES}
-                tables["schools"] = all_schools["schools"]
-                subjects = {"schools"}
-            else:
-                validated = {}
-                for rtype in RECORD_TYPES:
-                    fp = tmp / f"{p}-{rtype}.parquet"
-                    if rtype != "schools" and fp.exists():
-                        validated[rtype] = Validated(table_from_arrow(rtype, pq.read_table(fp)))
-                tables, errs, warns = finish_tables(validated, known_ids={"schools": school_ids},
-                                                    duplicate_of=duplicate_of)
-                tables["schools"] = all_schools["schools"]
-                res.errors += [e for e in errs if e.record_type != "schools"]
-                res.warnings += [w for w in warns if w.record_type != "schools"]
-                subjects = set(RECORD_TYPES) - {"schools"}
-            res.decisions += decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, res.errors)
-            bar.advance(1)
-        bar.close()
-        out.close()
-        rollups.close()
-        res.seconds["decide"] = time.perf_counter() - t1
-        finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
-        return res
+        return _stream(pool, workers, files, packs, as_of, overrides, output, fmt, chunk_enterprises, progress,
+                       parts, tmp, res, t0)
+    except BrokenProcessPool as exc:
+        raise FatalError(f"a worker process of the check stopped unexpectedly ({exc}); with less memory free, "
+                         "try a smaller --chunk-size or --workers 1") from None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
+            overrides: dict[str, Decimal] | None, output: Path, fmt: str, chunk_enterprises: int, progress: bool,
+            parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
+    # 1. read (here) and validate and spill by partition (in the workers), a few batches ahead
+    spills: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
+    hashes: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
+    duplicate_of: dict[str, np.ndarray] = {}
+    pending: deque[tuple[str, Future | None]] = deque()
+    bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
+
+    def collect() -> None:
+        rtype, future = pending.popleft()
+        if future is None:  # the type's every batch is in: its duplicate ids, while the workers go on
+            duplicate_of[rtype] = _duplicates(hashes.pop(rtype))
+            return
+        s = future.result()
+        res.errors += s.errors
+        res.warnings += s.warnings
+        spills[rtype].append((s.path, s.counts))
+        if len(s.hashes[0]):
+            hashes[rtype].append(s.hashes)
+        bar.advance(s.records)
+
+    for rtype in RECORD_TYPES:
+        f = files.get(rtype)
+        if f is None:
+            continue
+        start = 1
+        for k, cols in enumerate(_batches(f, chunk_enterprises)):
+            n = len(next(iter(cols.values()))) if cols else 0
+            pending.append((rtype, pool.submit(_spill_batch, rtype, cols, start, k == 0, parts,
+                                               str(tmp / f"{rtype}-{k:05d}.arrow"))))
+            res.records += n
+            start += n
+            while len(pending) > 2 * workers:
+                collect()
+        pending.append((rtype, None))
+    while pending:
+        collect()
+    bar.close()
+    for rtype in RECORD_TYPES:
+        duplicate_of.setdefault(rtype, np.zeros(0, np.int64))
+    school_table = _spilled_rows("schools", [(p, 0, int(c[0])) for p, c in spills["schools"]])
+    all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)}, duplicate_of=duplicate_of)
+    schools = all_schools["schools"]
+    res.errors += s_errors
+    res.warnings += [w for w in s_warnings if w.record_type == "schools"]
+    res.seconds["validate"] = time.perf_counter() - t0
+    # 2. decide: the schools once, then every partition; written here in partition order as they come back
+    t1 = time.perf_counter()
+    stem = output.with_suffix("")
+    ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
+    out = RowWriter(output, fmt)
+    rollups = RowWriter(Path(f"{stem}.rollups.{ext}"), fmt)
+    summary = RunningSummary(packs)
+    bar = _Progress(progress, parts + 1, "deciding")
+    inline = isinstance(pool, _Inline)
+    handover = Path(tempfile.mkdtemp(prefix="chanjiao-", dir=_handover_dir())) if not inline else tmp
+    jobs: list[dict[str, list[tuple[str, int, int]]] | None] = [None]  # the schools first
+    for p in range(parts):
+        part_spills = {}
+        for rtype, batches_of in spills.items():
+            if rtype != "schools" and sum(int(c[p]) for _, c in batches_of):  # as if the type had no file
+                part_spills[rtype] = [(path, int(c[:p].sum()), int(c[p])) for path, c in batches_of]
+        jobs.append(part_spills)
+    running: deque[tuple[Future, Path, Path]] = deque()
+    try:
+        for k, job in enumerate(jobs):
+            if inline:
+                sinks = (out, rollups)
+            else:
+                sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
+                         RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
+            running.append((pool.submit(_decide_partition, job, schools, duplicate_of, packs, as_of, overrides,
+                                        *sinks), sinks[0].path, sinks[1].path))
+            # a few partitions ahead of the writing, so finished ones do not pile up
+            while running and (len(running) > 2 * workers or k == len(jobs) - 1):
+                task, out_path, rollup_path = running.popleft()
+                decided, part_summary, errors, warnings = task.result()
+                res.decisions += decided
+                summary.merge(part_summary)
+                res.errors += errors
+                res.warnings += warnings
+                if not inline:
+                    _copy_rows(out_path, out)
+                    _copy_rows(rollup_path, rollups)
+                bar.advance(1)
+    finally:
+        if not inline:
+            shutil.rmtree(handover, ignore_errors=True)
+    bar.close()
+    out.close()
+    rollups.close()
+    res.seconds["decide"] = time.perf_counter() - t1
+    finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
+    return res
 
 
 def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
@@ -512,18 +700,26 @@ def _rows_estimate(f: Path) -> int:
 def _duplicates(hashes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
     """Rows whose id repeats an earlier accepted row's id, by two independent 64-bit hashes of the id.
 
-    ``hashes`` holds, chunk by chunk in row order, the two hashes and the row of every accepted record; a
-    stable sort by the hash pair keeps equal ids in row order, so every one after the first is a duplicate.
+    ``hashes`` holds, chunk by chunk in row order, the two hashes and the row of every accepted record. A
+    stable sort by the first hash finds the few rows that share it; a stable sort of those by the hash pair keeps
+    equal ids in row order, so every one after the first is a duplicate.
     """
     if not hashes:
         return np.zeros(0, np.int64)
     a = np.concatenate([h[0] for h in hashes])
+    order = np.argsort(a, kind="stable")  # by the first hash; stable, so rows stay ascending among equal ones
+    sorted_a = a[order]
+    same = np.flatnonzero(sorted_a[1:] == sorted_a[:-1])
+    if not len(same):
+        return np.zeros(0, np.int64)
+    # the few rows sharing a first hash with another, by both hashes (stable again), equal neighbours compared
+    few = order[np.unique(np.concatenate([same, same + 1]))]
     b = np.concatenate([h[1] for h in hashes])
-    order = np.lexsort((b, a))  # by a, then b; stable, so rows stay ascending among equal pairs
-    a, b = a[order], b[order]
-    later = np.zeros(len(order), dtype=bool)
-    later[1:] = (a[1:] == a[:-1]) & (b[1:] == b[:-1])
-    return np.sort(np.concatenate([h[2] for h in hashes])[order[later]])
+    few = few[np.lexsort((b[few], a[few]))]
+    fa, fb = a[few], b[few]
+    later = np.zeros(len(few), dtype=bool)
+    later[1:] = (fa[1:] == fa[:-1]) & (fb[1:] == fb[:-1])
+    return np.sort(np.concatenate([h[2] for h in hashes])[few[later]])
 
 
 def _write_issues(path: Path, res: StreamResult) -> None:
