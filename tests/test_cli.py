@@ -189,6 +189,10 @@ def test_streamed_check_writes_rows_summary_and_errors(tmp_path):
     assert json.loads((tmp_path / "d.summary.json").read_text(encoding="utf-8"))["by_rule"] == doc["summary"]["by_rule"]
     assert (tmp_path / "d.errors.csv").exists() and (tmp_path / "d.rollups.jsonl").exists()
     assert "decisions" in proc.stderr  # the closing line; no progress bar when stderr is not a terminal
+    alone = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--engine", "vectorised",
+                "--format", "jsonl", "--output", str(tmp_path / "one.jsonl"), "--chunk-size", "2", "--workers", "1")
+    assert alone.returncode == 0, alone.stderr
+    assert (tmp_path / "one.jsonl").read_bytes() == out.read_bytes()  # the same file, with or without workers
 
 
 def test_parquet_output_of_a_small_file(tmp_path):

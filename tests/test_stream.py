@@ -121,3 +121,83 @@ def test_an_unreadable_file_is_one_line(tmp_path):
         assert "enterprises.parquet: cannot be read" in str(exc) and "\n" not in str(exc)
     else:
         raise AssertionError("no error for an unreadable file")
+
+
+def _generated_with_duplicates(folder):
+    """A generated population (files over 1 MB: several batches each) plus a repeated enterprise and payment."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from generate import write_csv
+
+    write_csv(12_000, folder)
+    for name in ("enterprises.csv", "internship_payments.csv"):
+        lines = (folder / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (folder / name).write_text("".join(lines + [lines[1], lines[len(lines) // 2]]), encoding="utf-8")
+    return folder
+
+
+def test_worker_processes_write_the_files_one_process_writes(tmp_path):
+    folder = _generated_with_duplicates(tmp_path / "in")
+    results = {}
+    for workers in (1, 3):
+        out = tmp_path / f"w{workers}" / "d.parquet"
+        out.parent.mkdir()
+        results[workers] = check_stream(folder, PACKS, AS_OF, None, out, "parquet", chunk_enterprises=2_500,
+                                        progress=False, workers=workers)
+    one, many = results[1], results[3]
+    assert (many.records, many.decisions) == (one.records, one.decisions) and one.decisions > 12_000
+    assert many.errors == one.errors and many.warnings == one.warnings
+    planted = {(e.record_type, e.row) for e in one.errors if e.message.startswith("duplicate id")}
+    for name in ("enterprises", "internship_payments"):  # the two rows added at the end of each file
+        rows = len((folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()) - 1
+        assert {(name, rows - 1), (name, rows)} <= planted
+    for name in ("d.parquet", "d.rollups.parquet"):
+        assert pq.read_table(tmp_path / "w3" / name).equals(pq.read_table(tmp_path / "w1" / name)), name
+    for name in ("d.summary.json", "d.errors.csv"):
+        assert (tmp_path / "w3" / name).read_bytes() == (tmp_path / "w1" / name).read_bytes(), name
+
+
+def _die(*args):
+    """A worker's end as the kernel's out-of-memory killer would make it."""
+    import os
+
+    os._exit(9)
+
+
+def test_a_worker_that_dies_is_one_line(tmp_path, monkeypatch):
+    import engine.stream
+    from engine.errors import FatalError
+
+    folder = _generated_with_duplicates(tmp_path / "in")
+    monkeypatch.setattr(engine.stream, "_spill_batch", _die)
+    try:
+        check_stream(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "parquet", progress=False, workers=2)
+    except FatalError as exc:
+        assert "worker process" in str(exc) and "--workers 1" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("no error for a worker that died")
+
+
+@settings(max_examples=200 * SCALE, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=40), st.integers(1, 5))
+def test_duplicates_are_the_later_rows_of_equal_hash_pairs(pairs, chunks):
+    """Equal first hashes with different second hashes are different ids; the first row of an id keeps it."""
+    import itertools
+
+    import numpy as np
+
+    from engine.stream import _duplicates
+
+    rows = np.arange(1, len(pairs) + 1, dtype=np.int64)
+    a = np.array([p[0] for p in pairs], dtype=np.uint64)
+    b = np.array([p[1] for p in pairs], dtype=np.uint64)
+    cuts = np.linspace(0, len(pairs), chunks + 1).astype(int)
+    hashes = [(a[i:j], b[i:j], rows[i:j]) for i, j in itertools.pairwise(cuts) if j > i]
+    seen, want = set(), []
+    for row, pair in zip(rows, pairs):
+        if pair in seen:
+            want.append(int(row))
+        seen.add(pair)
+    assert _duplicates(hashes).tolist() == want
