@@ -1,18 +1,19 @@
 """Whole populations in bounded memory: files read in chunks, partitioned by enterprise, decided column-wise.
 
-1. **Partition** — every CSV or Parquet file is read in batches; each batch is validated column-wise
-   (:mod:`engine.vvalidate`) and its accepted rows are spilled to Parquet partitions by a hash of the
-   enterprise they belong to (an enterprise's id; the ``enterprise_id`` of its agreements, payments, expenses,
+1. **Partition** — this process reads every CSV or Parquet file in batches; a worker process validates each
+   batch column-wise (:mod:`engine.vvalidate`) and spills its accepted rows to an Arrow file sorted by a hash of
+   the enterprise they belong to (an enterprise's id; the ``enterprise_id`` of its agreements, payments, expenses,
    certificates and land), so every join of a rule stays inside one partition. Graduates are spread by id;
    schools (a tenth of the enterprises) are kept whole and given to every partition. Two 64-bit hashes of
-   every accepted id find duplicate ids across partitions (the first accepted row keeps the id).
-2. **Decide** — one partition at a time: tables, dataset warnings, the vectorised backend; decisions are
-   written row by row to CSV, Parquet or JSON Lines, with the roll-ups beside them.
+   every accepted id find duplicate ids across batches (the first accepted row keeps the id).
+2. **Decide** — the workers decide the partitions side by side (tables, dataset warnings, the vectorised
+   backend) and hand the decisions back as Arrow streams; this process writes them in partition order, row by
+   row, to CSV, Parquet or JSON Lines, with the roll-ups beside them — the same files for any number of workers.
 3. **Summary** — counts per rule and status, exact amount totals and the most frequent missing facts are
    added up as partitions finish and written as ``OUT.summary.json`` (the document's ``summary`` without the
    per-enterprise roll-ups, which are in ``OUT.rollups.*``); errors and warnings go to ``OUT.errors.csv``.
 
-Peak memory follows the partition size, not the file size.
+Peak memory follows the partition size times the workers, not the file size.
 """
 
 from __future__ import annotations
