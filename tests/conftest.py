@@ -89,3 +89,13 @@ def _xlsx_cell(v: Any) -> Any:
     if isinstance(v, Decimal):
         return float(v)  # a numeric cell, as a spreadsheet holds it
     return v
+
+
+def generated(folder: Path, n: int) -> Path:
+    """The benchmark generator's population of ``n`` enterprises, written as CSV files in ``folder``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from generate import write_csv
+
+    return write_csv(n, folder)

@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SCALE, make_uscc, write_formats
+from conftest import SCALE, generated, make_uscc, write_formats
 from engine.cluster import check_dask, pieces
 from engine.errors import FatalError
 from engine.policy import load_packs
@@ -32,13 +32,6 @@ def client():
     with LocalCluster(n_workers=3, threads_per_worker=1, dashboard_address=None) as cluster:
         with Client(cluster, set_as_default=False) as c:
             yield c
-
-
-def _generated(folder: Path, n: int) -> Path:
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    from generate import write_csv
-
-    return write_csv(n, folder)
 
 
 def assert_same_as_stream(client, folder: Path, base: Path, chunk: int, piece_bytes: int, overrides=None):
@@ -63,13 +56,13 @@ def assert_same_as_stream(client, folder: Path, base: Path, chunk: int, piece_by
 
 
 def test_a_generated_population_in_many_pieces_and_partitions(client, tmp_path):
-    folder = _generated(tmp_path / "in", 2000)
+    folder = generated(tmp_path / "in", 2000)
     assert len(pieces(folder / "internship_payments.csv", 40_000)) > 5  # several pieces per file
     assert_same_as_stream(client, folder, tmp_path, chunk=300, piece_bytes=40_000)
 
 
 def test_parquet_input_by_row_group_and_a_what_if(client, tmp_path):
-    folder = _generated(tmp_path / "csv", 600)
+    folder = generated(tmp_path / "csv", 600)
     pq_folder = tmp_path / "in"
     pq_folder.mkdir()
     for f in folder.iterdir():  # small row groups: a task per row group
@@ -89,7 +82,7 @@ def test_messy_datasets_across_workers(client, tmp_path_factory, raw, chunk, pie
 
 
 def test_a_second_run_replaces_the_parts_of_the_first(client, tmp_path):
-    folder = _generated(tmp_path / "in", 300)
+    folder = generated(tmp_path / "in", 300)
     out = tmp_path / "out" / "d.parquet"
     check_dask(folder, PACKS, AS_OF, None, out, client, partitions=6)
     first = pq.read_table(out).sort_by([("rule_id", "ascending"), ("subject_id", "ascending")])
@@ -100,7 +93,7 @@ def test_a_second_run_replaces_the_parts_of_the_first(client, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path):
-    folder = _generated(tmp_path / "in", 10)
+    folder = generated(tmp_path / "in", 10)
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "tcp://127.0.0.1:1", connect_timeout=1)
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in str(exc.value) and "\n" not in str(exc.value)
@@ -109,7 +102,7 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
 def test_an_unreadable_file_is_one_line(client, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    shutil.copy(_generated(tmp_path / "gen", 10) / "enterprises.csv", folder / "enterprises.csv")
+    shutil.copy(generated(tmp_path / "gen", 10) / "enterprises.csv", folder / "enterprises.csv")
     (folder / "schools.parquet").write_bytes(b"not parquet")
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client)
@@ -119,7 +112,7 @@ def test_an_unreadable_file_is_one_line(client, tmp_path):
 def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(FatalError) as exc:
-        check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
+        check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
     assert str(exc.value) == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
 
 
@@ -137,5 +130,5 @@ def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client
 
 def test_a_local_cluster_needs_a_number_of_workers(tmp_path):
     with pytest.raises(FatalError) as exc:
-        check_dask(_generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
+        check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
     assert str(exc.value) == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SCALE, write_formats
+from conftest import SCALE, generated, write_formats
 from engine.evaluate import evaluate_dataset
 from engine.loaders import load_dataset
 from engine.policy import load_packs
@@ -99,13 +99,7 @@ def test_streamed_output_equals_the_reference(tmp_path_factory, raw, fmt, chunk)
 
 
 def test_what_if_parameters_stream_too(tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    from generate import write_csv
-
-    folder = write_csv(300, tmp_path / "in")
+    folder = generated(tmp_path / "in", 300)
     assert_same_as_reference(folder, tmp_path, "jsonl", 50, {"certificate_subsidy_amount": Decimal("1500")})
 
 
@@ -125,13 +119,7 @@ def test_an_unreadable_file_is_one_line(tmp_path):
 
 def _generated_with_duplicates(folder):
     """A generated population (files over 1 MB: several batches each) plus a repeated enterprise and payment."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    from generate import write_csv
-
-    write_csv(12_000, folder)
+    generated(folder, 12_000)
     for name in ("enterprises.csv", "internship_payments.csv"):
         lines = (folder / name).read_text(encoding="utf-8").splitlines(keepends=True)
         (folder / name).write_text("".join(lines + [lines[1], lines[len(lines) // 2]]), encoding="utf-8")

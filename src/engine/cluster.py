@@ -42,7 +42,7 @@ from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .policy import Pack
 from .records import RECORD_TYPES
-from .stream import (RowWriter, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
+from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
                      partition_of, partitions_for, table_from_arrow, table_to_arrow, text_columns, unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
@@ -115,7 +115,7 @@ def _frame_meta(rtype: str) -> pd.DataFrame:
 def _validate_piece(rtype: str, piece: Piece, first: bool, parts: int) -> tuple[pd.DataFrame, Any, Any, int]:
     """Validate one piece (rows numbered from 1): accepted rows tagged with their partition, errors, warnings."""
     cols = _read_piece(piece)
-    n = len(next(iter(cols.values()))) if cols else 0
+    n = batch_rows(cols)
     v = validate_columns(rtype, cols, np.arange(1, n + 1, dtype=np.int64), warn_unknown=first)
     frame = table_to_arrow(v.table).to_pandas()
     if rtype != "schools":

@@ -51,7 +51,7 @@ from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
-           "text_columns", "unreadable",
+           "text_columns", "unreadable", "batch_rows",
            "partition_of", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
 
@@ -131,11 +131,22 @@ def _hash(values: np.ndarray, key: str = "0123456789123456") -> np.ndarray:
     return pd.util.hash_array(values.astype(object), hash_key=key, categorize=False)
 
 
-def partition_of(t: Table, parts: int) -> np.ndarray:
-    """The partition (0 … parts-1) of each row: a hash of the enterprise the row belongs to."""
+def batch_rows(cols: dict[str, pa.Array]) -> int:
+    """How many rows a batch of text columns holds (0 for a file with a header only)."""
+    return len(next(iter(cols.values()))) if cols else 0
+
+
+def partition_of(t: Table, parts: int, id_hashes: np.ndarray | None = None) -> np.ndarray:
+    """The partition (0 … parts-1) of each row: a hash of the enterprise the row belongs to.
+
+    ``id_hashes``, the rows' :func:`_hash` of their ids if already made, spares hashing again the record types
+    partitioned by their own id (enterprises, graduates).
+    """
     if not t.n:
         return np.zeros(0, np.int64)
-    return (_hash(t.columns[BY_ENTERPRISE[t.record_type]].data) % parts).astype(np.int64)
+    by = BY_ENTERPRISE[t.record_type]
+    hashes = id_hashes if by == "id" and id_hashes is not None else _hash(t.columns[by].data)
+    return (hashes % parts).astype(np.int64)
 
 
 def table_to_arrow(t: Table) -> pa.Table:
@@ -436,7 +447,7 @@ class _Spilled:
 
 def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool, parts: int, path: str) -> _Spilled:
     """Validate one batch (rows numbered from ``start``) and write its accepted rows to ``path``, by partition."""
-    n = len(next(iter(cols.values()))) if cols else 0
+    n = batch_rows(cols)
     v = validate_columns(rtype, cols, np.arange(start, start + n, dtype=np.int64), warn_unknown=first)
     t = v.table
     ids = t.ids
@@ -445,8 +456,7 @@ def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool,
     if rtype == "schools":
         counts = np.array([t.n], np.int64)
     else:
-        # an enterprise (or graduate) is partitioned by its own id: the first hash already is that hash
-        part = (h0 % parts).astype(np.int64) if BY_ENTERPRISE[rtype] == "id" else partition_of(t, parts)
+        part = partition_of(t, parts, id_hashes=h0)
         counts = np.bincount(part, minlength=parts).astype(np.int64)
         arrow = arrow.take(pa.array(np.argsort(part, kind="stable")))  # stable: rows stay in file order
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
@@ -571,7 +581,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
             continue
         start = 1
         for k, cols in enumerate(_batches(f, chunk_enterprises)):
-            n = len(next(iter(cols.values()))) if cols else 0
+            n = batch_rows(cols)
             pending.append((rtype, pool.submit(_spill_batch, rtype, cols, start, k == 0, parts,
                                                str(tmp / f"{rtype}-{k:05d}.arrow"))))
             res.records += n
