@@ -98,3 +98,26 @@ def test_thousands_separators_are_pythons(numbers):
     from engine.backends.vectorised import _commas
 
     assert _commas(pa.array([str(n) for n in numbers])).to_pylist() == [f"{n:,}" for n in numbers]
+
+
+# hole texts that fold with their neighbours: empty, white space (ASCII and ideographic), Chinese punctuation
+hole_texts = st.text(alphabet=st.sampled_from(list("Ab1 \t\u3000，、（）。")), max_size=5)
+
+
+@settings(max_examples=300 * SCALE, deadline=None)
+@given(st.lists(st.tuples(hole_texts, st.booleans(), hole_texts, st.booleans()), min_size=1, max_size=8),
+       st.sampled_from(["{a}", " 协议 {a} 与 {b} ，有效 ", "{a}{b}", "（{a}） {b}。", "学校 {a}", "{a} ：{b}"]))
+def test_reasons_fold_white_space_as_the_reference(rows, template):
+    """Rows whose holes cannot fold are tidied piece by piece, the others by regex: both as the reference."""
+    from engine.backends.vectorised import Ctx, Env, Registry, V, render
+    from engine.expressions import parse_template, tidy_piece
+
+    def column(texts, known):
+        return V("str", np.array(texts, dtype=object), np.array(known, dtype=bool))
+
+    env = Env(len(rows), {"a": column([r[0] for r in rows], [r[1] for r in rows]),
+                          "b": column([r[2] for r in rows], [r[3] for r in rows])}, Ctx({}, Registry()))
+    got = render(parse_template(template), env).to_pylist()
+    want = [tidy_piece(template.replace("{a}", a if ka else "未知").replace("{b}", b if kb else "未知"), True, True)
+            for a, ka, b, kb in rows]
+    assert got == want

@@ -775,29 +775,51 @@ def format_column(v: V, fmt: str) -> pa.Array:
     return pc.if_else(pa.array(ok), text, _lit("未知"))
 
 
+_SPACE_CLASS = SPACE_RE2[1:-1]  # the white space characters, inside a [...] class
+# a hole's text that cannot join or separate white space: not empty, no white space, no Chinese punctuation at
+# either end (inside it, as in "A1、A2", punctuation has no white space beside it to fold)
+_NO_FOLD_HOLE = (f"^[^{_SPACE_CLASS}{CJK_PUNCTUATION}]"
+                 f"(?:[^{_SPACE_CLASS}]*[^{_SPACE_CLASS}{CJK_PUNCTUATION}])?$")
+
+
 def render(tpl: Template, env: Env) -> pa.Array:
-    """Fill a template for every row of ``env``, then tidy the white space as the reference does."""
+    """Fill a template for every row of ``env``, then tidy the white space as the reference does.
+
+    A row whose holes are all non-empty, without white space and neither starting nor ending with Chinese
+    punctuation is tidied by tidying the literal pieces once (:func:`tidy_piece`); only the other rows are
+    folded by regular expressions over the whole text.
+    """
     n = env.n
     parts: list[pa.Array | str] = []
-    plain = True  # every hole is a number, date or yes/no: never white space or Chinese punctuation, never empty
+    plain = np.ones(n, dtype=bool)
     for part in tpl.parts:
         if isinstance(part, str):
             parts.append(part)
         else:
             node, fmt = part
             v = ev(node, env)
-            plain &= v.kind in ("num", "date", "bool")
-            parts.append(format_column(v, fmt))
+            text = format_column(v, fmt)
+            if v.kind not in ("num", "date", "bool"):  # numbers, dates, yes/no and 未知 are always plain
+                plain &= _np_bool(pc.match_substring_regex(text, _NO_FOLD_HOLE))
+            parts.append(text)
     if not any(isinstance(p, pa.Array) for p in parts):  # no holes: the same text on every row
         return pa.repeat(_lit(tidy_piece("".join(str(p) for p in parts), True, True)), n)
-    if plain:  # the folding happens inside the literal pieces: tidy them once, not every row
-        last = len(parts) - 1
-        return pc.binary_join_element_wise(*[_lit(tidy_piece(p, i == 0, i == last)) if isinstance(p, str) else p
-                                             for i, p in enumerate(parts)], "")
-    text = pc.binary_join_element_wise(*[_lit(p) if isinstance(p, str) else p for p in parts], "")
-    text = pc.replace_substring_regex(text, SPACE_RE2 + "+", " ")
-    text = pc.replace_substring_regex(text, f"{SPACE_RE2}*([{CJK_PUNCTUATION}]){SPACE_RE2}*", r"\1")
-    return pc.replace_substring_regex(text, f"^{SPACE_RE2}+|{SPACE_RE2}+$", "")
+    last = len(parts) - 1
+    text = pc.binary_join_element_wise(*[_lit(tidy_piece(p, i == 0, i == last)) if isinstance(p, str) else p
+                                         for i, p in enumerate(parts)], "")
+    folded = np.flatnonzero(~plain)
+    if not len(folded):
+        return text
+    idx = pa.array(folded, pa.int64())
+    raw = pc.binary_join_element_wise(*[_lit(p) if isinstance(p, str) else p.take(idx) for p in parts], "")
+    raw = pc.replace_substring_regex(raw, SPACE_RE2 + "+", " ")
+    raw = pc.replace_substring_regex(raw, f"{SPACE_RE2}*([{CJK_PUNCTUATION}]){SPACE_RE2}*", r"\1")
+    raw = pc.replace_substring_regex(raw, f"^{SPACE_RE2}+|{SPACE_RE2}+$", "")
+    return pc.replace_with_mask(text, pa.array(~plain), raw)
+
+
+def _np_bool(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 # ---------------------------------------------------------------------------------------------- rules
