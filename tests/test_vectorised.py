@@ -121,3 +121,26 @@ def test_reasons_fold_white_space_as_the_reference(rows, template):
     want = [tidy_piece(template.replace("{a}", a if ka else "未知").replace("{b}", b if kb else "未知"), True, True)
             for a, ka, b, kb in rows]
     assert got == want
+
+
+@settings(max_examples=200 * SCALE, deadline=None)
+@given(st.lists(st.sampled_from(["E1", "E2", "E3", "X1", "X2", None]), max_size=12),
+       st.lists(st.sampled_from(["E1", "E2", "E3", "X1", "X2", None]), max_size=12))
+def test_joins_by_position_match_text_equality(keys, refs):
+    """A many-lookup joined through positions in the referenced ids (E…) finds exactly the records whose text is
+    equal, dangling values (X…, in no table) included."""
+    from engine.backends.vectorised import ListRel, V, _join_pairs
+    from engine.columns import Column, Table
+
+    def column(values):
+        return Column("str", np.array([v or "" for v in values], dtype=object), np.array([v is not None for v in values]))
+
+    ids = column(["E1", "E2", "E3"])
+    related = Table("agreements", {"id": column([f"A{i:02d}" for i in range(len(refs))]), "enterprise_id": column(refs)})
+    holder = column(keys)
+    key = V("str", holder.data, holder.known.copy())
+    key.source = (holder, np.arange(len(keys)))
+    want = [(r, j) for r, k in enumerate(keys) if k is not None for j, v in enumerate(refs) if v == k]
+    for target in (ids, None):
+        rows, pos = _join_pairs(ListRel(related, "enterprise_id", key, target))
+        assert list(zip(rows.tolist(), pos.tolist())) == want

@@ -159,7 +159,8 @@ def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, school
         subjects, errors, warnings = {"schools"}, [], []
     else:
         validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.ids}, duplicate_of=duplicate_of)
+        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
+                                            duplicate_of=duplicate_of)
         errors = [e for e in errs if e.record_type != "schools"]
         warnings = [w for w in warns if w.record_type != "schools"]
         subjects = set(RECORD_TYPES) - {"schools"}

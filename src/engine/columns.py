@@ -67,7 +67,7 @@ class Column:
     and a streamed partition goes from Arrow to Parquet and back without them).
     """
 
-    __slots__ = ("kind", "_data", "_arrow", "known", "den", "exp")
+    __slots__ = ("kind", "_data", "_arrow", "known", "den", "exp", "_index")
 
     def __init__(self, kind: str, data: np.ndarray | None, known: np.ndarray, den: int = 1, exp: int | None = 0,
                  arrow: Any = None):
@@ -79,6 +79,7 @@ class Column:
         self.known = known
         self.den = den
         self.exp = exp  # the Decimal exponent of the record's value (money -2, whole numbers 0)
+        self._index: tuple[Column, np.ndarray] | None = None  # positions_in's last answer
 
     @property
     def data(self) -> np.ndarray:
@@ -89,10 +90,11 @@ class Column:
 
     @data.setter
     def data(self, values: np.ndarray) -> None:
-        self._data, self._arrow = values, None
+        self._data, self._arrow, self._index = values, None, None
 
     def replace(self, idx: np.ndarray, values: list[Any]) -> None:
         """Set the values at rows ``idx`` (ascending), in whichever form the column holds them."""
+        self._index = None
         if self._data is None:
             mask = np.zeros(len(self), dtype=bool)
             mask[idx] = True
@@ -106,6 +108,18 @@ class Column:
         if self._arrow is None:
             self._arrow = pa.array(self._data, pa.string()) if self.kind == "str" else pa.array(self._data)
         return self._arrow
+
+    def positions_in(self, target: Column) -> np.ndarray:
+        """Each value's position in ``target``, a column of distinct values (a table's ids); −1 where the value is
+        unknown or not there. Remembered for the last target, so a reference is looked up once per table."""
+        if self._index is None or self._index[0] is not target:
+            out = np.full(len(self), -1, dtype=np.int64)
+            if len(self) and len(target):  # Arrow's hash lookup of UTF-8 strings: no Python string comparisons
+                found = pc.index_in(self.arrow(), value_set=target.arrow())
+                out = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+                out[~self.known] = -1
+            self._index = (target, out)
+        return self._index[1]
 
     def take(self, pos: np.ndarray) -> "Column":
         """The values at these positions (in Arrow when the text was never read as Python strings)."""
@@ -138,16 +152,6 @@ class Table:
     def ids(self) -> np.ndarray:
         """The record ids (object array of str), ascending."""
         return self.columns["id"].data
-
-    def positions(self, keys: np.ndarray, known: np.ndarray) -> np.ndarray:
-        """Position of the record with each id (−1 where absent or the key is unknown)."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        if len(keys) and self.n:
-            sel = np.flatnonzero(known)
-            if len(sel):  # Arrow's hash lookup of UTF-8 strings: no Python string comparisons
-                found = pc.index_in(pa.array(keys[sel], pa.string()), value_set=self.columns["id"].arrow())
-                out[sel] = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        return out
 
     def take(self, pos: np.ndarray) -> "Table":
         """The records at these positions (which must keep ascending id order)."""

@@ -488,7 +488,8 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, scho
         warnings: list[RecordWarning] = []
     else:
         validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.ids}, duplicate_of=duplicate_of)
+        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
+                                            duplicate_of=duplicate_of)
         errors = [e for e in errs if e.record_type != "schools"]
         warnings = [w for w in warns if w.record_type != "schools"]
         subjects = set(RECORD_TYPES) - {"schools"}

@@ -223,11 +223,11 @@ def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (digit | upper).all(axis=1), np.where(check == 10, ord("X"), np.where(check == 11, ord("0"), 48 + check))
 
 
-def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarray] | None = None,
+def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] | None = None,
                   duplicate_of: dict[str, np.ndarray] | None = None) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
     """Drop duplicate ids (the first accepted record wins), add the dataset-level warnings, sort by id.
 
-    ``known_ids`` gives, per referenced record type, every id of the whole dataset (for a chunk of it);
+    ``known_ids`` gives, per referenced record type, the id column of the whole dataset's table (for a chunk of it);
     by default the tables themselves. ``duplicate_of`` marks rows known (from a pass over the whole dataset)
     to repeat an earlier accepted id.
     """
@@ -251,15 +251,15 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
         errors += errs
         warnings += v.warnings
         tables[rtype] = t.take(np.flatnonzero(~dup)) if dup.any() else t
+    for rtype, t in tables.items():
+        # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
+        tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
     for (rtype, fld), target in REFERENCES.items():
         t = tables[rtype]
         col = t.columns[fld]
-        if known_ids is not None and target in known_ids:
-            pool_arrow = pa.array(known_ids[target], pa.string())
-        else:
-            pool_arrow = tables[target].columns["id"].arrow()
-        found = _np(pc.is_in(col.arrow(), value_set=pool_arrow)).astype(bool)
-        bad = np.flatnonzero(col.known & ~found)
+        pool = known_ids[target] if known_ids is not None and target in known_ids else tables[target].columns["id"]
+        # the positions are remembered by the column: the rules' lookups through it reuse them
+        bad = np.flatnonzero(col.known & (col.positions_in(pool) < 0))
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
             warnings.append(RecordWarning(f"{fld} {values[int(i)].as_py()!r} is not among the dataset's {target}: its "
@@ -285,9 +285,6 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, np.ndarr
                     "character 17); the code is accepted", "enterprises", row, eid, "id"))
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
-    for rtype, t in tables.items():
-        # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
-        tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
     return tables, errors, warnings
 
 

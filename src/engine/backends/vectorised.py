@@ -36,7 +36,7 @@ from ..errors import EvaluationError
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from ..policy import Pack, Rule
-from ..records import RECORD_TYPES, Dataset, RecordModel
+from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel
 
 __all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule"]
 
@@ -220,11 +220,12 @@ class ListRel:
     table: Table
     by: str
     key: V
+    target: Column | None = None  # the ids ``by`` refers to (``by`` and ``key`` are joined by position in them)
     pairs: tuple[np.ndarray, np.ndarray] | None = None  # _pairs, once computed
 
     def take(self, idx: np.ndarray) -> "ListRel":
         """The lookup for rows ``idx``; its pairs come from this one's when known and idx is increasing."""
-        child = ListRel(self.table, self.by, self.key.take(idx))
+        child = ListRel(self.table, self.by, self.key.take(idx), self.target)
         if self.pairs is not None and (len(idx) < 2 or bool(np.all(idx[1:] > idx[:-1]))):
             rows, pos = self.pairs
             inverse = np.full(self.key.n, -1, dtype=np.int64)
@@ -313,7 +314,7 @@ def ev(node: Node, env: Env) -> Any:
         if not (isinstance(table, tuple) and isinstance(key, V)):
             raise Unsupported("index")
         t = env.ctx.tables[table[1]]
-        return V("rec", t.positions(key.data, key.known), np.ones(n, dtype=bool), err=key.err, table=t, key=key)
+        return V("rec", _positions(t.columns["id"], key), np.ones(n, dtype=bool), err=key.err, table=t, key=key)
     if isinstance(node, Unary):
         if node.op != "not":
             raise Unsupported("unary minus")
@@ -531,27 +532,45 @@ def _pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
     return rel.pairs
 
 
-def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
+def _positions(ids: Column, key: V) -> np.ndarray:
+    """Position in ``ids`` (a table's ids) of each key, −1 where absent or unknown. A key read from a column is
+    looked up through that column's remembered positions: once per column, however many rules ask."""
+    if key.source is None:
+        at = Column("str", key.data, key.known).positions_in(ids)
+    else:
+        col, pos = key.source
+        at = pos if col is ids else col.positions_in(ids)[pos]
+    return np.where(key.known, at, -1)
 
+
+def _key_text(key: V, rows: np.ndarray) -> pa.Array:
+    if key.source is not None:
+        return key.source[0].arrow().take(pa.array(key.source[1][rows], pa.int64()))
+    return pa.array(key.data[rows], pa.string())
+
+
+def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
     t, key = rel.table, rel.key
     rows = np.flatnonzero(key.known)
     if not t.n or not len(rows):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     col = t.columns[rel.by]
     tpos = np.flatnonzero(col.known)
-    if col.kind == "str":
-        left = pa.array(key.data[rows], pa.string())
-        if pc.count_distinct(left).as_py() == len(left):  # each key once (a subject's id): look the others up
-            where = pc.index_in(col.arrow().take(pa.array(tpos, pa.int64())), value_set=left)
-            at = np.asarray(pc.fill_null(where, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-            hit = at >= 0
-            at, related = at[hit], tpos[hit]
-            order = np.argsort(at, kind="stable")  # by row; equal rows keep ascending position (related id)
-            return rows[at[order]], related[order]
-    # one integer code per distinct key on both sides, then a sorted-merge join in numpy
-    codes, _ = pd.factorize(np.concatenate([key.data[rows], col.data[tpos]]).astype(object))
-    left, right = codes[:len(rows)], codes[len(rows):]
+    if rel.target is not None and key.source is not None:
+        # both sides as positions in the ids they refer to; values outside them (dangling references) numbered
+        # after those ids by their text, so equal text still meets equal text
+        left, right = _positions(rel.target, key)[rows], col.positions_in(rel.target)[tpos]
+        lout, rout = np.flatnonzero(left < 0), np.flatnonzero(right < 0)
+        if len(lout) and len(rout):
+            text = pa.concat_arrays([_key_text(key, rows[lout]), col.arrow().take(pa.array(tpos[rout], pa.int64()))])
+            extra = len(rel.target) + np.asarray(pc.dictionary_encode(text).indices.to_numpy(), dtype=np.int64)
+            left[lout], right[rout] = extra[:len(lout)], extra[len(lout):]
+    else:  # one integer code per distinct key on both sides
+        import pandas as pd
+
+        codes, _ = pd.factorize(np.concatenate([key.data[rows], col.data[tpos]]).astype(object))
+        left, right = codes[:len(rows)], codes[len(rows):]
+    # a sorted-merge join in numpy
     by_code = np.argsort(right, kind="stable")  # equal keys keep ascending position, i.e. ascending related id
     sorted_codes = right[by_code]
     lo = np.searchsorted(sorted_codes, left, "left")
@@ -924,13 +943,15 @@ def _subject_env(rule: Rule, pack: Pack, table: Table, tables: Tables, as_of: dt
     for lk in rule.lookups:
         key = ev(lk.key.node, env)
         rel_table = tables[lk.record_type]
+        target = REFERENCES.get((lk.record_type, lk.by))
+        ids = rel_table.columns["id"] if lk.by == "id" else tables[target].columns["id"] if target else None
         if lk.many:
-            env.names[lk.name] = ListRel(rel_table, lk.by, key)
+            env.names[lk.name] = ListRel(rel_table, lk.by, key, ids)
         elif lk.by == "id":
-            env.names[lk.name] = V("rec", rel_table.positions(key.data, key.known), np.ones(n, dtype=bool),
+            env.names[lk.name] = V("rec", _positions(rel_table.columns["id"], key), np.ones(n, dtype=bool),
                                    err=key.err, table=rel_table, key=key)
         else:
-            first = ListRel(rel_table, lk.by, key)
+            first = ListRel(rel_table, lk.by, key, ids)
             rows, pos = _pairs(first)
             found = np.full(n, -1, dtype=np.int64)
             starts = _groups(rows)
