@@ -56,6 +56,7 @@ def test_failed_organization_code_is_only_a_warning():
 @pytest.mark.parametrize("value,expected", [
     ("12000.00", Decimal("12000.00")), ("12000", Decimal("12000.00")), (69157.68, Decimal("69157.68")),
     (Decimal("0.1"), Decimal("0.10")), (0, Decimal("0.00")), ("1,234.50", Decimal("1234.50")),
+    ("9999999999999999.99", Decimal("9999999999999999.99")),
 ])
 def test_money_is_exact(value, expected):
     ds = validate_rows({"enterprises": [ent(total_wages=value)]})
@@ -64,11 +65,19 @@ def test_money_is_exact(value, expected):
 
 
 @pytest.mark.parametrize("value,why", [("100.105", "more than 2 decimal places"), ("-1", "negative"),
-                                       ("abc", "expected money"), (True, "expected money"), (float("nan"), "expected money")])
+                                       ("abc", "expected money"), (True, "expected money"), (float("nan"), "expected money"),
+                                       ("10000000000000000", "more than 16 digits before the decimal point")])
 def test_bad_money_is_rejected(value, why):
     ds = validate_rows({"enterprises": [ent(total_wages=value)]})
     [err] = ds.errors
     assert err.field == "total_wages" and why in err.message
+
+
+@pytest.mark.parametrize("value,ok", [("99999999999999999", True), ("100000000000000000", False)])
+def test_whole_numbers_have_at_most_17_digits(value, ok):
+    ds = validate_rows({"enterprises": [ent(fiscal_year=value)]})
+    assert bool(ds.records["enterprises"]) == ok
+    assert ok or "more than 17 digits" in ds.errors[0].message
 
 
 def test_xlsx_float_noise_reads_as_the_shown_value():

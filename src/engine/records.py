@@ -154,6 +154,13 @@ def _region(value: Any, kind: Kind) -> str:
     return text
 
 
+MAX_YUAN = 10**16
+"""Money is below 10¹⁶ yuan (some 75 times China's GDP): a larger figure is a data-entry error, and every amount
+then fits a 64-bit integer of fen, as the vectorised engine keeps it."""
+MAX_WHOLE = 10**17
+"""Whole numbers (counts, years) have at most 17 digits, for the same reason."""
+
+
 def _int(value: Any, kind: Kind) -> int:
     try:
         number = to_decimal(value)
@@ -163,6 +170,8 @@ def _int(value: Any, kind: Kind) -> int:
         raise _fail(kind, "not a whole number")
     if kind.minimum is not None and number < kind.minimum:
         raise _fail(kind)
+    if abs(number) >= MAX_WHOLE:
+        raise _fail(kind, "more than 17 digits")
     return int(number)
 
 
@@ -178,6 +187,8 @@ def _money(value: Any, kind: Kind) -> Decimal:
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise _fail(kind, "more than 2 decimal places")
+    if number >= MAX_YUAN:
+        raise _fail(kind, "more than 16 digits before the decimal point")
     return number.quantize(Decimal("0.01"))
 
 
@@ -232,8 +243,8 @@ _JSON_SCHEMA: dict[str, dict[str, Any]] = {
     "text": {"type": "string"},
     "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NP-RTUW-Y]{18}$"},
     "region_code": {"type": "string", "pattern": "^[0-9]{6}$"},
-    "int": {"type": "integer"},
-    "money": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+    "int": {"type": "integer", "minimum": -(10**17) + 1, "maximum": 10**17 - 1},
+    "money": {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$"},
     "date": {"type": "string", "format": "date"},
     "bool": {"type": "boolean"},
     "enum": {"type": "string"},
