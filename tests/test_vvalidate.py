@@ -18,13 +18,26 @@ MESSY = {
     "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y", "多\n行"],
     "uscc": USCCS + [USCCS[0].lower(), USCCS[1][:17] + "0", "91220502MA000001", "", " " + USCCS[2],
                      "91220502MA0000010I"],
-    "region_code": ["220502", "420502", "110101", "990101", "22050", " 220502", "２２０５０２", ""],
-    "int": ["0", "1200", "1,200", "12.0", "-3", "1.5", "abc", ""],
-    "money": ["0", "0.00", "1000", "69157.68", "1,000.50", "1.005", "-1", "1e3", " 12.5 ", "", "12."],
-    "date": ["2021-03-01", "2020-02-29", "2021-02-29", "2021-13-01", "2021/03/01", "0999-01-01", " 2021-03-01", ""],
+    "region_code": ["220502", "420502", "110101", "990101", "22050", " 220502", "２２０５０２", "", "42050a",
+                    "000000", "٤٢٠٥٠٢", "\u3000"],
+    "int": ["0", "1200", "1,200", "12.0", "-3", "1.5", "abc", "", "00007", "12345678901234567",
+            "123456789012345678", "१२", " "],
+    "money": ["0", "0.00", "1000", "69157.68", "1,000.50", "1.005", "-1", "1e3", " 12.5 ", "", "12.", ".5", "1.2.3",
+              "12.5", "00012.50", "9999999999999999.99", "99999999999999999", "１２", "\t"],
+    "date": ["2021-03-01", "2020-02-29", "2021-02-29", "2021-13-01", "2021/03/01", "0999-01-01", " 2021-03-01", "",
+             "2021-3-01", "2021-03-1a", "2021x03-01", "2021-00-10", "2021-04-31", "１９９９-01-01", "\u3000"],
     "bool": ["true", "FALSE", "1", "0", "是", "否", "Yes", " y ", "maybe", ""],
 }
 
+CLEAN = {  # values of the strict forms that validation converts column by column
+    "text": ["S1", "S2", "A1", "学校"],
+    "uscc": USCCS,
+    "region_code": ["220502", "420502", "110101"],
+    "int": ["0", "1200", "00007", "12345678901234567"],
+    "money": ["0", "0.00", "1000", "69157.68", "12.5", "00012.50", "9999999999999999.99", "1"],
+    "date": ["2021-03-01", "2020-02-29", "1999-12-31"],
+    "bool": ["true", "FALSE", "1", "0", "是", "否", "Yes"],
+}
 
 assert org_code_check_char("MA000001") != "9"
 
@@ -38,9 +51,11 @@ def raw_columns(draw, record_type):
         if name != "id" and not kind.required and draw(st.integers(0, 9)) == 0:
             continue  # a column the file does not have
         pool = list(kind.choices) + ["other", ""] if kind.name == "enum" else MESSY[kind.name]
+        clean = list(kind.choices) if kind.name == "enum" else CLEAN[kind.name]
         if name == "id":
-            pool = USCCS if kind.name == "uscc" else ["R1", "R2", "R3", "", " R1"]
-        cols[name] = [draw(st.sampled_from(pool)) for _ in range(n)]
+            pool = clean = USCCS if kind.name == "uscc" else ["R1", "R2", "R3", "", " R1"]
+        # mostly clean cells, so that many rows pass every column check and are converted column by column
+        cols[name] = [draw(st.sampled_from(pool if draw(st.integers(0, 5)) == 0 else clean)) for _ in range(n)]
     if draw(st.booleans()):
         cols["totl_wages"] = ["1"] * n
     return cols

@@ -57,10 +57,6 @@ def _np(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False))
 
 
-def _match(arr: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.fill_null(pc.match_substring_regex(arr, pattern), False)).astype(bool)
-
-
 def _byte_matrix(arr: pa.Array, width: int) -> np.ndarray:
     """Strings of exactly ``width`` bytes each (checked by the caller) as an n × width byte matrix, from the buffers."""
     arr = pc.cast(arr, pa.string())
@@ -71,16 +67,38 @@ def _byte_matrix(arr: pa.Array, width: int) -> np.ndarray:
     return data.reshape(-1, width)
 
 
-def _uscc_ok(arr: pa.Array, cand: np.ndarray) -> np.ndarray:
-    """Where the value is an 18-character USCC with a correct check character."""
-    ok = cand & _match(arr, "^[0-9A-HJ-NP-RTUW-Y]{18}$")
-    idx = np.flatnonzero(ok)
+def _fixed_width(filled: pa.Array, length: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of exactly ``width`` bytes, and their bytes as a matrix (no copy when every row has that width)."""
+    idx = np.flatnonzero(length == width)
+    if not len(idx):
+        return idx, np.zeros((0, width), dtype=np.uint8)
+    if len(idx) == len(filled):
+        return idx, _byte_matrix(filled, width)
+    return idx, _byte_matrix(filled.take(pa.array(idx, pa.int64())), width)
+
+
+def _uscc_ok(filled: pa.Array, length: np.ndarray) -> np.ndarray:
+    """Where the value is an 18-character USCC (^[0-9A-HJ-NP-RTUW-Y]{18}$) with a correct check character."""
+    ok = np.zeros(len(length), dtype=bool)
+    idx, codes = _fixed_width(filled, length, 18)
     if len(idx):
-        codes = _byte_matrix(arr.take(pa.array(idx)), 18)
-        vals = _USCC_LOOKUP[codes]
+        vals = _USCC_LOOKUP[codes]  # -1 for a byte outside the character set (a non-ASCII byte included)
+        valid = (vals >= 0).all(axis=1)
         total = vals[:, :17] @ np.array(USCC_WEIGHTS, dtype=np.int32)  # at most 30 × 30 × 17: int32 is plenty
-        check = (31 - total % 31) % 31
-        ok[idx] = vals[:, 17] == check
+        ok[idx] = valid & (vals[:, 17] == (31 - total % 31) % 31)
+    return ok
+
+
+_PROVINCES = np.array(sorted(int(p) for p in PROVINCE_PREFIXES))
+
+
+def _region_ok(filled: pa.Array, length: np.ndarray) -> np.ndarray:
+    """Where the value is six digits (^\\d{6}$) starting with a province's code."""
+    ok = np.zeros(len(length), dtype=bool)
+    idx, m = _fixed_width(filled, length, 6)
+    if len(idx):
+        digits = ((m >= 48) & (m <= 57)).all(axis=1)
+        ok[idx] = digits & np.isin((m[:, 0].astype(np.int64) - 48) * 10 + m[:, 1] - 48, _PROVINCES)
     return ok
 
 
@@ -113,12 +131,16 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         ck, den, exp = kind_of(kind)
         raw = columns.get(name)
         arr = pa.nulls(n, pa.string()) if raw is None else pc.cast(raw, pa.string())
-        # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
         filled = pc.fill_null(arr, "")
         length = _np(pc.binary_length(filled))
-        trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
-        empty = trimmed == 0
-        clean = (trimmed == length) & ~empty
+        if kind.name == "text":
+            # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
+            trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
+            empty = trimmed == 0
+            clean = (trimmed == length) & ~empty
+        else:  # the strict forms below hold no white space: a cell of white space goes to the record model
+            empty = length == 0
+            clean = ~empty
         present = ~empty
         if kind.required:
             fast &= present
@@ -128,40 +150,42 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         if kind.name in ("text", "uscc", "region_code", "enum"):
             good = clean.copy()
             if kind.name == "uscc":
-                good = _uscc_ok(arr, clean)
+                good = _uscc_ok(filled, length)
             elif kind.name == "region_code":
-                good = clean & _match(arr, r"^\d{6}$")
-                prefix = _np(pc.utf8_slice_codeunits(pc.fill_null(arr, ""), 0, 2)).astype(object)
-                good &= pd.Series(prefix, dtype=object).isin(PROVINCE_PREFIXES).to_numpy()
+                good = _region_ok(filled, length)
             elif kind.name == "enum":
-                good = clean & _np(pc.is_in(pc.fill_null(arr, ""), pa.array(list(kind.choices)))).astype(bool)
-            text_arrow = pc.fill_null(arr, "")  # kept as Arrow: Python strings only if a rule reads them
-        elif kind.name == "int":
-            good = clean & _match(arr, r"^\d{1,17}$")
+                good = clean & _np(pc.is_in(filled, pa.array(list(kind.choices)))).astype(bool)
+            text_arrow = filled  # kept as Arrow: Python strings only if a rule reads them
+        elif kind.name == "int":  # ^\d{1,17}$
+            good = (length <= 17) & _np(pc.ascii_is_decimal(filled)).astype(bool)
             data = np.zeros(n, dtype=np.int64)
             if good.any():
-                data[good] = _np(pc.cast(arr.filter(pa.array(good)), pa.int64()))
-        elif kind.name == "money":
-            good = clean & _match(arr, r"^\d{1,16}(\.\d{1,2})?$")
+                data[good] = _np(pc.cast(filled.filter(pa.array(good)), pa.int64()))
+        elif kind.name == "money":  # ^\d{1,16}(\.\d{1,2})?$, in fen
+            dot = _np(pc.find_substring(filled, "."))
+            whole = np.where(dot < 0, length, dot)
+            places = np.where(dot < 0, 0, length - dot - 1)
+            digits = pc.replace_substring(filled, ".", "", max_replacements=1)
+            good = ((whole >= 1) & (whole <= 16) & ((dot < 0) | ((places >= 1) & (places <= 2)))
+                    & _np(pc.ascii_is_decimal(digits)).astype(bool))
             data = np.zeros(n, dtype=np.int64)
             if good.any():
-                parts = pc.extract_regex(arr.filter(pa.array(good)), r"^(?P<i>\d+)(?:\.(?P<f>\d*))?$")
-                whole = _np(pc.cast(parts.field("i"), pa.int64()))
-                frac = pc.utf8_rpad(pc.fill_null(parts.field("f"), ""), width=2, padding="0")
-                data[good] = whole * 100 + _np(pc.cast(frac, pa.int64()))
+                data[good] = _np(pc.cast(digits.filter(pa.array(good)), pa.int64())) * 10 ** (2 - places[good])
             if kind.positive:
                 good &= data > 0
-        elif kind.name == "date":
-            good = clean & _match(arr, r"^[1-9]\d{3}-\d{2}-\d{2}$")
+        elif kind.name == "date":  # ^[1-9]\d{3}-\d{2}-\d{2}$, a real date
+            good = np.zeros(n, dtype=bool)
             data = np.zeros(n, dtype=np.int64)
-            if good.any():
-                text = arr.filter(pa.array(good))
-                y, m, d = (_np(pc.cast(pc.utf8_slice_codeunits(text, a, b), pa.int64())).astype(np.int64)
-                           for a, b in ((0, 4), (5, 7), (8, 10)))
-                vals, real = day_numbers(y, m, d)  # 2021-02-30 is not a date (no roll-over)
-                idx = np.flatnonzero(good)
-                data[idx] = vals
-                good[idx] = real
+            idx, m = _fixed_width(filled, length, 10)
+            digit = (m >= 48) & (m <= 57)
+            form = (digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (m[:, 4] == 45) & (m[:, 7] == 45)
+                    & (m[:, 0] != 48))
+            d = m[form].astype(np.int64) - 48
+            vals, real = day_numbers(d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3], d[:, 5] * 10 + d[:, 6],
+                                     d[:, 8] * 10 + d[:, 9])  # 2021-02-30 is not a date (no roll-over)
+            at = idx[form]
+            data[at] = vals
+            good[at] = real
         elif kind.name == "bool":
             lower = pc.utf8_lower(pc.fill_null(arr, ""))
             t = _np(pc.is_in(lower, pa.array(sorted(TRUE_WORDS)))).astype(bool)
