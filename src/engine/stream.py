@@ -4,8 +4,9 @@
    batch column-wise (:mod:`engine.vvalidate`) and spills its accepted rows to an Arrow file sorted by a hash of
    the enterprise they belong to (an enterprise's id; the ``enterprise_id`` of its agreements, payments, expenses,
    certificates and land), so every join of a rule stays inside one partition. Graduates are spread by id;
-   schools (a tenth of the enterprises) are kept whole and given to every partition. Two 64-bit hashes of
-   every accepted id find duplicate ids across batches (the first accepted row keeps the id).
+   schools (a tenth of the enterprises) are kept whole and given to every partition. A 64-bit hash of every
+   accepted id finds the candidates for duplicate ids across batches, and their text decides (the first
+   accepted row keeps the id).
 2. **Decide** — the workers decide the partitions side by side (tables, dataset warnings, the vectorised
    backend) and hand the decisions back as Arrow streams; this process writes them in partition order, row by
    row, to CSV, Parquet or JSON Lines, with the roll-ups beside them — the same files for any number of workers.
@@ -33,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
-           "text_columns", "unreadable", "batch_rows",
+           "text_columns", "text_hash", "unreadable", "batch_rows",
            "partition_of", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
 
@@ -127,8 +128,67 @@ def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
         raise unreadable(path, exc) from None
 
 
-def _hash(values: np.ndarray, key: str = "0123456789123456") -> np.ndarray:
-    return pd.util.hash_array(values.astype(object), hash_key=key, categorize=False)
+_K0, _K1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
+_K2, _M64 = np.uint64(0x94D049BB133111EB), (1 << 64) - 1
+_WIDE = 64  # strings longer than this many bytes (rare) are hashed one by one, by the same formula
+
+
+def text_hash(arr: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string's UTF-8 bytes, vectorised over the Arrow buffers (null hashes as "").
+
+    The string is read as little-endian 8-byte words (the last one zero-padded), each mixed in by a multiply and
+    a shift, then the length and a final mix: a function of the string alone, whatever else the batch holds.
+    """
+    arr = pc.fill_null(pc.cast(arr, pa.string()), "")
+    n = len(arr)
+    if not n:
+        return np.zeros(0, np.uint64)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    body = (np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if arr.buffers()[2] is not None
+            else np.zeros(0, np.uint8))
+    lengths = np.diff(offsets)
+    wide = np.flatnonzero(lengths > _WIDE)
+    short = lengths.copy()
+    short[wide] = 0  # hashed below, one by one
+    width = max(8, -(-int(short.max()) // 8) * 8)
+    mat = np.zeros((n, width), np.uint8)
+    if not len(wide) and (lengths == lengths[0]).all():
+        mat[:, :lengths[0]] = body.reshape(n, lengths[0])
+    else:
+        rows = np.repeat(np.arange(n), short)
+        starts = np.repeat(offsets[:-1] - offsets[0], short)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(short) - short, short)
+        mat[rows, cols] = body[starts + cols]
+    words = mat.view("<u8")
+    count = (short + 7) // 8
+    h = np.zeros(n, np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(words.shape[1]):
+            mixed = (h ^ words[:, k]) * _K0
+            h = np.where(k < count, mixed ^ (mixed >> np.uint64(29)), h)
+        h = _finish_hash(h ^ short.astype(np.uint64))
+    for i in wide:
+        h[i] = _text_hash_one(body[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]].tobytes())
+    return h
+
+
+def _finish_hash(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> np.uint64(30))) * _K1
+    h = (h ^ (h >> np.uint64(27))) * _K2
+    return h ^ (h >> np.uint64(31))
+
+
+def _text_hash_one(data: bytes) -> int:
+    """:func:`text_hash` of one string's bytes, in Python integers."""
+    h = 0
+    for k in range(0, len(data), 8):
+        word = int.from_bytes(data[k:k + 8].ljust(8, b"\0"), "little")
+        h = ((h ^ word) * int(_K0)) & _M64
+        h ^= h >> 29
+    h ^= len(data)
+    h = ((h ^ (h >> 30)) * int(_K1)) & _M64
+    h = ((h ^ (h >> 27)) * int(_K2)) & _M64
+    return h ^ (h >> 31)
 
 
 def batch_rows(cols: dict[str, pa.Array]) -> int:
@@ -139,14 +199,14 @@ def batch_rows(cols: dict[str, pa.Array]) -> int:
 def partition_of(t: Table, parts: int, id_hashes: np.ndarray | None = None) -> np.ndarray:
     """The partition (0 … parts-1) of each row: a hash of the enterprise the row belongs to.
 
-    ``id_hashes``, the rows' :func:`_hash` of their ids if already made, spares hashing again the record types
+    ``id_hashes``, the rows' :func:`text_hash` of their ids if already made, spares hashing again the record types
     partitioned by their own id (enterprises, graduates).
     """
     if not t.n:
         return np.zeros(0, np.int64)
     by = BY_ENTERPRISE[t.record_type]
-    hashes = id_hashes if by == "id" and id_hashes is not None else _hash(t.columns[by].data)
-    return (hashes % parts).astype(np.int64)
+    hashes = id_hashes if by == "id" and id_hashes is not None else text_hash(t.columns[by].arrow())
+    return (hashes % np.uint64(parts)).astype(np.int64)
 
 
 def table_to_arrow(t: Table) -> pa.Table:
@@ -442,7 +502,7 @@ class _Spilled:
     records: int
     errors: list[RecordError]
     warnings: list[RecordWarning]
-    hashes: tuple[np.ndarray, np.ndarray, np.ndarray]  # two hashes of each accepted id, and its row
+    ids: tuple[np.ndarray, np.ndarray, np.ndarray]  # each accepted id's hash, row and place in the file, by hash
 
 
 def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool, parts: int, path: str) -> _Spilled:
@@ -450,18 +510,26 @@ def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool,
     n = batch_rows(cols)
     v = validate_columns(rtype, cols, np.arange(start, start + n, dtype=np.int64), warn_unknown=first)
     t = v.table
-    ids = t.ids
-    h0, h1 = _hash(ids), _hash(ids, "abcdefghijklmnop")
+    h = text_hash(t.columns["id"].arrow())
     arrow = table_to_arrow(t)
+    place = np.arange(t.n, dtype=np.int32)
     if rtype == "schools":
         counts = np.array([t.n], np.int64)
     else:
-        part = partition_of(t, parts, id_hashes=h0)
+        part = partition_of(t, parts, id_hashes=h)
         counts = np.bincount(part, minlength=parts).astype(np.int64)
-        arrow = arrow.take(pa.array(np.argsort(part, kind="stable")))  # stable: rows stay in file order
+        order = np.argsort(part, kind="stable")  # stable: rows stay in file order
+        arrow = arrow.take(pa.array(order))
+        place[order] = np.arange(t.n, dtype=np.int32)
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
         writer.write_table(arrow)
-    return _Spilled(path, counts, n, v.errors, v.warnings, (h0, h1, t.rows))
+    by_hash = np.argsort(h, kind="stable")  # sorted here, in the worker: the parent merges sorted runs
+    return _Spilled(path, counts, n, v.errors, v.warnings, (h[by_hash], t.rows[by_hash], place[by_hash]))
+
+
+def _spilled_ids(path: str, places: np.ndarray) -> pa.Array:
+    """The ids at these places of a spilled batch file."""
+    return pa.ipc.open_file(pa.memory_map(path)).read_all().column("id").take(pa.array(places, pa.int64()))
 
 
 def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
@@ -558,7 +626,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
             parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
     # 1. read (here) and validate and spill by partition (in the workers), a few batches ahead
     spills: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
-    hashes: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
+    ids: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     duplicate_of: dict[str, np.ndarray] = {}
     pending: deque[tuple[str, Future | None]] = deque()
     bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
@@ -566,14 +634,14 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     def collect() -> None:
         rtype, future = pending.popleft()
         if future is None:  # the type's every batch is in: its duplicate ids, while the workers go on
-            duplicate_of[rtype] = _duplicates(hashes.pop(rtype))
+            paths = [p for p, _ in spills[rtype]]
+            duplicate_of[rtype] = _duplicates(ids.pop(rtype), lambda k, places: _spilled_ids(paths[k], places))
             return
         s = future.result()
         res.errors += s.errors
         res.warnings += s.warnings
         spills[rtype].append((s.path, s.counts))
-        if len(s.hashes[0]):
-            hashes[rtype].append(s.hashes)
+        ids[rtype].append(s.ids)
         bar.advance(s.records)
 
     for rtype in RECORD_TYPES:
@@ -709,29 +777,34 @@ def _rows_estimate(f: Path) -> int:
     return max(1, f.stat().st_size // 120)
 
 
-def _duplicates(hashes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Rows whose id repeats an earlier accepted row's id, by two independent 64-bit hashes of the id.
+def _duplicates(runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                id_text: Callable[[int, np.ndarray], pa.Array]) -> np.ndarray:
+    """Rows whose id repeats an earlier accepted row's id.
 
-    ``hashes`` holds, chunk by chunk in row order, the two hashes and the row of every accepted record. A
-    stable sort by the first hash finds the few rows that share it; a stable sort of those by the hash pair keeps
-    equal ids in row order, so every one after the first is a duplicate.
+    ``runs`` holds, batch by batch in row order, each accepted record's 64-bit id hash, row and place in the
+    batch, sorted by hash (stably, so rows ascend among equal hashes). Rows sharing a hash are the candidates;
+    their ids, read with ``id_text(batch, places)``, decide: a repeat of an id (in row order) is a duplicate,
+    and a hash shared by different ids drops nothing.
     """
-    if not hashes:
+    if not runs:
         return np.zeros(0, np.int64)
-    a = np.concatenate([h[0] for h in hashes])
-    order = np.argsort(a, kind="stable")  # by the first hash; stable, so rows stay ascending among equal ones
-    sorted_a = a[order]
-    same = np.flatnonzero(sorted_a[1:] == sorted_a[:-1])
+    h = np.concatenate([r[0] for r in runs])
+    order = np.argsort(h, kind="stable")  # a merge of sorted runs; stable, so equal hashes stay in row order
+    sorted_h = h[order]
+    same = np.flatnonzero(sorted_h[1:] == sorted_h[:-1])
     if not len(same):
         return np.zeros(0, np.int64)
-    # the few rows sharing a first hash with another, by both hashes (stable again), equal neighbours compared
-    few = order[np.unique(np.concatenate([same, same + 1]))]
-    b = np.concatenate([h[1] for h in hashes])
-    few = few[np.lexsort((b[few], a[few]))]
-    fa, fb = a[few], b[few]
-    later = np.zeros(len(few), dtype=bool)
-    later[1:] = (fa[1:] == fa[:-1]) & (fb[1:] == fb[:-1])
-    return np.sort(np.concatenate([h[2] for h in hashes])[few[later]])
+    cand = order[np.unique(np.concatenate([same, same + 1]))]  # by hash, then row
+    sizes = np.array([len(r[0]) for r in runs])
+    batch = np.searchsorted(np.cumsum(sizes), cand, side="right")
+    places = np.concatenate([r[2] for r in runs])[cand]
+    text = np.empty(len(cand), dtype=object)
+    for k in np.unique(batch):
+        at = np.flatnonzero(batch == k)
+        text[at] = id_text(int(k), places[at]).to_numpy(zero_copy_only=False)
+    # equal ids have equal hashes, so they are neighbours here, the earliest row first
+    later = pd.Series(text, dtype=object).duplicated(keep="first").to_numpy()
+    return np.sort(np.concatenate([r[1] for r in runs])[cand[later]])
 
 
 def _write_issues(path: Path, res: StreamResult) -> None:
