@@ -57,6 +57,7 @@ __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "f
            "STREAM_FORMATS"]
 
 STREAM_FORMATS = ("csv", "parquet", "jsonl")
+_ELIGIBLE, _COMPLIANT, _UNDETERMINED = (STATUSES.index(s) for s in ("eligible", "compliant", "undetermined"))
 ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
                            ("period", pa.string()), ("count", pa.int64()), ("amount", pa.string()),
                            ("amount_min", pa.string()), ("amount_max", pa.string())])
@@ -270,15 +271,15 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         if key not in batch.amounts:
             return pa.nulls(n, pa.string())
         num, den, present = batch.amounts[key]
-        q = _round_half_up(_mul(num, 100), den)
-        text = _fixed(q, num < 0, 2, commas=False)
-        return pc.if_else(pa.array(present), text, pa.nulls(n, pa.string()))
+        at = np.flatnonzero(present)  # positive decisions only: the others have no amount to write
+        q = _round_half_up(_mul(num[at], 100), den)
+        text = _fixed(q, num[at] < 0, 2, commas=False)
+        slot = np.zeros(n, np.int64)
+        slot[at] = np.arange(len(at))
+        return text.take(pa.array(slot, mask=~present))
 
     # only undetermined decisions miss facts: the lists are built from those rows, the others are empty
-    status_codes = np.full(n, -1, np.int8)
-    for code, name in enumerate(STATUSES):
-        status_codes[batch.status == name] = code
-    lacking = np.flatnonzero(status_codes == STATUSES.index("undetermined"))
+    lacking = np.flatnonzero(batch.status == _UNDETERMINED)
     facts = batch.missing[lacking]
     offsets = np.zeros(n + 1, np.int32)
     offsets[lacking + 1] = np.fromiter(map(len, facts), np.int32, len(facts))
@@ -294,7 +295,7 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": subjects,
-        "status": pa.DictionaryArray.from_arrays(pa.array(status_codes), pa.array(STATUSES, pa.string())),
+        "status": pa.DictionaryArray.from_arrays(pa.array(batch.status), pa.array(STATUSES, pa.string())),
         "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
         "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
         "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
@@ -375,12 +376,13 @@ class RunningSummary:
     def add(self, batch: DecisionColumns) -> None:
         """Count one rule's decided batch."""
         rid = batch.rule.id
-        self.counts[rid].update(Counter(batch.status.tolist()))
+        self.counts[rid].update({STATUSES[code]: int(times) for code, times
+                                 in enumerate(np.bincount(batch.status, minlength=len(STATUSES))) if times})
         # only undetermined decisions miss facts; count each distinct list once, then its facts by that count
-        for facts, times in Counter(map(tuple, batch.missing[batch.status == "undetermined"])).items():
+        for facts, times in Counter(map(tuple, batch.missing[batch.status == _UNDETERMINED])).items():
             for fact in facts:
                 self.missing[fact] += times
-        positive = (batch.status == "eligible") | (batch.status == "compliant")
+        positive = (batch.status == _ELIGIBLE) | (batch.status == _COMPLIANT)
         for key, (num, den, present) in batch.amounts.items():
             sel = present & positive
             if not sel.any():

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
-from ..decisions import Decision, build_document
+from ..decisions import STATUSES, Decision, build_document
 from ..errors import EvaluationError
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
@@ -850,7 +850,7 @@ class DecisionColumns:
 
     rule: Rule
     subject_ids: np.ndarray
-    status: np.ndarray  # object array of status strings
+    status: np.ndarray  # int8 codes: positions in engine.decisions.STATUSES
     amounts: dict[str, tuple[Any, Any, np.ndarray]]  # key -> (numerators, denominator, present)
     missing: np.ndarray  # object array: each row's missing facts (a sorted list, or () when none)
     reasons: pa.ListArray
@@ -883,7 +883,7 @@ class DecisionColumns:
         rule = self.rule
         reasons = self.reasons.to_pylist()
         for i, sid in enumerate(self.subject_ids):
-            d = Decision(rule.id, rule.subject, str(sid), str(self.status[i]), rule.effect, rule.citation,
+            d = Decision(rule.id, rule.subject, str(sid), STATUSES[self.status[i]], rule.effect, rule.citation,
                          self.amount_decimal("amount", i), self.amount_decimal("amount_min", i),
                          self.amount_decimal("amount_max", i), list(self.missing[i]), reasons[i] or [])
             if self.rollup_key is not None and self.rollup_key[i] is not None:
@@ -1025,7 +1025,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     met_unknown = ~met_false & np.logical_or.reduce([~c.known for c in crits])
     m_miss, m_cn, m_dn = _merge_unknown(crits, met_unknown)
 
-    status = np.empty(n, dtype=object)
+    status = np.full(n, -1, dtype=np.int8)  # a code in STATUSES
     slots: list[_Slot] = []
     missing = np.empty(n, dtype=object)
     missing.fill(())
@@ -1094,7 +1094,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
 
     # not applicable
     na = applies_false & ~error
-    status[na] = "not_applicable"
+    status[na] = _STATUS_CODE["not_applicable"]
     na_texts = [(in_region, lambda rows: _texts_region(rule, pack, region, rows)),
                 (in_time, lambda rows: _texts_time(rule, pack, day, rows))]
     for s, make in na_texts:
@@ -1115,12 +1115,12 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
         und_slot.put(rows, pa.array(texts, pa.string()))
         missing[rows] = facts
-        status[rows] = "undetermined"
+        status[rows] = _STATUS_CODE["undetermined"]
     slots.append(und_slot)
-    status[negative & ~error] = rule.negative
+    status[negative & ~error] = _STATUS_CODE[rule.negative]
     # positive
     pos_rows = np.flatnonzero(positive & ~error)
-    status[pos_rows] = rule.positive
+    status[pos_rows] = _STATUS_CODE[rule.positive]
     pos_env = env.subset(pos_rows)
     if rule.positive_reason is not None:
         slots.append(_Slot().put(pos_rows, render(rule.positive_reason.template, pos_env)))
@@ -1134,7 +1134,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
         slots.append(_Slot().put(pos_rows, rule.amount_note))
     # errors
     err_rows = np.flatnonzero(error)
-    status[err_rows] = "undetermined"
+    status[err_rows] = _STATUS_CODE["undetermined"]
     missing[err_rows] = [()] * len(err_rows)
     if len(err_rows):
         for slot in slots:
@@ -1150,6 +1150,9 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
             rollup_period[~keep] = None
     return DecisionColumns(rule, table.ids, status, amounts, missing, _reason_lists(slots, n),
                            rollup_key, rollup_period, err_rows, table.columns["id"].arrow())
+
+
+_STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
 
 
 def _merge_dn(a: dict[int, frozenset[str]], b: dict[int, frozenset[str]], where_b: np.ndarray) -> dict[int, frozenset[str]]:
