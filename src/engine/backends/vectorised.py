@@ -570,11 +570,14 @@ def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
 
         codes, _ = pd.factorize(np.concatenate([key.data[rows], col.data[tpos]]).astype(object))
         left, right = codes[:len(rows)], codes[len(rows):]
-    # a sorted-merge join in numpy
+    # the codes are small integers: the related positions grouped by code (a counting sort), then each row's group
+    size = int(max(left.max(initial=0), right.max(initial=0))) + 1
     by_code = np.argsort(right, kind="stable")  # equal keys keep ascending position, i.e. ascending related id
-    sorted_codes = right[by_code]
-    lo = np.searchsorted(sorted_codes, left, "left")
-    count = np.searchsorted(sorted_codes, left, "right") - lo
+    per_code = np.bincount(right[right >= 0], minlength=size)
+    first = np.cumsum(per_code) - per_code + int((right < 0).sum())  # codes −1 (in no table) sort first
+    found = left >= 0
+    lo = np.where(found, first[np.where(found, left, 0)], 0)
+    count = np.where(found, per_code[np.where(found, left, 0)], 0)
     total = int(count.sum())
     starts = np.repeat(lo - (np.cumsum(count) - count), count)  # each pair's offset into sorted_codes
     return np.repeat(rows, count), tpos[by_code[starts + np.arange(total)]]
