@@ -523,10 +523,14 @@ def _spill_batch(rtype: str, cols: dict[str, pa.Array], start: int, first: bool,
         order = np.argsort(part, kind="stable")  # stable: rows stay in file order
         arrow = arrow.take(pa.array(order))
         place[order] = np.arange(t.n, dtype=np.int32)
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
-        writer.write_table(arrow)
+    _write_arrow(path, arrow)
     by_hash = np.argsort(h, kind="stable")  # sorted here, in the worker: the parent merges sorted runs
     return _Spilled(path, counts, n, v.errors, v.warnings, (h[by_hash], t.rows[by_hash], place[by_hash]))
+
+
+def _write_arrow(path: str, table: pa.Table) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
 
 
 def _spilled_ids(path: str, places: np.ndarray) -> pa.Array:
@@ -543,14 +547,17 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
-def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, schools: Table,
+def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``spills`` None: the schools').
 
+    ``school_file`` is the Arrow file of the whole schools table and its rows, mapped here (not sent to each task).
+
     In a worker process the writers are Arrow stream files of its own, closed here; the parent copies them.
     """
+    schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
     if spills is None:
         tables = {t: empty_table(t) for t in RECORD_TYPES}
         subjects: set[str] = {"schools"}
@@ -668,6 +675,8 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     school_table = _spilled_rows("schools", [(p, 0, int(c[0])) for p, c in spills["schools"]])
     all_schools, s_errors, s_warnings = finish_tables({"schools": Validated(school_table)}, duplicate_of=duplicate_of)
     schools = all_schools["schools"]
+    school_file = (str(tmp / "schools.arrow"), schools.n)  # mapped by each partition's task, not sent to it
+    _write_arrow(school_file[0], table_to_arrow(schools))
     res.errors += s_errors
     res.warnings += [w for w in s_warnings if w.record_type == "schools"]
     res.seconds["validate"] = time.perf_counter() - t0
@@ -696,7 +705,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
             else:
                 sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
                          RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
-            running.append((pool.submit(_decide_partition, job, schools, duplicate_of, packs, as_of, overrides,
+            running.append((pool.submit(_decide_partition, job, school_file, duplicate_of, packs, as_of, overrides,
                                         *sinks), sinks[0].path, sinks[1].path))
             # a few partitions ahead of the writing, so finished ones do not pile up
             while running and (len(running) > 2 * workers or k == len(jobs) - 1):
