@@ -252,8 +252,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     """Drop duplicate ids (the first accepted record wins), add the dataset-level warnings, sort by id.
 
     ``known_ids`` gives, per referenced record type, the id column of the whole dataset's table (for a chunk of it);
-    by default the tables themselves. ``duplicate_of`` marks rows known (from a pass over the whole dataset)
-    to repeat an earlier accepted id.
+    by default the tables themselves. ``duplicate_of`` gives, per record type, the rows known (from a pass over the
+    whole dataset) to repeat an earlier accepted id: for those types the tables' own ids are not compared again.
     """
     errors: list[RecordError] = []
     warnings: list[RecordWarning] = []
@@ -262,10 +262,10 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         v = validated.get(rtype) or Validated(empty_table(rtype))
         t = v.table
         dup = np.zeros(t.n, dtype=bool)
-        if t.n and len(pc.unique(t.columns["id"].arrow())) < t.n:  # only then are the ids needed as Python strings
+        if duplicate_of is not None and rtype in duplicate_of:  # found over the whole dataset: these rows included
+            dup = np.isin(t.rows, duplicate_of[rtype])
+        elif t.n and len(pc.unique(t.columns["id"].arrow())) < t.n:  # only then are the ids needed as Python strings
             dup = pd.Series(t.ids, dtype=object).duplicated(keep="first").to_numpy().copy()
-        if duplicate_of is not None and rtype in duplicate_of:
-            dup |= np.isin(t.rows, duplicate_of[rtype])
         errs = list(v.errors)
         for i in np.flatnonzero(dup):
             rid = str(t.ids[i])
