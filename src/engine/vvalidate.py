@@ -1,11 +1,12 @@
 """Vectorised validation: raw text columns (as read from CSV or Parquet) to typed :class:`Table` columns.
 
-Each field is checked with Arrow kernels against a strict form of what the record models accept (``^\\d{6}$``
-with a province prefix, ``^\\d{1,16}(\\.\\d{1,2})?$`` for money, a real ``YYYY-MM-DD`` date, a USCC with its
-check character, …). A row that passes every strict check is converted column by column. A row that does not —
-a bad value, or an unusual but acceptable spelling such as ``1,200`` or `` 是 `` — is validated by the record
-model itself (:func:`engine.records.validate_record`), so its errors are exactly the ones ``validate_rows``
-gives: row, field, value and expectation. Clean files are validated at column speed; bad rows lose nothing.
+Each field is checked with Arrow kernels and numpy byte matrices (no regular expressions) against a strict form
+of what the record models accept (``^\\d{6}$`` with a province prefix, ``^\\d{1,16}(\\.\\d{1,2})?$`` for money,
+a real ``YYYY-MM-DD`` date, a USCC with its check character, …). A row that passes every strict check is converted
+column by column. A row that does not — a bad value, or an unusual but acceptable spelling such as ``1,200`` or
+`` 是 `` — is validated by the record model itself (:func:`engine.records.validate_record`), so its errors are
+exactly the ones ``validate_rows`` gives: row, field, value and expectation. Clean files are validated at column
+speed; bad rows lose nothing.
 """
 
 from __future__ import annotations
