@@ -535,8 +535,10 @@ def _pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
 def _positions(ids: Column, key: V) -> np.ndarray:
     """Position in ``ids`` (a table's ids) of each key, −1 where absent or unknown. A key read from a column is
     looked up through that column's remembered positions: once per column, however many rules ask."""
-    if key.source is None:
-        at = Column("str", key.data, key.known).positions_in(ids)
+    if key.source is None:  # computed text: the known keys looked up once
+        at = np.full(key.n, -1, dtype=np.int64)
+        sel = np.flatnonzero(key.known)
+        at[sel] = Column("str", key.data[sel], np.ones(len(sel), dtype=bool)).positions_in(ids)
     else:
         col, pos = key.source
         at = pos if col is ids else col.positions_in(ids)[pos]
@@ -579,7 +581,7 @@ def _join_pairs(rel: ListRel) -> tuple[np.ndarray, np.ndarray]:
     lo = np.where(found, first[np.where(found, left, 0)], 0)
     count = np.where(found, per_code[np.where(found, left, 0)], 0)
     total = int(count.sum())
-    starts = np.repeat(lo - (np.cumsum(count) - count), count)  # each pair's offset into sorted_codes
+    starts = np.repeat(lo - (np.cumsum(count) - count), count)  # each pair's place in by_code
     return np.repeat(rows, count), tpos[by_code[starts + np.arange(total)]]
 
 
@@ -946,15 +948,15 @@ def _subject_env(rule: Rule, pack: Pack, table: Table, tables: Tables, as_of: dt
     for lk in rule.lookups:
         key = ev(lk.key.node, env)
         rel_table = tables[lk.record_type]
-        target = REFERENCES.get((lk.record_type, lk.by))
-        ids = rel_table.columns["id"] if lk.by == "id" else tables[target].columns["id"] if target else None
+        target = REFERENCES.get((lk.record_type, lk.by))  # the ids that ``by`` refers to, if it is a reference
+        target_ids = rel_table.columns["id"] if lk.by == "id" else tables[target].columns["id"] if target else None
         if lk.many:
-            env.names[lk.name] = ListRel(rel_table, lk.by, key, ids)
+            env.names[lk.name] = ListRel(rel_table, lk.by, key, target_ids)
         elif lk.by == "id":
             env.names[lk.name] = V("rec", _positions(rel_table.columns["id"], key), np.ones(n, dtype=bool),
                                    err=key.err, table=rel_table, key=key)
         else:
-            first = ListRel(rel_table, lk.by, key, ids)
+            first = ListRel(rel_table, lk.by, key, target_ids)
             rows, pos = _pairs(first)
             found = np.full(n, -1, dtype=np.int64)
             starts = _groups(rows)
