@@ -41,9 +41,9 @@ from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .policy import Pack
-from .records import RECORD_TYPES
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
-                     partition_of, partitions_for, table_from_arrow, table_to_arrow, text_columns, unreadable)
+                     partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
+                     unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
@@ -154,17 +154,8 @@ def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, school
                       overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
-    if frames is None:
-        tables = {t: empty_table(t) for t in RECORD_TYPES}
-        subjects, errors, warnings = {"schools"}, [], []
-    else:
-        validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
-                                            duplicate_of=duplicate_of)
-        errors = [e for e in errs if e.record_type != "schools"]
-        warnings = [w for w in warns if w.record_type != "schools"]
-        subjects = set(RECORD_TYPES) - {"schools"}
-    tables["schools"] = schools
+    validated = None if frames is None else {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)

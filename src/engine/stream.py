@@ -53,7 +53,7 @@ from .vvalidate import Validated, csv_text_options, finish_tables, validate_colu
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
-           "partition_of", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
+           "partition_of", "partition_tables", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
 
 STREAM_FORMATS = ("csv", "parquet", "jsonl")
@@ -547,6 +547,20 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
+def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray]
+                     ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
+    """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
+    and warnings (the schools' own are reported once, not per partition); ``validated`` None: the schools' partition.
+    """
+    if validated is None:
+        return {**{t: empty_table(t) for t in RECORD_TYPES}, "schools": schools}, {"schools"}, [], []
+    tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
+                                             duplicate_of=duplicate_of)
+    tables["schools"] = schools
+    return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
+            [w for w in warnings if w.record_type != "schools"])
+
+
 def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
@@ -558,19 +572,8 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, scho
     In a worker process the writers are Arrow stream files of its own, closed here; the parent copies them.
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
-    if spills is None:
-        tables = {t: empty_table(t) for t in RECORD_TYPES}
-        subjects: set[str] = {"schools"}
-        errors: list[Any] = []
-        warnings: list[RecordWarning] = []
-    else:
-        validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-        tables, errs, warns = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
-                                            duplicate_of=duplicate_of)
-        errors = [e for e in errs if e.record_type != "schools"]
-        warnings = [w for w in warns if w.record_type != "schools"]
-        subjects = set(RECORD_TYPES) - {"schools"}
-    tables["schools"] = schools
+    validated = None if spills is None else {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
     summary = RunningSummary(packs)
     decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
     if out.fmt == "arrows":
