@@ -163,7 +163,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             if good.any():
                 data[good] = _np(pc.cast(filled.filter(pa.array(good)), pa.int64()))
         elif kind.name == "money":  # ^\d{1,16}(\.\d{1,2})?$, in fen
-            dot = _np(pc.find_substring(filled, "."))
+            dot = _np(pc.find_substring(filled, "."))  # positions count as bytes only for ASCII: others fail below
             whole = np.where(dot < 0, length, dot)
             places = np.where(dot < 0, 0, length - dot - 1)
             digits = pc.replace_substring(filled, ".", "", max_replacements=1)
@@ -188,7 +188,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             data[at] = vals
             good[at] = real
         elif kind.name == "bool":
-            lower = pc.utf8_lower(pc.fill_null(arr, ""))
+            lower = pc.utf8_lower(filled)
             t = _np(pc.is_in(lower, pa.array(sorted(TRUE_WORDS)))).astype(bool)
             f = _np(pc.is_in(lower, pa.array(sorted(FALSE_WORDS)))).astype(bool)
             good = clean & (t | f)
