@@ -41,8 +41,9 @@ from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .policy import Pack
+from .atomic import OutputSet, refuse_overwriting_inputs
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
-                     partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
+                     stream_outputs, partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
                      unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
@@ -212,25 +213,33 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
         raise FatalError(f"rules the vectorised backend cannot run on Dask: {', '.join(engine.fallback_rules)}")
-    stem = output.with_suffix("")
-    rollup_dir = Path(f"{stem}.rollups.parquet")
-    _output_dir(output)
-    _output_dir(rollup_dir)
+    finals = stream_outputs(output, "parquet")
+    refuse_overwriting_inputs(finals.values(), path)
+    for final in (finals["decisions"], finals["rollups"]):
+        if final.exists() and not final.is_dir():
+            raise FatalError(f"{final}: a Dask run writes a directory of Parquet parts here, and this is a file")
+    outs = OutputSet()  # written under temporary names, renamed when the run has succeeded (the summary last)
+    paths = {key: outs.path(final, last=key == "summary") for key, final in finals.items()}
+    _output_dir(paths["decisions"])
+    _output_dir(paths["rollups"])
     client, owned = _client(scheduler, connect_timeout)
     try:
-        return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
-                    chunk_enterprises, piece_bytes)
+        with outs:
+            res = _run(client, files, packs, as_of, overrides, paths, partitions, chunk_enterprises, piece_bytes)
+        res.outputs = [finals[k] for k in ("decisions", "rollups", "summary", "errors")]
+        return res
     finally:
+        outs.discard()
         for thing in owned:
             thing.close()
 
 
 def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
-         output: Path, rollup_dir: Path, partitions: int | None, chunk_enterprises: int,
-         piece_bytes: int) -> StreamResult:
+         paths: dict[str, Path], partitions: int | None, chunk_enterprises: int, piece_bytes: int) -> StreamResult:
     import dask.dataframe as dd
     from dask import delayed
 
+    output, rollup_dir = paths["decisions"], paths["rollups"]
     res = StreamResult()
     t0 = time.perf_counter()
     parts = partitions or max(partitions_for(files, chunk_enterprises), sum(client.nthreads().values()))
@@ -283,5 +292,5 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
         res.errors += errors
         res.warnings += warnings
     res.seconds["decide"] = time.perf_counter() - t1
-    finish_result(res, summary, output, rollup_dir)
+    finish_result(res, summary, paths)
     return res

@@ -49,6 +49,8 @@ from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
 from .policy import Pack
 from .records import RECORD_TYPES
+from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs
+from .safe import spreadsheet_cell, spreadsheet_column
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
@@ -349,7 +351,7 @@ class RowWriter:
                 col = table.column(name)
                 if pa.types.is_list(col.type):
                     col = pc.binary_join(col, "; " if name == "missing_facts" else " | ")
-                cols[name] = col
+                cols[name] = spreadsheet_column(col)  # no cell a spreadsheet would run as a formula
             buf = pa.BufferOutputStream()
             pacsv.write_csv(pa.table(cols), buf, pacsv.WriteOptions(include_header=self.first))
             self.handle.write(buf.getvalue().to_pybytes().decode("utf-8").replace("\r\n", "\n"))
@@ -492,7 +494,8 @@ def _executor(workers: int) -> Any:
 
     # fork where there is one: a worker starts with the engine already imported (spawn costs each a fresh import)
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+    # each worker dies with this process (a parent killed outright leaves no worker running on)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=die_with_parent)
 
 
 @dataclass
@@ -620,11 +623,18 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
         raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
+    finals = stream_outputs(output, fmt)
+    refuse_overwriting_inputs(finals.values(), path)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
     pool = _executor(workers)  # before this process reads a file, so no reader thread is running at a fork
+    outs = OutputSet()  # every file under a temporary name until the run has succeeded; the summary renamed last
+    paths = {key: outs.path(final, last=key == "summary") for key, final in finals.items()}
     try:
-        return _stream(pool, workers, files, packs, as_of, overrides, output, fmt, chunk_enterprises, progress,
-                       parts, tmp, res, t0)
+        with outs:
+            _stream(pool, workers, files, packs, as_of, overrides, paths, fmt, chunk_enterprises, progress,
+                    parts, tmp, res, t0)
+        res.outputs = list(finals.values())
+        return res
     except BrokenProcessPool as exc:
         raise FatalError(f"a worker process of the check stopped unexpectedly ({exc}); with less memory free, "
                          "try a smaller --chunk-size or --workers 1") from None
@@ -633,9 +643,17 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def stream_outputs(output: Path, fmt: str) -> dict[str, Path]:
+    """The files a streamed check of ``output`` writes: decisions, roll-ups, errors, summary (written last)."""
+    stem = output.with_suffix("")
+    ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
+    return {"decisions": output, "rollups": Path(f"{stem}.rollups.{ext}"), "errors": Path(f"{stem}.errors.csv"),
+            "summary": Path(f"{stem}.summary.json")}
+
+
 def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
-            overrides: dict[str, Decimal] | None, output: Path, fmt: str, chunk_enterprises: int, progress: bool,
-            parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
+            overrides: dict[str, Decimal] | None, paths: dict[str, Path], fmt: str, chunk_enterprises: int,
+            progress: bool, parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
     # 1. read (here) and validate and spill by partition (in the workers), a few batches ahead
     spills: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     ids: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
@@ -685,10 +703,8 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     res.seconds["validate"] = time.perf_counter() - t0
     # 2. decide: the schools once, then every partition; written here in partition order as they come back
     t1 = time.perf_counter()
-    stem = output.with_suffix("")
-    ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
-    out = RowWriter(output, fmt)
-    rollups = RowWriter(Path(f"{stem}.rollups.{ext}"), fmt)
+    out = RowWriter(paths["decisions"], fmt)
+    rollups = RowWriter(paths["rollups"], fmt)
     summary = RunningSummary(packs)
     bar = _Progress(progress, parts + 1, "deciding")
     inline = isinstance(pool, _Inline)
@@ -729,7 +745,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
+    finish_result(res, summary, paths)
     return res
 
 
@@ -759,9 +775,12 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
     return decided
 
 
-def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, rollups: Path) -> None:
-    """Sort the errors and warnings as the document does; write ``OUT.summary.json`` and ``OUT.errors.csv``."""
-    stem = output.with_suffix("")
+def finish_result(res: StreamResult, summary: "RunningSummary", paths: dict[str, Path]) -> None:
+    """Sort the errors and warnings as the document does; write the summary and the errors file.
+
+    ``paths`` are those of :func:`stream_outputs` (or their temporary stand-ins). The summary file, renamed into
+    place last, states that the run is complete and how many records and decisions it holds.
+    """
     res.summary = summary.result()
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
@@ -769,10 +788,12 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
     ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
     res.errors = [*rec_errors, *ev_errors]
     res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
-    Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",
-                                            encoding="utf-8")
-    _write_issues(Path(f"{stem}.errors.csv"), res)
-    res.outputs = [output, rollups, Path(f"{stem}.summary.json"), Path(f"{stem}.errors.csv")]
+    _write_issues(paths["errors"], res)
+    rejected = sum(isinstance(e, RecordError) for e in res.errors)
+    written = {**res.summary, "run": {"complete": True, "records": res.records, "rejected": rejected,
+                                      "decisions": res.decisions}}
+    paths["summary"].write_text(json.dumps(written, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    res.outputs = [paths[k] for k in ("decisions", "rollups", "summary", "errors")]
 
 
 def partitions_for(files: dict[str, Path], chunk_enterprises: int) -> int:
@@ -832,4 +853,4 @@ def _write_issues(path: Path, res: StreamResult) -> None:
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
             for e in items:
                 d = e.as_dict()
-                w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])
+                w.writerow([spreadsheet_cell(v) for v in (severity, *(d.get(k) for k in ISSUE_COLUMNS[1:]))])
