@@ -101,7 +101,7 @@ def test_csv_and_xlsx_outputs(tmp_path):
     base = ["check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31"]
     assert run(*base, "--format", "csv", "--output", str(tmp_path / "out.csv")).returncode == 0
     json_doc = json.loads(run(*base, "--format", "json").stdout)
-    with open(tmp_path / "out.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "out.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["rule_id"], r["subject_id"], r["status"], r["amount"] or None) for r in rows] == [
         (d["rule_id"], d["subject_id"], d["status"], d["amount"]) for d in json_doc["decisions"]]

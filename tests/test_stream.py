@@ -44,7 +44,7 @@ def _read(path, fmt):
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if fmt == "parquet":
         return pq.read_table(path).to_pylist() if path.exists() else []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -71,7 +71,7 @@ def assert_same_as_reference(folder, out_dir, fmt, chunk, overrides=None):
     summary = _rollups_as_summary(rows)
     assert summary["by_enterprise"] == doc["summary"]["by_enterprise"]
     assert summary["by_school"] == doc["summary"]["by_school"]
-    with open(out_dir / "decisions.errors.csv", encoding="utf-8") as fh:
+    with open(out_dir / "decisions.errors.csv", encoding="utf-8-sig") as fh:
         issues = list(csv.reader(fh))[1:]
     assert issues == [["" if v is None else str(v) for v in row] for row in _issue_rows(doc)]
 

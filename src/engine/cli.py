@@ -28,7 +28,8 @@ from .explain import trace_to_dict, trace_to_text
 from .lint import lint_dirs
 from .loaders import load_dataset
 from .policy import Pack, Rule, load_packs
-from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_xlsx
+from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_text, write_xlsx
+from .safe import visible
 from .schema import write_schemas
 from .watch import ChangeError, Watcher, read_change
 
@@ -133,6 +134,9 @@ EngineOpt = typer.Option(EngineName.auto, "--engine",
 RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
 ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
+PeriodOpt = typer.Option(None, "--period", help="Decide only records dated in this tax year (2021) or quarter "
+                                                "(2021Q3); the others are listed as warnings. --as-of defaults to "
+                                                "the period's last day.")
 
 
 @app.command()
@@ -157,15 +161,26 @@ def check(
     partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
                                              help="Partitions of a --dask run (default: one per --chunk-size "
                                                   "enterprises, at least one per worker thread)."),
+    period: Optional[str] = PeriodOpt,
+    summary: bool = typer.Option(False, "--summary", help="Table format: the summaries only, not each decision."),
+    enterprise: Optional[str] = typer.Option(None, "--enterprise", metavar="ID",
+                                             help="One enterprise's benefits sheet (text, or json with --format json)."),
 ) -> None:
     """Decide every rule for every record of DATASET."""
-    day = _as_of(as_of)
+    from .periods import default_as_of, parse_period
+
+    the_period = parse_period(period) if period is not None else None
+    day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
     packs = _packs(rules)
     overrides = _overrides(param, packs)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
         _fail(f"--format {format.value} needs --output FILE")
     if not dataset.exists():
         _fail(f"{dataset}: no such file or directory")
+    if output is not None:
+        _refuse_inputs(output, format, dataset)
+    if the_period is not None and (dask is not None or _streamed(engine, dataset, output, format)):
+        _fail("--period is not available for streamed or Dask checks yet; use --engine reference or durable")
     if dask is not None:
         _check_on_dask(dataset, packs, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet)
         return
@@ -180,10 +195,19 @@ def check(
                            progress=sys.stderr.isatty() and not quiet, workers=workers)
         _report(res, quiet)
         return
-    ds = load_dataset(dataset)
-    doc = _decide_document(EngineName(chosen), packs, ds, day, overrides)
+    from .annotate import annotate_document
+    from .periods import restrict_to_period
+    from .progress import SlowRunStatus
+
+    with SlowRunStatus("chanjiao 判定中", enabled=sys.stderr.isatty() and not quiet):
+        ds = restrict_to_period(load_dataset(dataset), packs, the_period, day)
+        doc = _decide_document(EngineName(chosen), packs, ds, day, overrides)
+        doc = annotate_document(doc, dataset=ds, packs=packs, as_of=day, overrides=overrides, period=the_period)
     try:
-        _write(doc, format, output)
+        if enterprise is not None:
+            _write_benefits(doc, ds, packs, day, overrides, enterprise, format, output)
+        else:
+            _write(doc, format, output, summary_only=summary, context=(ds, packs, day, dataset))
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
     if ds.errors:
@@ -250,10 +274,46 @@ def _choose_engine(engine: EngineName, dataset: Path) -> str:
     return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
 
-def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> None:
+def _streamed(engine: EngineName, dataset: Path, output: Optional[Path], format: OutputFormat) -> bool:
+    return (_choose_engine(engine, dataset) == "vectorised" and dataset.is_dir() and output is not None
+            and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
+
+
+def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path) -> None:
+    """--output (or a file written beside it) must not be an input of the run."""
+    from .atomic import refuse_overwriting_inputs
+
+    stem = output.with_suffix("")
+    beside = [Path(f"{stem}.{n}") for n in ("summary.csv", "errors.csv", "summary.json", "rollups.csv",
+                                              "rollups.jsonl", "rollups.parquet")]
+    refuse_overwriting_inputs([output, *beside], dataset)
+
+
+def _write_benefits(doc: dict[str, Any], ds: Any, packs: list[Pack], day: dt.date, overrides: dict[str, Decimal],
+                    enterprise: str, fmt: OutputFormat, output: Optional[Path]) -> None:
+    """``check --enterprise ID``: the enterprise's benefits sheet (engine.benefits)."""
+    from .benefits import benefits_sheet, benefits_text
+
+    sheet = benefits_sheet(doc, ds, packs, day, overrides, enterprise)
+    if fmt is OutputFormat.json:
+        text = json.dumps(sheet, ensure_ascii=False, indent=2) + "\n"
+    elif fmt is OutputFormat.table:
+        text = benefits_text(sheet)
+    else:
+        _fail(f"--enterprise writes --format table or json, not {fmt.value}")
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(text, output)
+
+
+def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path], summary_only: bool = False,
+           context: Any = None) -> None:
     if fmt is OutputFormat.xlsx:
+        from .report_context import report_context
+
         assert output is not None
-        write_xlsx(doc, output)
+        write_xlsx(doc, output, context=report_context(*context) if context else None)
         return
     if fmt is OutputFormat.csv:
         text = write_csv(doc, output)
@@ -269,11 +329,16 @@ def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> No
     elif fmt is OutputFormat.jsonl:
         text = to_jsonl(doc)
     else:
-        text = to_table(doc, color=output is None and sys.stdout.isatty())
+        import shutil
+
+        titles = {r.id: r.title for p in (context[1] if context else []) for r in p.rules}
+        width = shutil.get_terminal_size((100, 24)).columns if output is None else 120
+        text = to_table(doc, width=width, color=output is None and sys.stdout.isatty(), summary_only=summary_only,
+                        titles=titles)
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_text(text, output)
 
 
 @app.command()
@@ -301,7 +366,7 @@ def explain(
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write(trace_to_text(trace))
+        sys.stdout.write(visible(trace_to_text(trace)))  # data never reaches the terminal with control characters
 
 
 @rules_app.command("list")
@@ -391,7 +456,7 @@ def watch(
                 lines = watcher.apply(read_change(text), number)
             except ChangeError as exc:
                 bad += 1
-                print(f"chanjiao: line {number}: {exc}; skipped", file=sys.stderr)
+                print(visible(f"chanjiao: line {number}: {exc}; skipped", keep_newlines=False), file=sys.stderr)
                 continue
             for line in lines:
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -409,13 +474,16 @@ def schema(output: Path = typer.Option(Path("schemas"), "--output", help="Folder
 
 def main() -> None:
     """Entry point of the ``chanjiao`` command."""
+    from .atomic import terminate_on_sigterm
+
+    terminate_on_sigterm()  # SIGTERM unwinds like Ctrl-C: temporary output files are removed on the way out
     try:
         code = app(standalone_mode=False)
     except FatalError as exc:
-        print(f"chanjiao: error: {exc}", file=sys.stderr)
+        print(visible(f"chanjiao: error: {exc}", keep_newlines=False), file=sys.stderr)
         sys.exit(2)
     except _ClickException as exc:  # usage errors: unknown option, missing argument, bad choice
-        print(f"chanjiao: error: {exc.format_message()}", file=sys.stderr)
+        print(visible(f"chanjiao: error: {exc.format_message()}", keep_newlines=False), file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         print("chanjiao: interrupted", file=sys.stderr)
@@ -423,6 +491,7 @@ def main() -> None:
     except Exception as exc:  # the promise: no traceback, ever, unless asked for
         if os.environ.get("CHANJIAO_DEBUG"):
             raise
-        print(f"chanjiao: internal error: {type(exc).__name__}: {exc} (set CHANJIAO_DEBUG=1 for details)", file=sys.stderr)
+        print(visible(f"chanjiao: internal error: {type(exc).__name__}: {exc} (set CHANJIAO_DEBUG=1 for details)",
+                      keep_newlines=False), file=sys.stderr)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -146,19 +146,18 @@ def decision_gap(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
 
 
 def gap_text(gap: dict[str, Any]) -> str:
-    """A gap for people, in Chinese: 还需增加 ¥5,000.00（达到 ¥15,000.00） / 需补充 …（不低于 …）."""
-    from .expressions import format_value
-
+    """A gap for people, in Chinese: ``enterprises.education_fund 还需增加 ¥17,000.00（达到 ¥837,000.00）``, or for an
+    unknown fact ``补充 enterprises.education_fund：不低于 ¥837,000.00 即可判定为符合``."""
     fact = gap["fact"]
-    target = format_value(Decimal(gap["target"]))
+    target = f"{Decimal(gap['target']):,.2f}"
     if gap.get("amount") is None:
         bound = "不低于" if gap["op"] in (">=", ">") else "不高于"
         text = f"补充 {fact}：{bound} ¥{target}"
         if gap.get("max"):
-            text += f" 且不高于 ¥{format_value(Decimal(gap['max']))}"
+            text += f" 且不高于 ¥{Decimal(gap['max']):,.2f}"
         return text + " 即可判定为符合"
     verb = "还需增加" if gap["op"] in (">=", ">") else "需减少"
-    return f"{fact} {verb} ¥{format_value(Decimal(gap['amount']))}（达到 ¥{target}）"
+    return f"{fact} {verb} ¥{Decimal(gap['amount']):,.2f}（达到 ¥{target}）"
 
 
 def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.date,

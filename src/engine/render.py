@@ -13,9 +13,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .atomic import OutputSet
 from .explain import STATUS_LABELS
+from .safe import spreadsheet_cell, visible
 
-__all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "DECISION_COLUMNS"]
+__all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "write_text",
+           "DECISION_COLUMNS", "CSV_BOM"]
+
+# every CSV file chanjiao writes starts with a UTF-8 BOM, so Excel on Chinese Windows reads it as UTF-8; CSV on
+# standard output has none (it goes to programs)
+CSV_BOM = "\ufeff"
 
 DECISION_COLUMNS = [
     "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
@@ -47,7 +54,14 @@ def write_parquet(doc: dict[str, Any], output: Path) -> None:
 
     strings, lists = pa.string(), pa.list_(pa.string())
     schema = pa.schema([(c, lists if c in ("missing_facts", "reasons") else strings) for c in DECISION_COLUMNS])
-    pq.write_table(pa.Table.from_pylist([_flat(d) for d in doc["decisions"]], schema=schema), output)
+    with OutputSet() as outs:
+        pq.write_table(pa.Table.from_pylist([_flat(d) for d in doc["decisions"]], schema=schema), outs.path(output))
+
+
+def write_text(text: str, output: Path, *, bom: bool = False) -> None:
+    """Write ``text`` to ``output`` all or nothing (a temporary name in the same folder, renamed when written)."""
+    with OutputSet() as outs:
+        outs.path(output).write_text((CSV_BOM if bom else "") + text, encoding="utf-8")
 
 
 def _decision_row(d: dict[str, Any]) -> list[Any]:
@@ -81,121 +95,181 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
     def table(header: list[str], rows: list[list[Any]]) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
+        w.writerow([spreadsheet_cell(v) for v in header])
+        w.writerows([spreadsheet_cell(v) for v in row] for row in rows)
         return buf.getvalue()
 
     decisions = table(DECISION_COLUMNS, [_decision_row(d) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")
-    output.write_text(decisions, encoding="utf-8")
     header, rows = _summary_rows(doc)
-    Path(f"{stem}.summary.csv").write_text(table(header, rows), encoding="utf-8")
-    Path(f"{stem}.errors.csv").write_text(table(ISSUE_COLUMNS, _issue_rows(doc)), encoding="utf-8")
+    with OutputSet() as outs:  # all three files or none; the summary renamed last
+        outs.path(output).write_text(CSV_BOM + decisions, encoding="utf-8")
+        outs.path(Path(f"{stem}.errors.csv")).write_text(CSV_BOM + table(ISSUE_COLUMNS, _issue_rows(doc)),
+                                                         encoding="utf-8")
+        outs.path(Path(f"{stem}.summary.csv"), last=True).write_text(CSV_BOM + table(header, rows), encoding="utf-8")
     return None
 
 
-def write_xlsx(doc: dict[str, Any], output: Path) -> None:
-    """One workbook: sheets decisions, summary, errors; amounts as exact numbers formatted #,##0.00."""
-    from openpyxl import Workbook
+def write_xlsx(doc: dict[str, Any], output: Path, *, lang: str = "zh", context: Any = None) -> None:
+    """The XLSX report (:func:`engine.xlsx_report.write_report_xlsx`), written all or nothing."""
+    from .xlsx_report import write_report_xlsx
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "decisions"
-    ws.append(DECISION_COLUMNS)
-    for d in doc["decisions"]:
-        row = _decision_row(d)
-        for i in (5, 6, 7):
-            row[i] = Decimal(row[i]) if row[i] is not None else None
-        ws.append(row)
-    for col in ("F", "G", "H"):
-        for cell in ws[col][1:]:
-            cell.number_format = "#,##0.00"
-    header, rows = _summary_rows(doc)
-    sm = wb.create_sheet("summary")
-    sm.append(header)
-    for row in rows:
-        sm.append(row)
-    er = wb.create_sheet("errors")
-    er.append(ISSUE_COLUMNS)
-    for row in _issue_rows(doc):
-        er.append([v if v is None or isinstance(v, (int, str)) else str(v) for v in row])
-    wb.save(output)
+    with OutputSet() as outs:
+        write_report_xlsx(doc, outs.path(output), lang=lang, context=context)
 
 
-def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False) -> str:
-    """The document for people: decisions grouped by rule, amounts aligned, a summary and the top missing facts."""
+def _visible_doc(value: Any) -> Any:
+    """Every string of the document with its control characters made visible (nothing reaches a terminal raw)."""
+    if isinstance(value, str):
+        return visible(value, keep_newlines=False)
+    if isinstance(value, dict):
+        return {k: _visible_doc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible_doc(v) for v in value]
+    return value
+
+
+def _yuan(text: str | None) -> str:
+    """An amount string with thousands separators: ``1234567.80`` → ``1,234,567.80``."""
+    if text is None:
+        return ""
+    return f"{Decimal(text):,.2f}"
+
+
+def _total_text(counts: dict[str, Any]) -> str:
+    """A rule's amount total; with a cited range, the configured total beside it (31,500.00（区间 21,000.00–42,000.00））."""
+    total = counts["amount_total"]
+    if "amount_min_total" not in counts:
+        return _yuan(total)
+    span = f"{_yuan(counts['amount_min_total'])}–{_yuan(counts['amount_max_total'])}"
+    if Decimal(total) != 0:
+        return f"{_yuan(total)}（区间 {span}）"
+    return f"区间 {span}"
+
+
+def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False, *, summary_only: bool = False,
+             titles: dict[str, str] | None = None) -> str:
+    """The document for people: decisions grouped by rule (Chinese titles, amounts with thousands separators,
+    gaps), a summary per rule, deductions per enterprise and year, the top missing facts, rejected records.
+
+    ``width`` is the terminal's (default 100); reasons fold to fit. ``summary_only`` leaves out the decisions
+    (for populations). ``titles`` maps rule ids to titles. Control characters in the data are shown escaped.
+    """
     from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=width or 160, color_system="standard" if color else None,
-                      force_terminal=color, highlight=False)
+    from .gaps import gap_text
+
+    doc = _visible_doc(doc)
+    titles = titles or {}
+    width = width or 100
+    console = Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
+                      force_terminal=color, highlight=False, soft_wrap=False)
     styles = {"eligible": "green", "compliant": "green", "not_eligible": "red", "non_compliant": "red",
               "undetermined": "yellow", "not_applicable": "dim"}
-    console.print(f"评估日期 {doc['as_of']}    规则包 " + "、".join(f"{p['id']}（{p['document_number']}）"
-                                                       for p in doc["rule_packs"]))
+    head = f"评估日期 {doc['as_of']}"
+    if doc.get("period"):
+        head += f"    期间 {doc['period']['from']} 至 {doc['period']['to']}"
+    console.print(escape(head))
+    console.print(escape("规则包 " + "、".join(f"{p['id']}（{p['document_number']}）" for p in doc["rule_packs"])))
+    overrides = [p for p in doc.get("parameters", []) if p.get("source") == "override"]
+    if overrides:
+        console.print(escape("测算：已覆盖参数 " + "、".join(f"{p['name']}={p['value']}" for p in overrides)
+                             + "（非正式结果）"), style="bold yellow" if color else None)
     statuses: dict[str, set[str]] = {}
     for d in doc["decisions"]:
         statuses.setdefault(d["rule_id"], set()).add(d["status"])
     idle = [r for r, st in statuses.items() if st == {"not_applicable"}]  # shown in one line, not one table each
-    current = None
-    table = None
-    for d in doc["decisions"]:
-        if d["rule_id"] in idle:
-            continue
-        if d["rule_id"] != current:
-            if table is not None:
-                console.print(table)
-            current = d["rule_id"]
-            c = d["citation"]
-            table = Table(title=f"{current}  {c['document_number']} {c['clause']}", title_justify="left",
-                          box=box.SIMPLE_HEAD, expand=False)
-            table.add_column("对象")
-            table.add_column("状态")
-            table.add_column("金额（元）", justify="right")
-            table.add_column("缺少的事实")
-            table.add_column("理由", overflow="fold", max_width=90)
-        amount = d["amount"] or (f"{d['amount_min']}–{d['amount_max']}" if d["amount_min"] else "")
-        assert table is not None
-        table.add_row(escape(d["subject_id"]), f"[{styles[d['status']]}]{STATUS_LABELS[d['status']]}[/]", amount,
-                      escape("\n".join(d["missing_facts"])), escape("；".join(d["reasons"])))
-    if table is not None:
-        console.print(table)
+    narrow = width < 100
+    if not summary_only:
+        current = None
+        table = None
+        for d in doc["decisions"]:
+            if d["rule_id"] in idle:
+                continue
+            if d["rule_id"] != current:
+                if table is not None:
+                    console.print(table)
+                current = d["rule_id"]
+                c = d["citation"]
+                title = titles.get(current, "")
+                table = Table(title=escape(f"{title}  {current}  {c['document_number']} {c['clause']}"),
+                              title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+                table.add_column("对象", no_wrap=True)  # an id is never cut
+                table.add_column("状态", no_wrap=True)
+                table.add_column("金额（元）", justify="right", no_wrap=True)
+                if not narrow:
+                    table.add_column("缺少的事实", overflow="fold", ratio=2)
+                table.add_column("理由与差距", overflow="fold", ratio=5)
+            amount = _yuan(d["amount"]) if d["amount"] else (
+                f"{_yuan(d['amount_min'])}–{_yuan(d['amount_max'])}" if d["amount_min"] else "")
+            why = "；".join(d["reasons"])
+            if d.get("gap"):
+                why += f"\n差距：{gap_text(d['gap'])}"
+            if narrow and d["missing_facts"]:
+                why += "\n缺少：" + "、".join(d["missing_facts"])
+            cells = [escape(d["subject_id"]), f"[{styles[d['status']]}]{STATUS_LABELS[d['status']]}[/]", amount]
+            if not narrow:
+                cells.append(escape("\n".join(d["missing_facts"])))
+            cells.append(escape(why))
+            assert table is not None
+            table.add_row(*cells)
+        if table is not None:
+            console.print(table)
     if idle:
         console.print("以下规则对本数据集的全部记录均不适用（原因见 --format json 或 explain）：")
         for rule_id in idle:
-            console.print(escape(f"  {rule_id}"))
+            console.print(escape(f"  {titles.get(rule_id, '')} {rule_id}"))
 
-    summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD)
-    summary.add_column("规则")
+    summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+    summary.add_column("规则", overflow="fold", ratio=3, min_width=12)
+    short = {"eligible": "符合", "not_eligible": "不符合", "compliant": "合规", "non_compliant": "不合规",
+             "undetermined": "待定", "not_applicable": "不适用"}
     for s in ("eligible", "not_eligible", "compliant", "non_compliant", "undetermined", "not_applicable"):
-        summary.add_column(STATUS_LABELS[s], justify="right")
-    summary.add_column("金额合计（元）", justify="right")
+        summary.add_column(short[s] if narrow else STATUS_LABELS[s], justify="right", no_wrap=True)
+    summary.add_column("金额合计（元）", justify="right", overflow="fold", min_width=14, ratio=2)
     for rule_id, counts in doc["summary"]["by_rule"].items():
-        total = counts["amount_total"]
-        if "amount_min_total" in counts:
-            total = f"{counts['amount_min_total']}–{counts['amount_max_total']}"
-        summary.add_row(rule_id, *(str(counts[s]) for s in STATUS_LABELS), total)
+        label = titles.get(rule_id) or rule_id
+        summary.add_row(escape(label), *(f"{counts[s]:,}" for s in STATUS_LABELS), escape(_total_text(counts)))
     console.print(summary)
+    tax = doc["summary"].get("tax_by_enterprise_year") or {}
+    if tax:
+        t = Table(title="税前扣除（按企业、年度）", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+        t.add_column("企业", overflow="fold", ratio=2)
+        t.add_column("年度", no_wrap=True)
+        t.add_column("可扣除（元）", justify="right", no_wrap=True)
+        t.add_column("不可扣除·纳税调增（元）", justify="right", no_wrap=True)
+        t.add_column("待定（元）", justify="right", no_wrap=True)
+        for ent, years in tax.items():
+            for year, v in years.items():
+                t.add_row(escape(ent), year, _yuan(v["deductible"]), _yuan(v["non_deductible"]),
+                          _yuan(v["undetermined"]))
+        console.print(t)
     missing = list(doc["summary"]["missing_facts"].items())[:10]
     if missing:
         console.print("最常缺少的事实（补充后可作出判定）：")
         for fact, n in missing:
-            console.print(escape(f"  {fact:<45} {n:>6} 项决定"))
+            console.print(escape(f"  {fact:<45} {n:>6,} 项决定"))
+    limit = 20 if summary_only else None
     if doc["errors"]:
-        console.print(f"[red]被拒绝的记录 {len(doc['errors'])} 条：[/]")
-        for e in doc["errors"]:
+        console.print(f"[red]被拒绝的记录 {len(doc['errors']):,} 条：[/]")
+        for e in doc["errors"][:limit]:
             if "row" in e:
                 console.print(escape(f"  {e['record_type']} 第 {e['row']} 行 id={e['id']} 字段 {e['field']} "
                                      f"值 {e['value']!r}：{e['message']}"))
             else:
                 console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
+        if limit and len(doc["errors"]) > limit:
+            console.print(f"  …… 另有 {len(doc['errors']) - limit:,} 条（见 --format json/csv）")
     if doc["warnings"]:
-        console.print(f"警告 {len(doc['warnings'])} 条：")
-        for w in doc["warnings"]:
+        console.print(f"警告 {len(doc['warnings']):,} 条：")
+        for w in doc["warnings"][:limit]:
             console.print(escape(f"  {w['record_type']} 第 {w['row']} 行 id={w['id']}：{w['message']}"))
+        if limit and len(doc["warnings"]) > limit:
+            console.print(f"  …… 另有 {len(doc['warnings']) - limit:,} 条（见 --format json/csv）")
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return out

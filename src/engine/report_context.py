@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .annotate import deduction_rules
 from .districts import district_name
 from .periods import dated_fields
 from .policy import Pack
@@ -113,6 +114,7 @@ class ReportContext:
     subjects: dict[tuple[str, str], SubjectFacts] = field(default_factory=dict)
     rule_titles: dict[str, str] = field(default_factory=dict)
     pack_titles: dict[str, str] = field(default_factory=dict)
+    deduction_rules: set[str] = field(default_factory=set)
 
     def facts(self, subject_type: str, subject_id: str) -> SubjectFacts:
         """The subject's facts, empty when unknown."""
@@ -128,4 +130,5 @@ def report_context(dataset: Dataset | None, packs: list[Pack], as_of: dt.date, i
         subjects=subject_facts(dataset, packs, as_of) if dataset is not None else {},
         rule_titles={r.id: r.title for p in packs for r in p.rules},
         pack_titles={p.id: p.title for p in packs},
+        deduction_rules={r.id for r, _ in deduction_rules(packs)},
     )

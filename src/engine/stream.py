@@ -332,7 +332,8 @@ class RowWriter:
             self.handle.write_table(table)
             return
         if self.handle is None:
-            self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            # CSV files start with a UTF-8 BOM (Excel on Chinese Windows then reads UTF-8); JSON Lines do not
+            self.handle = open(self.path, "w", encoding="utf-8-sig" if self.fmt == "csv" else "utf-8", newline="")
             self.first = True
         table = pa.table({name: pc.cast(col, pa.string()) if pa.types.is_dictionary(col.type) else col
                           for name, col in zip(table.column_names, table.columns)})
@@ -847,7 +848,7 @@ def _write_issues(path: Path, res: StreamResult) -> None:
 
     from .render import ISSUE_COLUMNS
 
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:  # with a BOM, as every CSV file chanjiao writes
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(ISSUE_COLUMNS)
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
