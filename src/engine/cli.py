@@ -341,6 +341,117 @@ def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path], summa
         write_text(text, output)
 
 
+class CompareFormat(str, Enum):
+    """Formats of ``chanjiao compare``."""
+
+    table = "table"
+    json = "json"
+    xlsx = "xlsx"
+
+
+@app.command()
+def compare(
+    dataset: Path = typer.Argument(..., help="The dataset to decide under the baseline and the scenario."),
+    as_of: Optional[str] = AsOfOpt,
+    period: Optional[str] = PeriodOpt,
+    param: Optional[list[str]] = ParamOpt,
+    scenario: Optional[Path] = typer.Option(None, "--scenario", help="A scenario YAML file (name, params, rules)."),
+    rules: Optional[list[Path]] = typer.Option(None, "--rules", help="Rule packs of the scenario (added to, or "
+                                                                     "replacing, the shipped packs of the baseline)."),
+    format: CompareFormat = typer.Option(CompareFormat.table, "--format", help="table, json or xlsx."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write here instead of stdout (required for xlsx)."),
+    engine: EngineName = EngineOpt,
+) -> None:
+    """Compare a what-if scenario (--param, --scenario, --rules) with the baseline: changed decisions and deltas."""
+    from .compare import Scenario, compare_documents, comparison_table, load_scenario, write_comparison_xlsx
+    from .periods import default_as_of, parse_period
+    from .report_context import report_context
+
+    the_period = parse_period(period) if period is not None else None
+    day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
+    what_if = load_scenario(scenario) if scenario is not None else Scenario(name="--param")
+    what_if.params += param or []
+    what_if.rules += rules or []
+    if not what_if.params and not what_if.rules:
+        _fail("compare needs a scenario: --param NAME=VALUE, --scenario FILE or --rules DIR")
+    if format is CompareFormat.xlsx and output is None:
+        _fail("--format xlsx needs --output FILE")
+    if not dataset.exists():
+        _fail(f"{dataset}: no such file or directory")
+    if output is not None:
+        _refuse_inputs(output, OutputFormat.json, dataset)
+    base_packs = _packs(None)
+    packs = _packs(what_if.rules)
+    overrides = _overrides(what_if.params, packs)
+    ds = load_dataset(dataset)
+    base_doc, base_ds = _annotated(engine, dataset, base_packs, ds, day, {}, the_period)
+    new_doc, new_ds = _annotated(engine, dataset, packs, ds, day, overrides, the_period)
+    result = compare_documents(base_doc, new_doc, report_context(new_ds, packs, day, None), name=what_if.name)
+    if format is CompareFormat.xlsx:
+        from .atomic import OutputSet
+
+        assert output is not None
+        with OutputSet() as outs:
+            write_comparison_xlsx(result, outs.path(output))
+        return
+    if format is CompareFormat.json:
+        text = json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+    else:
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns if output is None else 120
+        text = comparison_table(result, width=width, titles={r.id: r.title for p in packs for r in p.rules})
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(text, output)
+
+
+@app.command()
+def report(
+    dataset: Path = typer.Argument(..., help="The dataset to report on."),
+    output: Path = typer.Option(..., "--output", help="Folder to write index.html into (opens offline)."),
+    as_of: Optional[str] = AsOfOpt,
+    period: Optional[str] = PeriodOpt,
+    rules: Optional[list[Path]] = RulesOpt,
+    param: Optional[list[str]] = ParamOpt,
+    engine: EngineName = EngineOpt,
+) -> None:
+    """Write an HTML report with charts (by district, year, rule and status) into a folder; no network needed."""
+    from .html_report import write_html_report
+    from .periods import default_as_of, parse_period
+    from .report_context import report_context
+
+    the_period = parse_period(period) if period is not None else None
+    day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
+    packs = _packs(rules)
+    overrides = _overrides(param, packs)
+    if not dataset.exists():
+        _fail(f"{dataset}: no such file or directory")
+    _refuse_inputs(output / "index.html", OutputFormat.json, dataset)
+    ds = load_dataset(dataset)
+    doc, decided = _annotated(engine, dataset, packs, ds, day, overrides, the_period)
+    try:
+        page = write_html_report(doc, output, context=report_context(decided, packs, day, dataset))
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    print(f"chanjiao: {visible(str(page))}", file=sys.stderr)
+    if doc["errors"]:
+        raise typer.Exit(1)
+
+
+def _annotated(engine: EngineName, dataset: Path, packs: list[Pack], ds: Any, day: dt.date,
+               overrides: dict[str, Decimal], period: Any) -> tuple[dict[str, Any], Any]:
+    """The annotated document of one run (the period applied first) and the dataset it decided."""
+    from .annotate import annotate_document
+    from .periods import restrict_to_period
+
+    decided = restrict_to_period(ds, packs, period, day)
+    doc = _decide_document(EngineName(_choose_engine(engine, dataset)), packs, decided, day, overrides)
+    return annotate_document(doc, dataset=decided, packs=packs, as_of=day, overrides=overrides,
+                             period=period), decided
+
+
 @app.command()
 def explain(
     dataset: Path = typer.Argument(..., help="The dataset the subject is in."),

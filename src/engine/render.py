@@ -15,7 +15,7 @@ from typing import Any
 
 from .atomic import OutputSet
 from .explain import STATUS_LABELS
-from .safe import spreadsheet_cell, visible
+from .safe import spreadsheet_cell, visible_data
 
 __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "write_text",
            "DECISION_COLUMNS", "CSV_BOM"]
@@ -120,17 +120,6 @@ def write_xlsx(doc: dict[str, Any], output: Path, *, lang: str = "zh", context: 
         write_report_xlsx(doc, outs.path(output), lang=lang, context=context)
 
 
-def _visible_doc(value: Any) -> Any:
-    """Every string of the document with its control characters made visible (nothing reaches a terminal raw)."""
-    if isinstance(value, str):
-        return visible(value, keep_newlines=False)
-    if isinstance(value, dict):
-        return {k: _visible_doc(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_visible_doc(v) for v in value]
-    return value
-
-
 def _yuan(text: str | None) -> str:
     """An amount string with thousands separators: ``1234567.80`` → ``1,234,567.80``."""
     if text is None:
@@ -164,7 +153,7 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
 
     from .gaps import gap_text
 
-    doc = _visible_doc(doc)
+    doc = visible_data(doc)
     titles = titles or {}
     width = width or 100
     console = Console(file=io.StringIO(), width=width, color_system="standard" if color else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["FORMULA_STARTS", "spreadsheet_cell", "spreadsheet_column", "visible", "xlsx_text", "is_plain_number"]
+__all__ = ["FORMULA_STARTS", "spreadsheet_cell", "spreadsheet_column", "visible", "visible_data", "xlsx_text", "is_plain_number"]
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?\Z")
@@ -70,3 +70,14 @@ def xlsx_text(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     return spreadsheet_cell(_CONTROL_ALL.sub(lambda m: m.group() if m.group() in "\t\n" else _escape(m), value))
+
+
+def visible_data(value: Any) -> Any:
+    """A JSON-like value (a document) with :func:`visible` applied to every string, newlines included."""
+    if isinstance(value, str):
+        return visible(value, keep_newlines=False)
+    if isinstance(value, dict):
+        return {k: visible_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [visible_data(v) for v in value]
+    return value
