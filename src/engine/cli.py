@@ -605,4 +605,6 @@ def main() -> None:
         print(visible(f"chanjiao: internal error: {type(exc).__name__}: {exc} (set CHANJIAO_DEBUG=1 for details)",
                       keep_newlines=False), file=sys.stderr)
         sys.exit(2)
+    if code == 130:  # click turns Ctrl-C (and SIGTERM, see terminate_on_sigterm) into exit status 130, silently
+        print("chanjiao: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

@@ -230,6 +230,9 @@ def evaluate_isolated(packs: list[Pack], dataset: Dataset, as_of: dt.date,
     receive, send = ctx.Pipe(duplex=False)
 
     def run() -> None:
+        from ..atomic import die_with_parent
+
+        die_with_parent()  # a parent killed outright takes the child with it
         try:
             with DurableEngine(packs) as engine:
                 answer: tuple[str, Any] = ("document", engine.evaluate_dataset(dataset, as_of, overrides))
