@@ -105,7 +105,10 @@ def benefits_text(sheet: dict[str, Any]) -> str:
                          f"¥{Decimal(v['non_deductible']):,.2f}；待定 ¥{Decimal(v['undetermined']):,.2f}")
         lines.append("")
     jt = sheet.get("joint_target")
-    if jt and jt["changes"]:
+    if jt and not jt["feasible"]:
+        lines.append("六、各项比例要求无法同时满足（工资总额过小，1.5%—2.5% 之间没有以分计的金额）")
+        lines.append("")
+    elif jt and jt["changes"]:
         lines.append("六、同时满足各项比例要求的目标（一次调整到位）")
         for fact, delta in jt["changes"].items():
             verb = "增加" if Decimal(delta) > 0 else "减少"

@@ -160,38 +160,48 @@ def gap_text(gap: dict[str, Any]) -> str:
     return f"{fact} {verb} ¥{Decimal(gap['amount']):,.2f}（达到 ¥{target}）"
 
 
+def _facts(rules: list[tuple[Rule, Pack]]) -> set[str]:
+    return {th.fact for r, _ in rules for th in thresholds(r)}
+
+
 def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.date,
                   overrides: dict[str, Decimal] | None, rounds: int = 8) -> dict[str, Any] | None:
     """The values of the subject's threshold facts that satisfy every threshold rule about it at once.
 
     Starting from the subject's values, each failed threshold's fact is moved to its target and every bound is
     evaluated again with the moved facts (raising the fund raises the 60 % frontline target), until all pass.
-    Returns ``{"targets": {fact: "amount"}, "changes": {fact: "delta"}, "statuses": {rule: status}}`` — the
-    statuses re-decided by the reference evaluator with the targets — or None when no threshold applies or a
-    fact is unknown.
+    Returns ``{"targets": {fact: "amount"}, "changes": {fact: "delta"}, "statuses": {rule: status}, "feasible":
+    bool}`` — the statuses re-decided by the reference evaluator with the targets; ``feasible`` is false when no
+    amount in fen meets them all (a wage bill of 0.01 has no fen between 1.5 % and 2.5 %) — or None when no
+    threshold applies or a fact is unknown.
     """
     rules = [(r, p) for p in packs for r in p.rules if r.subject == subject.record_type and thresholds(r)]
     if not rules:
         return None
     current = subject
     for _ in range(rounds):
-        moved: dict[str, Decimal] = {}
+        # each fact starts from the subject's own value and moves only as far as the bounds computed with the
+        # other facts' current values require, so a fact raised for a bound that later fell is lowered again
+        proposed: dict[str, Decimal] = {}
         for rule, pack in rules:
             ctx = _context(rule, pack, current, dataset, as_of, overrides)
-            applies = decide(rule, pack, current, dataset, as_of, overrides).decision.status
-            if applies == "not_applicable":
+            if decide(rule, pack, current, dataset, as_of, overrides).decision.status == "not_applicable":
                 continue
             for th in thresholds(rule):
-                value = getattr(current, th.fact)
+                own = getattr(subject, th.fact)
                 bound = _bound(th, ctx)
-                if value is None or bound is None:
+                if own is None or bound is None:
                     return None
                 target = _target(th.op, bound)
-                if not _passes(th.op, Decimal(value), target) and th.fact not in moved:
-                    moved[th.fact] = target
-        if not moved:
+                value = proposed.get(th.fact, Decimal(own))
+                if not _passes(th.op, value, target):
+                    proposed[th.fact] = target
+        moved = {f: v for f, v in proposed.items() if getattr(current, f) is None or Decimal(getattr(current, f)) != v}
+        lowered = {f: Decimal(getattr(subject, f)) for f in _facts(rules) if f not in proposed
+                   and getattr(subject, f) is not None and getattr(current, f) != getattr(subject, f)}
+        if not moved and not lowered:
             break
-        current = current.model_copy(update=moved)
+        current = current.model_copy(update={**moved, **lowered})
     statuses = {r.id: decide(r, p, current, dataset, as_of, overrides).decision.status for r, p in rules}
     targets = {f"{subject.record_type}.{f}": str(Decimal(getattr(current, f)).quantize(FEN))
                for f in sorted({th.fact for r, _ in rules for th in thresholds(r)})
@@ -201,4 +211,5 @@ def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.d
         before, after = getattr(subject, f), getattr(current, f)
         if before is not None and after is not None and Decimal(before) != Decimal(after):
             changes[f"{subject.record_type}.{f}"] = str((Decimal(after) - Decimal(before)).quantize(FEN))
-    return {"targets": targets, "changes": changes, "statuses": statuses}
+    feasible = all(st in ("eligible", "compliant", "not_applicable") for st in statuses.values())
+    return {"targets": targets, "changes": changes, "statuses": statuses, "feasible": feasible}

@@ -127,17 +127,6 @@ def _yuan(text: str | None) -> str:
     return f"{Decimal(text):,.2f}"
 
 
-def _total_text(counts: dict[str, Any]) -> str:
-    """A rule's amount total; with a cited range, the configured total beside it (31,500.00（区间 21,000.00–42,000.00））."""
-    total = counts["amount_total"]
-    if "amount_min_total" not in counts:
-        return _yuan(total)
-    span = f"{_yuan(counts['amount_min_total'])}–{_yuan(counts['amount_max_total'])}"
-    if Decimal(total) != 0:
-        return f"{_yuan(total)}（区间 {span}）"
-    return f"区间 {span}"
-
-
 def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False, *, summary_only: bool = False,
              titles: dict[str, str] | None = None) -> str:
     """The document for people: decisions grouped by rule (Chinese titles, amounts with thousands separators,
@@ -215,23 +204,39 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
             console.print(escape(f"  {titles.get(rule_id, '')} {rule_id}"))
 
     summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
-    summary.add_column("规则", overflow="fold", ratio=3, min_width=12)
+    summary.add_column("规则", overflow="fold", ratio=1, min_width=10)
     short = {"eligible": "符合", "not_eligible": "不符合", "compliant": "合规", "non_compliant": "不合规",
              "undetermined": "待定", "not_applicable": "不适用"}
-    for s in ("eligible", "not_eligible", "compliant", "non_compliant", "undetermined", "not_applicable"):
+    by_rule = doc["summary"]["by_rule"]
+    # on a narrow terminal, short headers and only the statuses some rule gave
+    shown = [s for s in STATUS_LABELS if not narrow or any(c[s] for c in by_rule.values())]
+    for s in shown:
         summary.add_column(short[s] if narrow else STATUS_LABELS[s], justify="right", no_wrap=True)
-    summary.add_column("金额合计（元）", justify="right", overflow="fold", min_width=14, ratio=2)
-    for rule_id, counts in doc["summary"]["by_rule"].items():
+    summary.add_column("金额（元）" if narrow else "金额合计（元）", justify="right", no_wrap=True)
+    ranged = any("amount_min_total" in c for c in by_rule.values()) and not narrow
+    if ranged:  # the configured total beside the cited range (a line of its own below on a narrow terminal)
+        summary.add_column("区间（元）" if narrow else "引用区间合计（元）", justify="right", no_wrap=True)
+    for rule_id, counts in by_rule.items():
         label = titles.get(rule_id) or rule_id
-        summary.add_row(escape(label), *(f"{counts[s]:,}" for s in STATUS_LABELS), escape(_total_text(counts)))
+        cells = [escape(label), *(f"{counts[s]:,}" for s in shown), _yuan(counts["amount_total"])]
+        if ranged:
+            cells.append(f"{_yuan(counts['amount_min_total'])}–{_yuan(counts['amount_max_total'])}"
+                         if "amount_min_total" in counts else "")
+        summary.add_row(*cells)
     console.print(summary)
+    if narrow:
+        for rule_id, counts in by_rule.items():
+            if "amount_min_total" in counts:
+                console.print(escape(f"  {titles.get(rule_id) or rule_id}：金额合计 {_yuan(counts['amount_total'])}，"
+                                     f"引用区间 {_yuan(counts['amount_min_total'])}–"
+                                     f"{_yuan(counts['amount_max_total'])} 元"))
     tax = doc["summary"].get("tax_by_enterprise_year") or {}
     if tax:
         t = Table(title="税前扣除（按企业、年度）", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
-        t.add_column("企业", overflow="fold", ratio=2)
+        t.add_column("企业", no_wrap=True)
         t.add_column("年度", no_wrap=True)
         t.add_column("可扣除（元）", justify="right", no_wrap=True)
-        t.add_column("不可扣除·纳税调增（元）", justify="right", no_wrap=True)
+        t.add_column("纳税调增（元）" if narrow else "不可扣除·纳税调增（元）", justify="right", no_wrap=True)
         t.add_column("待定（元）", justify="right", no_wrap=True)
         for ent, years in tax.items():
             for year, v in years.items():
