@@ -33,9 +33,17 @@ def _yuan(value: Decimal) -> str:
 
 
 def bar_chart_svg(title: str, bars: list[tuple[str, Decimal | int]], *, unit: str = "元",
-                  colors: list[str] | None = None, width: int = 760) -> str:
-    """A horizontal bar chart as inline SVG: one labelled bar per (label, value), values written beside the bars."""
-    row_h, label_w, value_w, top = 28, 210, 150, 36
+                  colors: list[str] | None = None, width: int = 900, notes: list[str] | None = None) -> str:
+    """A horizontal bar chart as inline SVG: one labelled bar per (label, value), values (and ``notes``, one per
+    bar) written beside the bars."""
+    from rich.cells import cell_len
+
+    # labels right-aligned before the bars; a CJK character is about 13 px at this size, a Latin one half that
+    longest = max((cell_len(visible(str(label), keep_newlines=False)) for label, _ in bars), default=4)
+    row_h, top = 28, 36
+    longest_note = max((cell_len(n) for n in (notes or [])), default=0)
+    value_w = 150 + 7 * longest_note
+    label_w = min(420, max(80, 7 * longest + 16))
     height = top + row_h * max(len(bars), 1) + 12
     plot_w = width - label_w - value_w - 20
     peak = max((abs(Decimal(v)) for _, v in bars), default=Decimal(0)) or Decimal(1)
@@ -49,12 +57,21 @@ def bar_chart_svg(title: str, bars: list[tuple[str, Decimal | int]], *, unit: st
         w = int(plot_w * abs(Decimal(value)) / peak) if value else 0
         color = (colors[i % len(colors)] if colors else "#1565c0")
         shown = _yuan(Decimal(value)) + f" {unit}" if unit == "元" else f"{int(value):,} {unit}"
+        if notes and notes[i]:
+            shown += f"（{notes[i]}）"
         parts.append(f'<text x="{label_w - 8}" y="{y + 18}" font-size="13" text-anchor="end">{_e(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1)}" height="{row_h - 10}" fill="{color}">'
                      f'<title>{_e(label)}: {_e(shown)}</title></rect>')
         parts.append(f'<text x="{label_w + max(w, 1) + 6}" y="{y + 18}" font-size="12">{_e(shown)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _range_note(row: dict[str, Any]) -> str:
+    """``区间 46,000.00–47,000.00`` when the row's cited range differs from its configured amount."""
+    if row["subsidy_min"] == row["subsidy"] == row["subsidy_max"]:
+        return ""
+    return f"区间 {_yuan(row['subsidy_min'])}–{_yuan(row['subsidy_max'])}"
 
 
 def _table(headers: list[str], rows: list[list[Any]], money_cols: set[int]) -> str:
@@ -81,10 +98,12 @@ def render_html_report(document: dict[str, Any], *, lang: str = "zh", context: R
     t = report_tables(document, ctx)
     period = document.get("period")
     overrides = [p for p in document.get("parameters", []) if p.get("source") == "override"]
+    districts = [r for r in t.by_district if r["subsidy"] or r["subsidy_max"]]
     charts = [
-        bar_chart_svg(L["chart_district"], [(r["district"], r["subsidy"] or r["subsidy_min"]) for r in t.by_district
-                                             if r["subsidy"] or r["subsidy_min"]]),
-        bar_chart_svg(L["chart_year"], [(str(r["year"]), r["subsidy"] or r["subsidy_min"]) for r in t.subsidy_by_year]),
+        bar_chart_svg(L["chart_district"], [(r["district"], r["subsidy"]) for r in districts],
+                      notes=[_range_note(r) for r in districts]),
+        bar_chart_svg(L["chart_year"], [(str(r["year"]), r["subsidy"]) for r in t.subsidy_by_year],
+                      notes=[_range_note(r) for r in t.subsidy_by_year]),
         bar_chart_svg("金额合计（按规则）" if lang == "zh" else "Amounts by rule",
                       [(ctx.rule_titles.get(r["rule_id"]) or r["rule_id"], r["amount_total"]) for r in t.by_rule
                        if r["amount_total"]]),
