@@ -94,7 +94,7 @@ def test_table_is_for_people():
     assert proc.returncode == 0
     for label in ("符合条件", "不合规", "无法判定", "不适用", "汇总", "最常缺少的事实", "金额合计"):
         assert label in proc.stdout
-    assert "1467000.00" in proc.stdout  # TH-ZZ01: 450 × 3,260 students
+    assert "1,467,000.00" in proc.stdout  # TH-ZZ01: 450 × 3,260 students, with thousands separators
 
 
 def test_csv_and_xlsx_outputs(tmp_path):

@@ -148,6 +148,13 @@ def test_the_cli_period_in_json_table_csv_and_xlsx(data, tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["as_of"] == "2021-12-31" and doc["period"]["to"] == "2021-12-31"  # as_of defaults to the period's end
+    proc = run("check", str(data), "--period", "2021", "--format", "csv", "--output", str(tmp_path / "d.csv"))
+    assert proc.returncode == 0, proc.stderr
+    import csv
+
+    with open(tmp_path / "d.tax.csv", encoding="utf-8-sig") as fh:
+        assert list(csv.reader(fh)) == [["enterprise_id", "year", "deductible", "non_deductible", "undetermined"],
+                                        [E1, "2021", "2800.75", "0.00", "123.45"], [E2, "2021", "0.00", "750.05", "0.00"]]
     table = run("check", str(data), "--period", "2021", "--summary").stdout
     assert "2,800.75" in table and "750.05" in table and "纳税调增" in table
     proc = run("check", str(data), "--period", "2021", "--format", "xlsx", "--output", str(tmp_path / "r.xlsx"))

@@ -184,6 +184,38 @@ class DecisionModel(BaseModel):
     missing_facts: list[str]
     reasons: list[str]
     citation: CitationOut
+    gap: "GapOut | None" = None
+
+
+class GapOut(BaseModel):
+    """How far a threshold decision is from the other outcome: ``fact`` must be ``op target`` (``amount`` away from
+    its value; null when the fact is unknown, ``max`` then bounding it from above)."""
+
+    fact: str
+    op: Literal[">=", ">", "<=", "<"]
+    target: str = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")
+    amount: Amount = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")
+    unit: str
+    max: str | None = Field(default=None, pattern=r"^-?[0-9]+\.[0-9]{2}$")
+
+
+class PeriodOut(BaseModel):
+    """The tax period a run was restricted to (``--period``)."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+
+class ParameterOut(BaseModel):
+    """A parameter in force for the run, with its source: the pack's value or an override (a what-if)."""
+
+    pack: str
+    name: str
+    value: str | None
+    source: Literal["pack", "override"]
+    unit: str | None = None
 
 
 class RulePackRef(BaseModel):
@@ -222,6 +254,8 @@ class DecisionDocumentModel(BaseModel):
     """The document ``chanjiao check --format json`` writes."""
 
     as_of: dt.date
+    period: PeriodOut | None = None
+    parameters: list[ParameterOut] | None = None
     rule_packs: list[RulePackRef]
     decisions: list[DecisionModel]
     summary: dict[str, Any]

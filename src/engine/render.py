@@ -28,6 +28,7 @@ DECISION_COLUMNS = [
     "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
     "missing_facts", "reasons", "document_number", "clause", "quote",
 ]
+TAX_COLUMNS = ["enterprise_id", "year", "deductible", "non_deductible", "undetermined"]
 ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message"]
 
 
@@ -90,7 +91,9 @@ def _issue_rows(doc: dict[str, Any]) -> list[list[Any]]:
 def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
     """Decisions to ``output`` (or returned as text for stdout), summary and errors beside it.
 
-    With ``out.csv`` the files are out.csv, out.summary.csv and out.errors.csv (errors and warnings).
+    With ``out.csv`` the files are out.csv, out.summary.csv, out.errors.csv (errors and warnings) and, for an
+    annotated document, out.tax.csv (per enterprise and year: deductible, non-deductible, undetermined). Every
+    file starts with a UTF-8 BOM and no cell can run as a formula (engine.safe).
     """
     def table(header: list[str], rows: list[list[Any]]) -> str:
         buf = io.StringIO()
@@ -108,6 +111,11 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
         outs.path(output).write_text(CSV_BOM + decisions, encoding="utf-8")
         outs.path(Path(f"{stem}.errors.csv")).write_text(CSV_BOM + table(ISSUE_COLUMNS, _issue_rows(doc)),
                                                          encoding="utf-8")
+        tax = doc["summary"].get("tax_by_enterprise_year")
+        if tax is not None:  # per enterprise and year: deductible, non-deductible (纳税调增), undetermined
+            outs.path(Path(f"{stem}.tax.csv")).write_text(CSV_BOM + table(TAX_COLUMNS, [
+                [ent, year, v["deductible"], v["non_deductible"], v["undetermined"]]
+                for ent, years in tax.items() for year, v in years.items()]), encoding="utf-8")
         outs.path(Path(f"{stem}.summary.csv"), last=True).write_text(CSV_BOM + table(header, rows), encoding="utf-8")
     return None
 

@@ -160,7 +160,7 @@ def _cover(b: _Book, doc: dict[str, Any], ctx: ReportContext) -> None:
     ws.set_column(1, 1, 44)
     ws.set_column(2, 4, 24)
     r = 0
-    ws.write_string(r, 0, L["title"], b.title)
+    ws.merge_range(r, 0, r, 3, L["title"], b.title)
     r += 2
     period = doc.get("period")
     overrides = [p for p in doc.get("parameters", []) if p.get("source") == "override"]
@@ -314,7 +314,8 @@ def _charts(b: _Book, sheets: dict[str, tuple[str, int]]) -> None:
         chart = b.wb.add_chart({"type": kind})
         for col, label in val_cols:
             chart.add_series({"name": L[label], "categories": [name, 1, cat_col, n, cat_col],
-                              "values": [name, 1, col, n, col], "data_labels": {"value": n <= 12, "num_format": "#,##0"}})
+                              "values": [name, 1, col, n, col],
+                              "data_labels": {"value": n <= 12, "num_format": "#,##0.00"}})
         chart.set_title({"name": title})
         chart.set_y_axis({"num_format": "#,##0"})
         chart.set_legend({"position": "bottom"})
