@@ -305,6 +305,7 @@ def test_a_complete_streamed_run_says_so_in_its_summary(tmp_path):
     assert proc.returncode == 1, proc.stderr
     summary = json.loads((tmp_path / "d.summary.json").read_text(encoding="utf-8"))
     assert summary["run"] == {"complete": True, "records": 5, "rejected": 1, "decisions": summary["run"]["decisions"]}
+    assert {p["source"] for p in summary["parameters"]} == {"pack"}  # the parameters in force, as in the document
     lines = (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == summary["run"]["decisions"]
 

@@ -99,14 +99,15 @@ def _tax_rollup(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_of:
 def annotate_document(doc: dict[str, Any], *, dataset: Dataset, packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None = None, period: Period | None = None) -> dict[str, Any]:
     """The document with ``period``, ``parameters``, decision gaps and the per-enterprise, per-year tax totals."""
-    by_rule = {r.id: (r, p) for p in packs for r in p.rules if thresholds(r)}
+    by_rule = {r.id: (r, p, thresholds(r)) for p in packs for r in p.rules}
+    by_rule = {rid: v for rid, v in by_rule.items() if v[2]}
     decisions = []
     for d in doc["decisions"]:
         found = by_rule.get(d["rule_id"])
         if found is not None and d["status"] in ("not_eligible", "non_compliant", "undetermined"):
             subject = dataset.by_id(d["subject_type"], d["subject_id"])
             gap = None if subject is None else decision_gap(found[0], found[1], subject, dataset, as_of, overrides,
-                                                            d["status"])
+                                                            d["status"], found[2])
             if gap is not None:
                 d = {**d, "gap": gap}
         decisions.append(d)

@@ -41,6 +41,7 @@ from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .policy import Pack
+from .annotate import parameters_in_force
 from .atomic import OutputSet, refuse_overwriting_inputs
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
                      stream_outputs, partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
@@ -292,5 +293,5 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
         res.errors += errors
         res.warnings += warnings
     res.seconds["decide"] = time.perf_counter() - t1
-    finish_result(res, summary, paths)
+    finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res

@@ -107,16 +107,18 @@ def _passes(op: str, value: Decimal, target: Decimal) -> bool:
 
 
 def decision_gap(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
-                 overrides: dict[str, Decimal] | None, status: str) -> dict[str, Any] | None:
+                 overrides: dict[str, Decimal] | None, status: str,
+                 rule_thresholds: list[Threshold] | None = None) -> dict[str, Any] | None:
     """The gap of one decision (see the module docstring), or None when it has none.
 
     A negative decision gets the gap of its first failed threshold; an undetermined one whose threshold fact is
     unknown gets the target that would decide it favourably (``amount`` null; ``max`` too when a second
     threshold bounds the same fact from above). Positive and not-applicable decisions get none.
+    ``rule_thresholds`` is :func:`thresholds` of the rule, when the caller has it already.
     """
     if status not in ("not_eligible", "non_compliant", "undetermined"):
         return None
-    ths = thresholds(rule)
+    ths = thresholds(rule) if rule_thresholds is None else rule_thresholds
     if not ths:
         return None
     ctx = _context(rule, pack, subject, dataset, as_of, overrides)

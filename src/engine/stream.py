@@ -49,6 +49,7 @@ from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
 from .policy import Pack
 from .records import RECORD_TYPES
+from .annotate import parameters_in_force
 from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs
 from .safe import spreadsheet_cell, spreadsheet_column
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
@@ -746,7 +747,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    finish_result(res, summary, paths)
+    finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res
 
 
@@ -776,7 +777,8 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
     return decided
 
 
-def finish_result(res: StreamResult, summary: "RunningSummary", paths: dict[str, Path]) -> None:
+def finish_result(res: StreamResult, summary: "RunningSummary", paths: dict[str, Path],
+                  parameters: list[dict[str, Any]] | None = None) -> None:
     """Sort the errors and warnings as the document does; write the summary and the errors file.
 
     ``paths`` are those of :func:`stream_outputs` (or their temporary stand-ins). The summary file, renamed into
@@ -793,6 +795,8 @@ def finish_result(res: StreamResult, summary: "RunningSummary", paths: dict[str,
     rejected = sum(isinstance(e, RecordError) for e in res.errors)
     written = {**res.summary, "run": {"complete": True, "records": res.records, "rejected": rejected,
                                       "decisions": res.decisions}}
+    if parameters is not None:  # the parameters in force, with their source: a what-if never passes for official
+        written["parameters"] = parameters
     paths["summary"].write_text(json.dumps(written, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     res.outputs = [paths[k] for k in ("decisions", "rollups", "summary", "errors")]
 
