@@ -290,13 +290,15 @@ def test_the_xlsx_report_in_english_and_past_excels_row_limit(data, packs, tmp_p
     write_report_xlsx(doc, tmp_path / "en.xlsx", lang="en", context=report_context(ds, packs, AS_OF, data))
     assert load_workbook(tmp_path / "en.xlsx", read_only=True).sheetnames[:2] == ["Cover", "Decisions"]
     n = len(doc["decisions"])
-    write_report_xlsx(doc, tmp_path / "split.xlsx", max_rows=11, max_sheets=n)  # 10 decisions a sheet
+    write_report_xlsx(doc, tmp_path / "split.xlsx", max_rows=12, max_sheets=n)  # 11 decisions a sheet
     wb = load_workbook(tmp_path / "split.xlsx", read_only=True)
     parts = [s for s in wb.sheetnames if s.startswith("决定")]
-    assert len(parts) == -(-n // 10) and sum(wb[s].max_row - 1 for s in parts) == n
+    assert len(parts) == -(-n // 11) > 1 and sum(wb[s].max_row - 1 for s in parts) == n
     with pytest.raises(FatalError, match="csv or --format parquet"):
-        write_report_xlsx(doc, tmp_path / "no.xlsx", max_rows=11, max_sheets=2)
+        write_report_xlsx(doc, tmp_path / "no.xlsx", max_rows=12, max_sheets=2)
     assert not (tmp_path / "no.xlsx").exists()
+    with pytest.raises(FatalError, match="would need"):  # a roll-up or the issues never overflow silently either
+        write_report_xlsx(doc, tmp_path / "no.xlsx", max_rows=2, max_sheets=n)
     buf = io.BytesIO()  # a file object, as the service's downloads use
     write_report_xlsx(doc, buf)
     assert buf.getvalue()[:2] == b"PK"

@@ -358,10 +358,18 @@ def write_report_xlsx(document: dict[str, Any], target: str | Path | IO[bytes], 
         _decisions_check = len(document["decisions"])
         raise FatalError(f"{_decisions_check:,} decisions need more than {max_sheets} sheets of Excel's {max_rows:,} "
                          "rows; use --format csv or --format parquet for a population this large")
+    tables = report_tables(document, ctx)
+    # every other sheet must fit one sheet's rows too; checked before anything is written
+    sizes = {"by_enterprise_year": len(tables.by_enterprise_year), "by_school": len(tables.by_school),
+             "by_district": len(tables.by_district), "by_rule": len(tables.by_rule),
+             "issues": len(document["errors"]) + len(document["warnings"])}
+    for key, n in sizes.items():
+        if n > per_sheet:
+            raise FatalError(f"the sheet {LABELS[lang][key]} would need {n:,} rows, more than Excel's {max_rows:,}; "
+                             "use --format csv or --format json for a population this large")
     if isinstance(target, Path):
         target = str(target)
     b = _Book(target, lang)
-    tables = report_tables(document, ctx)
     # constant-memory mode writes each sheet's rows as they come, so the sheets are filled in workbook order;
     # the cover is first but its inexact-amount note is known only at the end: amounts are checked up front
     b.inexact = any(d[k] is not None and abs(Decimal(d[k])) > _EXACT_LIMIT
