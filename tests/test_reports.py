@@ -246,6 +246,18 @@ def test_the_benefits_sheet_of_one_enterprise(data):
     assert_one_line_error(run("check", str(data), "--enterprise", "nobody"), "no accepted enterprise")
 
 
+def test_an_undetermined_yes_no_fact_says_which_value_decides_favourably(packs, tmp_path):
+    raw = {"enterprises": [{"id": T1, "name": "通化甲公司", "region_code": "220502"}],
+           "certificates": [{"id": "C9", "employee_id": "W9", "enterprise_id": T1, "obtained_on": "2021-02-01"}]}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    sheet = json.loads(run("check", str(path), "--as-of", "2021-12-31", "--enterprise", T1, "--format", "json").stdout)
+    [cert] = [u for u in sheet["undetermined"] if u["rule_id"] == "tonghua.certificate_subsidy"]
+    assert cert["favourable"] == {"certificates.insured": True}
+    text = run("check", str(path), "--as-of", "2021-12-31", "--enterprise", T1).stdout
+    assert "如能证明 certificates.insured 为“是”，即可判定为符合条件" in text
+
+
 # ------------------------------------------------------------------------------------------- 14.2 XLSX report
 
 def test_the_xlsx_report_reads_back_and_its_numbers_add_up_to_the_json(data, packs, tmp_path):

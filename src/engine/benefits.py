@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FatalError
 from .explain import STATUS_LABELS
-from .gaps import gap_text, joint_targets
+from .gaps import favourable_values, gap_text, joint_targets
 from .policy import Pack
 from .records import Dataset
 from .safe import visible
@@ -41,6 +41,7 @@ def benefits_sheet(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_
         why = f" (row {rejected[0]['row']} was rejected: {rejected[0]['message']})" if rejected else ""
         raise FatalError(f"no accepted enterprise with id {visible(enterprise_id)!r}{why}")
     titles = titles or {r.id: r.title for p in packs for r in p.rules}
+    rules = {r.id: (r, p) for p in packs for r in p.rules}
     groups: dict[str, list[dict[str, Any]]] = {"qualified": [], "not_qualified": [], "undetermined": [],
                                                "not_applicable": []}
     for d in doc["decisions"]:
@@ -53,6 +54,12 @@ def benefits_sheet(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_
                 "amount_min": d["amount_min"], "amount_max": d["amount_max"], "reasons": d["reasons"],
                 "missing_facts": d["missing_facts"], "gap": d.get("gap"),
                 "citation": f"{d['citation']['document_number']} {d['citation']['clause']}"}
+        if key == "undetermined":
+            found = rules.get(d["rule_id"])
+            subject = dataset.by_id(d["subject_type"], d["subject_id"])
+            if found is not None and subject is not None:
+                item["favourable"] = favourable_values(found[0], found[1], subject, dataset, as_of, overrides,
+                                                       d["missing_facts"])
         groups[key].append(item)
     return {
         "enterprise": {"id": ent.id, "name": ent.name, "region_code": ent.region_code},
@@ -90,9 +97,11 @@ def benefits_text(sheet: dict[str, Any]) -> str:
                     lines.append(f"      {reason}")
             if it["gap"]:
                 lines.append(f"      差距：{gap_text(it['gap'])}")
-            if key == "undetermined" and it["missing_facts"]:
-                lines.append(f"      如能补充 {'、'.join(it['missing_facts'])}，即可判定" + (
-                    "（补充后可享受上述金额）" if it["amount"] or it["amount_min"] else ""))
+            if key == "undetermined" and it.get("favourable"):
+                values = "、".join(f"{f} 为“{'是' if v else '否'}”" for f, v in it["favourable"].items())
+                lines.append(f"      如能证明 {values}，即可判定为符合条件 / 合规")
+            elif key == "undetermined" and it["missing_facts"]:
+                lines.append(f"      如能补充 {'、'.join(it['missing_facts'])}，即可判定")
         lines.append("")
     if sheet["not_applicable"]:
         lines.append(f"四、不适用（{len(sheet['not_applicable'])} 项）："

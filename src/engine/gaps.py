@@ -27,7 +27,7 @@ from .expressions import Attr, Binary, Context, Name, RecordRef, evaluate, walk
 from .policy import Criterion, Pack, Rule
 from .records import Dataset, field_kinds
 
-__all__ = ["Threshold", "thresholds", "decision_gap", "joint_targets", "gap_text"]
+__all__ = ["Threshold", "thresholds", "decision_gap", "joint_targets", "gap_text", "favourable_values"]
 
 FEN = Decimal("0.01")
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
@@ -215,3 +215,24 @@ def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.d
             changes[f"{subject.record_type}.{f}"] = str((Decimal(after) - Decimal(before)).quantize(FEN))
     feasible = all(st in ("eligible", "compliant", "not_applicable") for st in statuses.values())
     return {"targets": targets, "changes": changes, "statuses": statuses, "feasible": feasible}
+
+
+def favourable_values(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
+                      overrides: dict[str, Decimal] | None, missing_facts: list[str]) -> dict[str, bool] | None:
+    """For an undetermined decision whose missing facts are yes/no fields of the subject itself: the values that
+    would decide it favourably (``{"certificates.insured": True}``), found by deciding again with them filled in;
+    None when no such filling gives the positive status (or a missing fact is of another kind or record)."""
+    kinds = field_kinds(rule.subject)
+    fields = []
+    for fact in missing_facts:
+        rtype, _, name = fact.partition(".")
+        if rtype != rule.subject or name not in kinds or kinds[name].name != "bool":
+            return None
+        fields.append(name)
+    if not fields:
+        return None
+    for value in (True, False):
+        filled = subject.model_copy(update={f: value for f in fields})
+        if decide(rule, pack, filled, dataset, as_of, overrides).decision.status == rule.positive:
+            return {f"{rule.subject}.{f}": value for f in fields}
+    return None
