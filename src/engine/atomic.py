@@ -118,10 +118,17 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], dataset: Path) -> None:
 
 
 def die_with_parent() -> None:
-    """In a worker process: ask Linux to send SIGKILL when the parent process ends (prctl PR_SET_PDEATHSIG).
+    """In a worker process: ask Linux to send SIGKILL when the parent process ends (prctl PR_SET_PDEATHSIG), and
+    leave interruptions to the parent: Ctrl-C (sent to the whole process group) is ignored here and SIGTERM ends the
+    worker at once, without the parent's handler (a forked worker inherits it) and so without a traceback.
 
-    Elsewhere it does nothing; the pool's pipes still end a worker whose parent is gone at its next task.
+    Off Linux only the signals are reset; the pool's pipes still end a worker whose parent is gone.
     """
+    for sig, action in ((signal.SIGINT, signal.SIG_IGN), (signal.SIGTERM, signal.SIG_DFL)):
+        try:
+            signal.signal(sig, action)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .errors import FatalError, RecordWarning
 from .expressions import Attr, Name
@@ -94,9 +94,10 @@ def restrict_to_period(dataset: Dataset, packs: list[Pack], period: Period | Non
         records[rtype] = kept
     if not warnings:
         return dataset
-    out = Dataset(records=records, rows=dict(dataset.rows), errors=list(dataset.errors),
-                  warnings=list(dataset.warnings) + warnings)
-    return out
+    # a new dataset (its look-up indexes are built afresh), keeping every other field as the loader left it
+    keep = {f.name: getattr(dataset, f.name) for f in fields(dataset) if f.init and not f.name.startswith("_")}
+    return Dataset(**{**keep, "records": records, "rows": dict(dataset.rows), "errors": list(dataset.errors),
+                      "warnings": list(dataset.warnings) + warnings})
 
 
 def default_as_of(period: Period | None, today: dt.date) -> dt.date:
