@@ -67,10 +67,10 @@ def dated_fields(packs: list[Pack]) -> dict[str, str]:
 def restrict_to_period(dataset: Dataset, packs: list[Pack], period: Period | None, as_of: dt.date) -> Dataset:
     """A copy of ``dataset`` without the dated records outside ``period`` or after ``as_of``, each listed as a
     warning; without a period only the records dated after ``as_of`` are listed (and still decided)."""
-    fields = dated_fields(packs)
+    dated = dated_fields(packs)
     warnings: list[RecordWarning] = []
     records = {t: list(rs) for t, rs in dataset.records.items()}
-    for rtype, fld in fields.items():
+    for rtype, fld in dated.items():
         kept = []
         for rec in records.get(rtype, []):
             day = getattr(rec, fld, None)
