@@ -41,6 +41,8 @@ from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .policy import Pack
+from .records import Rejected, rejected_records
+from .stream import decide_rejected_subjects
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
                      partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
                      unreadable)
@@ -151,7 +153,8 @@ def _table(rtype: str, frame: pd.DataFrame) -> Table:
 
 def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, schools: Table,
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
-                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str
+                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str,
+                      rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
     validated = None if frames is None else {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
@@ -159,7 +162,7 @@ def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, school
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
     out.close()
     rollups.close()
     return decided, summary, errors, warnings
@@ -268,13 +271,14 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.seconds["validate"] = time.perf_counter() - t0
     # 4. decide: the schools once, then every partition
     t1 = time.perf_counter()
-    shared = client.scatter([all_schools["schools"], duplicate_of, packs], broadcast=True)
-    schools_f, dups_f, packs_f = shared
+    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
+    shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
+    schools_f, dups_f, packs_f, rejected_f = shared
     tasks = [delayed(_decide_partition, pure=False)("00000", None, schools_f, dups_f, packs_f, as_of, overrides,
-                                                    str(output), str(rollup_dir))]
+                                                    str(output), str(rollup_dir), rejected_f)]
     tasks += [delayed(_decide_partition, pure=False)(f"{p + 1:05d}", {rtype: ps[p] for rtype, ps in by_part.items()},
                                                      schools_f, dups_f, packs_f, as_of, overrides, str(output),
-                                                     str(rollup_dir))
+                                                     str(rollup_dir), rejected_f)
               for p in range(parts)]
     summary = RunningSummary(packs)
     for decided, part_summary, errors, warnings in client.gather(client.compute(tasks)):
@@ -282,6 +286,9 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
         summary.merge(part_summary)
         res.errors += errors
         res.warnings += warnings
+    last = RowWriter(output / f"part-{parts + 1:05d}.parquet", "parquet")  # rejected subjects no partition had
+    res.decisions += decide_rejected_subjects(packs, rejected, summary, last)
+    last.close()
     res.seconds["decide"] = time.perf_counter() - t1
     finish_result(res, summary, output, rollup_dir)
     return res

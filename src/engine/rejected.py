@@ -29,11 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+
+from .columns import EPOCH_ORDINAL, Tables
 from .expressions import Attr, Comp, Index, Name, Node, children
 from .policy import Pack, Rule
 from .records import RECORD_MODELS, RECORD_TYPES, Dataset, Rejected
 
-__all__ = ["Source", "DatasetSource", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs"]
+__all__ = ["Source", "DatasetSource", "TableSource", "EMPTY", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs"]
 
 REASON_LIMIT = 3
 """At most this many rejected records are named one by one in a decision's reasons (all are in rejected_inputs)."""
@@ -225,14 +231,11 @@ def _reach(reads: _Reads, r: Rejected, source: Source, rejected: dict[str, list[
     for rtype, holder, hf in reads.indexes:
         if rtype != r.record_type:
             continue
-        if holder is None or hf is None or depth > 2:
-            return _ALL
+        if holder is None or hf is None or depth > 2 or any(lt == holder and sf is None for lt, _, sf in reads.lookups):
+            return _ALL  # (decided from the rule alone, so every partition of a dataset agrees on it)
         holders = source.where(holder, hf, r.id) if r.id is not None else _dangling(source, holder, hf, rtype)
         for h in holders:
-            got = _reach_accepted(reads, holder, h, source)
-            if got is _ALL:
-                return _ALL
-            out |= got
+            out |= _reach_accepted(reads, holder, h, source)
         for other in rejected.get(holder, []):  # a rejected record that indexes this one: it may read it too
             if other is r or (r.id is not None and other.readable(hf) and other.value(hf) != r.id):
                 continue
@@ -243,17 +246,95 @@ def _reach(reads: _Reads, r: Rejected, source: Source, rejected: dict[str, list[
     return out
 
 
-def _reach_accepted(reads: _Reads, rtype: str, rid: str, source: Source) -> set[str] | None:
+def _reach_accepted(reads: _Reads, rtype: str, rid: str, source: Source) -> set[str]:
     """Subject ids whose decision reads the accepted record (rtype, rid) through the subject or a lookup."""
     out: set[str] = set()
     if rtype == reads.subject:
         out.add(rid)
     for ltype, by, sf in reads.lookups:
-        if ltype != rtype:
+        if ltype != rtype or sf is None:  # (sf None: the caller has answered every subject already)
             continue
-        if sf is None:
-            return _ALL
         value = source.get(rtype, rid, by)
         if value is not None:
             out.update(source.where(reads.subject, sf, value))
     return out
+
+
+class TableSource:
+    """:class:`Source` over vectorised tables (a dataset, or one partition of it); indexes are built on first use."""
+
+    def __init__(self, tables: Tables):
+        self.tables = tables
+        self._pos: dict[str, dict[str, int]] = {}
+        self._by: dict[tuple[str, str], dict[Any, list[str]]] = {}
+
+    def _positions(self, record_type: str) -> dict[str, int]:
+        if record_type not in self._pos:
+            t = self.tables.get(record_type)
+            self._pos[record_type] = {} if t is None else {str(rid): i for i, rid in enumerate(t.ids)}
+        return self._pos[record_type]
+
+    def ids(self, record_type: str) -> list[str]:
+        """Every accepted id of a type."""
+        return list(self._positions(record_type))
+
+    def where(self, record_type: str, field_name: str, value: Any) -> list[str]:
+        """Ids of the accepted records of a type whose field equals ``value``."""
+        key = (record_type, field_name)
+        if key not in self._by:
+            index: dict[Any, list[str]] = {}
+            t = self.tables.get(record_type)
+            if t is not None and t.n:
+                col = t.columns[field_name]
+                for i in np.flatnonzero(col.known):
+                    index.setdefault(self._value(col, int(i)), []).append(str(t.ids[i]))
+            self._by[key] = index
+        return self._by[key].get(value, [])
+
+    def get(self, record_type: str, record_id: str, field_name: str) -> Any:
+        """A field of an accepted record (None when empty)."""
+        at = self._positions(record_type).get(record_id)
+        if at is None:
+            return None
+        col = self.tables[record_type].columns[field_name]
+        return self._value(col, at) if col.known[at] else None
+
+    def has(self, record_type: str, record_id: Any) -> bool:
+        """Whether an accepted record of the type has this id."""
+        return str(record_id) in self._positions(record_type)
+
+    @staticmethod
+    def _value(col: Any, i: int) -> Any:
+        """A cell as the record model holds it (Decimal, date, bool, str)."""
+        cell = col.data[i]
+        if col.kind == "num":
+            return Decimal(int(cell)) / col.den if col.den != 1 else Decimal(int(cell))
+        if col.kind == "date":
+            return dt.date.fromordinal(int(cell) + EPOCH_ORDINAL)
+        if col.kind == "bool":
+            return bool(cell)
+        return str(cell)
+
+
+class _Empty:
+    """A :class:`Source` with no accepted records."""
+
+    def ids(self, record_type: str) -> list[str]:
+        """None."""
+        return []
+
+    def where(self, record_type: str, field_name: str, value: Any) -> list[str]:
+        """None."""
+        return []
+
+    def get(self, record_type: str, record_id: str, field_name: str) -> Any:
+        """Nothing."""
+        return None
+
+    def has(self, record_type: str, record_id: Any) -> bool:
+        """Never."""
+        return False
+
+
+EMPTY: Source = _Empty()
+"""No accepted records: what a rejected subject's own decision depends on does not depend on them."""

@@ -32,7 +32,8 @@ def to_json(doc: dict[str, Any]) -> str:
 def _flat(d: dict[str, Any]) -> dict[str, Any]:
     c = d["citation"]
     return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
-            "clause": c["clause"], "quote": c["quote"]}
+            "clause": c["clause"], "quote": c["quote"],
+            **({"rejected_inputs": d["rejected_inputs"]} if d.get("rejected_inputs") else {})}
 
 
 def to_jsonl(doc: dict[str, Any]) -> str:

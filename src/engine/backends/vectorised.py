@@ -36,9 +36,10 @@ from ..errors import EvaluationError
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from ..policy import Pack, Rule
-from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel
+from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel, Rejected
+from ..rejected import Taint, rejected_reasons
 
-__all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule"]
+__all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule", "taint_columns", "rejected_columns"]
 
 _LIMIT = 2**62
 
@@ -863,6 +864,7 @@ class DecisionColumns:
     rollup_period: np.ndarray | None
     error_rows: np.ndarray  # rows whose rule could not be evaluated (division by zero)
     subject_text: Any = None  # the subject ids as an Arrow string array, when the table holds them so
+    rejected_inputs: dict[int, list[Rejected]] | None = None  # row → rejected records; None: the run has none
 
     def __len__(self) -> int:
         return len(self.subject_ids)
@@ -895,8 +897,60 @@ class DecisionColumns:
                 assert rule.rollup is not None
                 period = None if self.rollup_period is None else self.rollup_period[i]
                 d.rollup = (rule.rollup.name, rule.rollup.group, str(self.rollup_key[i]), period)
+            if self.rejected_inputs:
+                d.rejected_inputs = list(self.rejected_inputs.get(i, []))
             out.append(d)
         return out
+
+
+def taint_columns(batch: DecisionColumns, found: Taint) -> None:
+    """Apply rejected inputs to a batch, as :meth:`engine.decisions.Decision.depend_on` does to one decision.
+
+    The batch then lists its rows' rejected inputs (possibly none), so a run with rejected records writes the
+    ``rejected_inputs`` column in every batch.
+    """
+    rule = batch.rule
+    batch.rejected_inputs = {}
+    if found.every.get(rule.id):
+        rows = range(len(batch))
+    else:
+        wanted = {sid for rid, sid in found.some if rid == rule.id}
+        rows = [i for i, sid in enumerate(batch.subject_ids) if str(sid) in wanted] if wanted else []
+    tainted = [(i, inputs) for i in rows if (inputs := found.inputs(rule.id, str(batch.subject_ids[i])))]
+    if not tainted:
+        return
+    reasons = batch.reasons.to_pylist()
+    undetermined = STATUSES.index("undetermined")
+    amounts = {k: (num, den, present.copy()) for k, (num, den, present) in batch.amounts.items()}
+    for i, inputs in tainted:
+        batch.rejected_inputs[i] = inputs
+        prior = reasons[i] or []
+        if batch.status[i] != undetermined:
+            batch.missing[i], prior = (), []
+        batch.status[i] = undetermined
+        reasons[i] = rejected_reasons(inputs) + prior
+        for _, _, present in amounts.values():
+            present[i] = False
+        for col in (batch.rollup_key, batch.rollup_period):
+            if col is not None:
+                col[i] = None
+    batch.amounts = amounts
+    batch.reasons = pa.array(reasons, batch.reasons.type)
+
+
+def rejected_columns(rule: Rule, subjects: list[tuple[str, list[Rejected]]]) -> DecisionColumns:
+    """The decisions of rejected subjects (id, rejected inputs) that no accepted record's id matches."""
+    n = len(subjects)
+    ids, missing = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    for i, (sid, _) in enumerate(subjects):
+        ids[i], missing[i] = sid, ()
+    batch = DecisionColumns(rule, ids, np.full(n, STATUSES.index("undetermined"), np.int8), {}, missing,
+                            pa.array([rejected_reasons(inputs) for _, inputs in subjects], pa.list_(pa.string())),
+                            np.full(n, None, dtype=object) if rule.rollup is not None else None,
+                            np.full(n, None, dtype=object) if rule.rollup is not None and rule.rollup.period else None,
+                            np.zeros(0, np.int64))
+    batch.rejected_inputs = {i: inputs for i, (_, inputs) in enumerate(subjects)}
+    return batch
 
 
 def _params(pack: Pack, day: V, as_of: dt.date, overrides: dict[str, Decimal] | None, reg: Registry) -> Params:
