@@ -132,3 +132,14 @@ def test_a_local_cluster_needs_a_number_of_workers(tmp_path):
     with pytest.raises(FatalError) as exc:
         check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
     assert str(exc.value) == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"
+
+
+def test_rejected_records_are_unknown_as_in_the_stream(client, tmp_path):
+    """Rejected agreements, schools and certificates: the same undetermined decisions, the rejected subject's too."""
+    from test_rejected import _case
+
+    folder = write_formats(_case(), tmp_path / "in")["csv"]
+    assert_same_as_stream(client, folder, tmp_path, chunk=1, piece_bytes=200)
+    rows = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
+    cert = [r for r in rows if r["rule_id"] == "tonghua.certificate_subsidy" and r["subject_id"] == "C1"]
+    assert [r["rejected_inputs"] for r in cert] == [[{"record_type": "certificates", "row": 1, "id": "C1"}]]

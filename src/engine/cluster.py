@@ -158,7 +158,7 @@ def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, school
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
     validated = None if frames is None else {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)

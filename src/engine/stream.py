@@ -49,7 +49,7 @@ from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
 from .policy import Pack
-from .records import RECORD_TYPES, Rejected, rejected_records
+from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
 from .rejected import EMPTY, TableSource, taint
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
@@ -561,7 +561,8 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
-def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray]
+def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
+                     rejected: list[Rejected] | None = None
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
     """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
     and warnings (the schools' own are reported once, not per partition); ``validated`` None: the schools' partition.
@@ -569,7 +570,7 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
     if validated is None:
         return {**{t: empty_table(t) for t in RECORD_TYPES}, "schools": schools}, {"schools"}, [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
-                                             duplicate_of=duplicate_of)
+                                             duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
     tables["schools"] = schools
     return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
             [w for w in warnings if w.record_type != "schools"])
@@ -588,7 +589,7 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, scho
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
     validated = None if spills is None else {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
     summary = RunningSummary(packs)
     decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
     if out.fmt == "arrows":

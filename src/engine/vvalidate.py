@@ -34,6 +34,7 @@ from .records import (
     TRUE_WORDS,
     USCC_CHARSET,
     USCC_WEIGHTS,
+    dangling_message,
     field_kinds,
     validate_record,
 )
@@ -249,12 +250,15 @@ def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] | None = None,
-                  duplicate_of: dict[str, np.ndarray] | None = None) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
+                  duplicate_of: dict[str, np.ndarray] | None = None, rejected: dict[str, dict[Any, int]] | None = None
+                  ) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
     """Drop duplicate ids (the first accepted record wins), add the dataset-level warnings, sort by id.
 
     ``known_ids`` gives, per referenced record type, the id column of the whole dataset's table (for a chunk of it);
     by default the tables themselves. ``duplicate_of`` gives, per record type, the rows known (from a pass over the
     whole dataset) to repeat an earlier accepted id: for those types the tables' own ids are not compared again.
+    ``rejected`` gives, per record type, the rows of the rejected records' readable ids: a reference to one is
+    warned about as a rejected record, not an absent one.
     """
     errors: list[RecordError] = []
     warnings: list[RecordWarning] = []
@@ -287,8 +291,9 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         bad = np.flatnonzero(col.known & (col.positions_in(pool) < 0))
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
-            warnings.append(RecordWarning(f"{fld} {values[int(i)].as_py()!r} is not among the dataset's {target}: its "
-                                          "facts are unknown", rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
+            ref = values[int(i)].as_py()
+            warnings.append(RecordWarning(dangling_message(fld, ref, target, (rejected or {}).get(target, {}).get(ref)),
+                                          rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:
         ids = ent.ids
