@@ -58,6 +58,16 @@ def _decision_row(d: dict[str, Any]) -> list[Any]:
             c["clause"], c["quote"]]
 
 
+def _rejected_columns(doc: dict[str, Any]) -> list[str]:
+    """``["rejected_inputs"]`` when some decision depends on rejected records (then every row has the column)."""
+    return ["rejected_inputs"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
+
+
+def _rejected_cell(d: dict[str, Any]) -> str:
+    """A decision's rejected inputs as JSON text (as the streamed CSV writes them)."""
+    return json.dumps(d.get("rejected_inputs", []), ensure_ascii=False)
+
+
 def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     by_rule = doc["summary"]["by_rule"]
     keys: list[str] = []
@@ -86,7 +96,9 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
         w.writerows(rows)
         return buf.getvalue()
 
-    decisions = table(DECISION_COLUMNS, [_decision_row(d) for d in doc["decisions"]])
+    extra = _rejected_columns(doc)
+    decisions = table(DECISION_COLUMNS + extra,
+                      [_decision_row(d) + [_rejected_cell(d)] * len(extra) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")
@@ -104,9 +116,10 @@ def write_xlsx(doc: dict[str, Any], output: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "decisions"
-    ws.append(DECISION_COLUMNS)
+    extra = _rejected_columns(doc)
+    ws.append(DECISION_COLUMNS + extra)
     for d in doc["decisions"]:
-        row = _decision_row(d)
+        row = _decision_row(d) + [_rejected_cell(d)] * len(extra)
         for i in (5, 6, 7):
             row[i] = Decimal(row[i]) if row[i] is not None else None
         ws.append(row)

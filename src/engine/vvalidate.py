@@ -36,6 +36,8 @@ from .records import (
     USCC_WEIGHTS,
     dangling_message,
     field_kinds,
+    rejected_records,
+    rejected_rows,
     validate_record,
 )
 
@@ -258,7 +260,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     by default the tables themselves. ``duplicate_of`` gives, per record type, the rows known (from a pass over the
     whole dataset) to repeat an earlier accepted id: for those types the tables' own ids are not compared again.
     ``rejected`` gives, per record type, the rows of the rejected records' readable ids: a reference to one is
-    warned about as a rejected record, not an absent one.
+    warned about as a rejected record, not an absent one (default: those among ``validated``'s errors).
     """
     errors: list[RecordError] = []
     warnings: list[RecordWarning] = []
@@ -283,6 +285,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     for rtype, t in tables.items():
         # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
         tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
+    if rejected is None:
+        rejected = rejected_rows(rejected_records(errors))
     for (rtype, fld), target in REFERENCES.items():
         t = tables[rtype]
         col = t.columns[fld]
@@ -292,7 +296,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
             ref = values[int(i)].as_py()
-            warnings.append(RecordWarning(dangling_message(fld, ref, target, (rejected or {}).get(target, {}).get(ref)),
+            warnings.append(RecordWarning(dangling_message(fld, ref, target, rejected.get(target, {}).get(ref)),
                                           rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:
