@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 
 from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
 from .backends.vectorised import rejected_columns, taint_columns
-from .columns import Column, Table, empty_table
+from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
@@ -99,12 +99,38 @@ def input_files(path: Path) -> dict[str, Path]:
 
 
 def text_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, pa.Array]:
-    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast)."""
+    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast).
+
+    A row whose every cell is empty or white space (``,,,,``) is no record: it is left out, as the CSV and XLSX
+    loaders leave it out, so it is neither counted nor numbered.
+    """
     out = {}
     for name in batch.schema.names:
         col = batch.column(name)
         out[str(name).strip()] = pc.cast(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, pa.string())
-    return out
+    return _without_blank_rows(out)
+
+
+def _blank(col: pa.Array) -> np.ndarray:
+    trimmed = pc.utf8_trim(col, SPACE_CHARS)
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(trimmed), 0), True).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+
+
+def _without_blank_rows(cols: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    if not cols:
+        return cols
+    first = next(iter(cols.values()))
+    blank = _blank(first)  # the first column decides for almost every row: only its blank cells look further
+    if not blank.any():
+        return cols
+    for col in list(cols.values())[1:]:
+        at = np.flatnonzero(blank)
+        blank[at] &= _blank(col.take(pa.array(at)))
+        if not blank.any():
+            return cols
+    keep = pa.array(np.flatnonzero(~blank))
+    return {name: col.take(keep) for name, col in cols.items()}
 
 
 def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
