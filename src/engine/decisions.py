@@ -39,7 +39,8 @@ def money(value: Decimal | None) -> str | None:
     """An amount as the document writes it: a string with exactly two decimals (half-up), or None."""
     if value is None:
         return None
-    return str(value.quantize(FEN, rounding=ROUND_HALF_UP))
+    text = str(value.quantize(FEN, rounding=ROUND_HALF_UP))
+    return "0.00" if text == "-0.00" else text  # a zero has no sign (-0, or a negative rounded to zero)
 
 
 @dataclass

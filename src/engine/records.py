@@ -194,7 +194,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
         raise _fail(kind, "more than 2 decimal places")
     if number >= MAX_YUAN:
         raise _fail(kind, "more than 16 digits before the decimal point")
-    return number.quantize(Decimal("0.01"))
+    return number.copy_abs().quantize(Decimal("0.01"))  # -0 is 0: no sign survives into a reason or an amount
 
 
 def _date(value: Any, kind: Kind) -> dt.date:

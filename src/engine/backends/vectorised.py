@@ -756,7 +756,7 @@ def _fixed(q: Any, neg: np.ndarray, places: int, commas: bool) -> pa.Array:
     whole = _int_text(mag // scale)
     if commas:
         whole = _commas(whole)
-    sign = pc.if_else(pa.array(np.asarray(neg, dtype=bool)), _lit("-"), _lit(""))
+    sign = pc.if_else(pa.array(np.asarray(neg, dtype=bool) & (mag != 0)), _lit("-"), _lit(""))  # a zero has none
     if places == 0:
         return pc.binary_join_element_wise(sign, whole, "")
     frac = pc.utf8_lpad(_int_text(mag % scale), width=places, padding="0")
