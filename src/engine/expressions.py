@@ -464,7 +464,7 @@ class Template:
     source: str
 
 
-FORMATS = ("money", "yuan", "percent", "int", "date", "text")
+FORMATS = ("money", "yuan", "percent", "int", "number", "date", "text")
 
 
 def parse_template(text: str) -> Template:
@@ -1086,7 +1086,8 @@ def _call(node: Call, ctx: Context) -> Any:
 
 
 def format_value(value: Any, fmt: str = "text") -> str:
-    """Render a value for a reason: ``money`` 1,234.56; ``yuan`` ¥1,234.56; ``percent`` 1.20% (of a ratio)."""
+    """Render a value for a reason: ``money`` 1,234.56; ``yuan`` ¥1,234.56; ``percent`` 1.20% (of a ratio);
+    ``number`` the exact value without trailing zeros (450, 455.5)."""
     if isinstance(value, Unknown):
         return "未知"
     if isinstance(value, bool):
@@ -1105,6 +1106,9 @@ def format_value(value: Any, fmt: str = "text") -> str:
                 return f"{_unsigned((value * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP))}%"
         if fmt == "int":
             return str(_unsigned(value.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+        if fmt == "number":  # exact, without trailing zeros: 450.00 → 450, 455.50 → 455.5
+            text = format(_unsigned(value), "f")
+            return text.rstrip("0").rstrip(".") if "." in text else text
         return str(_unsigned(value))
     if isinstance(value, (dt.date, LateDate)):
         return value.isoformat()

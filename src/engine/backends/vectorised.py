@@ -775,6 +775,13 @@ def format_column(v: V, fmt: str) -> pa.Array:
                 text = pc.binary_join_element_wise(_lit("¥"), text, "")
             elif fmt == "percent":
                 text = pc.binary_join_element_wise(text, _lit("%"), "")
+        elif fmt == "number":  # exact, without trailing zeros: as many places as the denominator needs
+            places = next((k for k in range(19) if isinstance(v.den, int) and 10**k % v.den == 0), None)
+            if places is None:
+                raise Unsupported("a number written with a denominator that is not a divisor of a power of ten")
+            text = _fixed(_mul(v.data, 10**places // v.den), v.data < 0, places, commas=False)
+            if places:
+                text = pc.replace_substring_regex(pc.replace_substring_regex(text, r"0+$", ""), r"\.$", "")
         else:
             if v.exp is None or not -2 <= v.exp <= 0 or not isinstance(v.den, int):
                 raise Unsupported("a number written as text whose decimal places are not known")
