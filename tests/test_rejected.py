@@ -71,7 +71,8 @@ def test_rejected_agreements_schools_and_certificates_make_their_decisions_undet
     other = got[("tonghua.key_enterprise_cooperation", ENT2)]
     assert other["status"] == "undetermined"
     assert other["rejected_inputs"] == [{"record_type": "agreements", "row": 2, "id": "A2"}]
-    assert got[("yichang.intern_pay_deduction", "P1")]["rejected_inputs"] == other["rejected_inputs"]
+    pay = got[("yichang.intern_pay_deduction", "P1")]  # outside Yichang whatever the agreement says
+    assert pay["status"] == "not_applicable" and "rejected_inputs" not in pay
     cert = got[("tonghua.certificate_subsidy", "C1")]  # the rejected certificate itself: unknown, not absent
     assert cert["status"] == "undetermined" and cert["subject_type"] == "certificates"
     assert cert["rejected_inputs"] == [{"record_type": "certificates", "row": 1, "id": "C1"}]
@@ -83,6 +84,23 @@ def test_rejected_agreements_schools_and_certificates_make_their_decisions_undet
     assert doc["summary"]["by_rule"]["tonghua.certificate_subsidy"]["undetermined"] == 1
     [warning] = [w for w in doc["warnings"] if w["field"] == "school_id"]
     assert warning["message"] == "school_id 'S1' is a rejected record of schools (row 1): its facts are unknown"
+
+
+def test_a_payment_whose_agreement_was_rejected_is_undetermined():
+    yc = make_uscc("420502", 7)
+    raw = {"enterprises": [{"id": yc, "name": "宜昌企业", "region_code": "420502"}],
+           "schools": [{"id": "S1", "name": "学校", "region_code": "420502", "school_type": "technical"}],
+           "agreements": [{"id": "XQ-2020-011", "enterprise_id": yc, "school_id": "S1", "signed_on": "2020-01-01",
+                           "valid_from": "2020-01-32"}],
+           "internship_payments": [{"id": "P1", "enterprise_id": yc, "school_id": "S1", "student_id": "x",
+                                    "amount": "100.00", "paid_on": "2021-06-01"}]}
+    before = _by_key(evaluate_dataset(validate_rows({k: v for k, v in raw.items() if k != "agreements"}),
+                                      PACKS, AS_OF))[("yichang.intern_pay_deduction", "P1")]
+    assert before["status"] == "not_eligible"  # what the rejected agreement's absence would wrongly say
+    pay = _by_key(evaluate_dataset(validate_rows(raw), PACKS, AS_OF))[("yichang.intern_pay_deduction", "P1")]
+    assert pay["status"] == "undetermined" and pay["amount"] is None
+    assert pay["rejected_inputs"] == [{"record_type": "agreements", "row": 1, "id": "XQ-2020-011"}]
+    assert pay["reasons"] == ["校企合作协议 XQ-2020-011（第 1 行）被拒绝，无法判断"]
 
 
 def test_an_unreadable_key_makes_every_decision_reading_the_type_undetermined():

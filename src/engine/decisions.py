@@ -171,7 +171,7 @@ def with_rejected(decisions: list[Decision], packs: list[Pack], found: Taint,
     if not found:
         return decisions
     for d in decisions:
-        d.depend_on(found.inputs(d.rule_id, d.subject_id))
+        d.depend_on(found.inputs(d.rule_id, d.subject_id, d.status))
     extra = []
     for pack in packs:
         for rule in pack.rules:

@@ -16,6 +16,10 @@ comprehension variable over one). So, for a rejected record R of type T and a ru
   (R's id unreadable: whose f names no accepted record of T);
 - anything the analysis cannot follow (a lookup key or index key of another shape): every subject of X.
 
+One refinement keeps the common case quiet: a ``not_applicable`` decision stays definite when none of the rule's
+scope tests (region, date, ``applies_if``) reads R's type — a scope test that was false stays false whatever R
+holds (an enterprise outside Tonghua with a rejected agreement is still outside Tonghua).
+
 This is deliberately coarser than evaluating R as a record of unknown fields (Kleene): a rule that reads R is
 undetermined even when the other records would decide it (an enterprise with one valid agreement besides a
 rejected one). It is sound — a rejected record can never leave a decision definite that it could have changed —
@@ -116,6 +120,19 @@ class _Reads:
     subject: str
     lookups: tuple[tuple[str, str, str | None], ...]
     indexes: tuple[tuple[str, str | None, str | None], ...]
+    scope_types: frozenset[str]  # the record types the scope tests read
+
+
+def _types_read(node: Node, types: dict[str, str]) -> set[str]:
+    """The record types an expression reads: the subject's, its lookups', the tables it indexes."""
+    out: set[str] = set()
+    if isinstance(node, Name) and node.name in types:
+        out.add(types[node.name])
+    if isinstance(node, Index) and isinstance(node.obj, Name):
+        out.add(node.obj.name)
+    for child in children(node):
+        out |= _types_read(child, types)
+    return out
 
 
 def _reads(rule: Rule) -> _Reads:
@@ -129,7 +146,19 @@ def _reads(rule: Rule) -> _Reads:
     indexes: set[tuple[str, str | None, str | None]] = set()
     for node in rule.nodes():
         _indexes(node, types, indexes)
-    return _Reads(rule.subject, tuple(lookups), tuple(sorted(indexes, key=str)))
+    scope: set[str] = set()
+    for expr in (rule.region, rule.date, *(c.test for c in rule.applies_if)):
+        scope |= _types_read(expr.node, types)
+    if any(isinstance(n, Comp) for e in (rule.region, rule.date, *(c.test for c in rule.applies_if))
+           for n in _walk(e.node)):
+        scope |= set(types.values())  # a comprehension's variable may range over anything: assume every type
+    return _Reads(rule.subject, tuple(lookups), tuple(sorted(indexes, key=str)), frozenset(scope))
+
+
+def _walk(node: Node) -> Iterable[Node]:
+    yield node
+    for child in children(node):
+        yield from _walk(child)
 
 
 def _indexes(node: Node, types: dict[str, str], out: set[tuple[str, str | None, str | None]]) -> None:
@@ -166,10 +195,13 @@ class Taint:
     every: dict[str, list[Rejected]] = field(default_factory=dict)
     some: dict[tuple[str, str], list[Rejected]] = field(default_factory=dict)
     own: dict[str, list[Rejected]] = field(default_factory=dict)
+    scope_types: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def inputs(self, rule_id: str, subject_id: str) -> list[Rejected]:
-        """The rejected records one decision depends on, in order (empty: none)."""
+    def inputs(self, rule_id: str, subject_id: str, status: str | None = None) -> list[Rejected]:
+        """The rejected records one decision (of ``status`` before them) depends on, in order (empty: none)."""
         found = self.every.get(rule_id, []) + self.some.get((rule_id, subject_id), [])
+        if found and status == "not_applicable":  # a false scope test stays false unless it reads the type
+            found = [r for r in found if r.record_type in self.scope_types.get(rule_id, frozenset())]
         return sort_inputs(found) if found else []
 
     def __bool__(self) -> bool:
@@ -193,6 +225,7 @@ def taint(packs: list[Pack], rejected: list[Rejected], source: Source, subject_t
             if subject_types is not None and rule.subject not in subject_types:
                 continue
             reads = _reads(rule)
+            out.scope_types[rule.id] = reads.scope_types
             for r in rejected:
                 if r.record_type == rule.subject and r.id is not None:
                     out.own.setdefault(rule.id, []).append(r)

@@ -107,7 +107,7 @@ class Watcher:
         out = self.engine.decide(subject, self.dataset, self.as_of, self.overrides, self.errors)
         if self.rejected:
             for d in out:
-                d.depend_on(self._found().inputs(d.rule_id, d.subject_id))
+                d.depend_on(self._found().inputs(d.rule_id, d.subject_id, d.status))
         return out
 
     def _decide_id(self, subject_type: str, sid: str) -> list[Decision]:

@@ -923,7 +923,8 @@ def taint_columns(batch: DecisionColumns, found: Taint) -> None:
     else:
         wanted = {sid for rid, sid in found.some if rid == rule.id}
         rows = [i for i, sid in enumerate(batch.subject_ids) if str(sid) in wanted] if wanted else []
-    tainted = [(i, inputs) for i in rows if (inputs := found.inputs(rule.id, str(batch.subject_ids[i])))]
+    tainted = [(i, inputs) for i in rows
+               if (inputs := found.inputs(rule.id, str(batch.subject_ids[i]), STATUSES[batch.status[i]]))]
     if not tainted:
         return
     reasons = batch.reasons.to_pylist()
