@@ -78,9 +78,9 @@ class Decision:
         self.status = "undetermined"
         self.amount = self.amount_min = self.amount_max = None
         self.rollup = None
+        own = self.reasons[len(rejected_reasons(self.rejected_inputs)) if self.rejected_inputs else 0:]
         self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs])
-        self.reasons = rejected_reasons(self.rejected_inputs) + [
-            r for r in self.reasons if not r.endswith("被拒绝，无法判断") and not r.startswith("另有 ")]
+        self.reasons = rejected_reasons(self.rejected_inputs) + own
 
     @classmethod
     def for_rejected(cls, rule: Rule, inputs: list[Rejected]) -> "Decision":

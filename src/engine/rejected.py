@@ -196,10 +196,19 @@ class Taint:
     some: dict[tuple[str, str], list[Rejected]] = field(default_factory=dict)
     own: dict[str, list[Rejected]] = field(default_factory=dict)
     scope_types: dict[str, frozenset[str]] = field(default_factory=dict)
+    _sorted: dict[tuple[str, bool], list[Rejected]] = field(default_factory=dict, repr=False)
 
     def inputs(self, rule_id: str, subject_id: str, status: str | None = None) -> list[Rejected]:
         """The rejected records one decision (of ``status`` before them) depends on, in order (empty: none)."""
-        found = self.every.get(rule_id, []) + self.some.get((rule_id, subject_id), [])
+        found = self.some.get((rule_id, subject_id))
+        if found is None:  # the common case of many subjects: the rule's list, sorted once
+            key = (rule_id, status == "not_applicable")
+            if key not in self._sorted:
+                self._sorted[key] = self._pick(rule_id, self.every.get(rule_id, []), status)
+            return list(self._sorted[key])
+        return self._pick(rule_id, self.every.get(rule_id, []) + found, status)
+
+    def _pick(self, rule_id: str, found: list[Rejected], status: str | None) -> list[Rejected]:
         if found and status == "not_applicable":  # a false scope test stays false unless it reads the type
             found = [r for r in found if r.record_type in self.scope_types.get(rule_id, frozenset())]
         return sort_inputs(found) if found else []
@@ -217,6 +226,7 @@ def taint(packs: list[Pack], rejected: list[Rejected], source: Source, subject_t
     out = Taint()
     if not rejected:
         return out
+    source = _Cached(source)
     by_type: dict[str, list[Rejected]] = {}
     for r in rejected:
         by_type.setdefault(r.record_type, []).append(r)
@@ -239,8 +249,44 @@ def taint(packs: list[Pack], rejected: list[Rejected], source: Source, subject_t
 
 
 def _dangling(source: Source, holder: str, fld: str, target: str) -> list[str]:
+    """Ids of the accepted records of ``holder`` whose ``fld`` names no accepted record of ``target``."""
+    if isinstance(source, _Cached):
+        return source.dangling(holder, fld, target)
     return [h for h in source.ids(holder)
             if (v := source.get(holder, h, fld)) is not None and not source.has(target, v)]
+
+
+class _Cached:
+    """A source whose dangling references are worked out once per (holder, field, target)."""
+
+    def __init__(self, source: Source):
+        self.source = source.source if isinstance(source, _Cached) else source
+        self._dangling: dict[tuple[str, str, str], list[str]] = (
+            source._dangling if isinstance(source, _Cached) else {})
+
+    def ids(self, record_type: str) -> list[str]:
+        """Every accepted id of a type."""
+        return self.source.ids(record_type)
+
+    def where(self, record_type: str, field_name: str, value: Any) -> list[str]:
+        """Ids of the accepted records of a type whose field equals ``value``."""
+        return self.source.where(record_type, field_name, value)
+
+    def get(self, record_type: str, record_id: str, field_name: str) -> Any:
+        """A field of an accepted record (None when empty)."""
+        return self.source.get(record_type, record_id, field_name)
+
+    def has(self, record_type: str, record_id: Any) -> bool:
+        """Whether an accepted record of the type has this id."""
+        return self.source.has(record_type, record_id)
+
+    def dangling(self, holder: str, fld: str, target: str) -> list[str]:
+        """Ids of the accepted records of ``holder`` whose ``fld`` names no accepted record of ``target``."""
+        key = (holder, fld, target)
+        if key not in self._dangling:
+            self._dangling[key] = [h for h in self.ids(holder) if (v := self.get(holder, h, fld)) is not None
+                                   and not self.has(target, v)]
+        return self._dangling[key]
 
 
 def _reach(reads: _Reads, r: Rejected, source: Source, rejected: dict[str, list[Rejected]],
