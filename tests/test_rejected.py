@@ -208,3 +208,13 @@ def test_every_engine_agrees_on_rejected_records(tmp_path_factory, pair, engine)
     assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False, default=str) == \
         json.dumps(want, ensure_ascii=False, default=str)
 
+
+
+def test_explain_decides_as_check_does():
+    from engine.run import Checker
+
+    checker = Checker()
+    trace = checker.explain(validate_rows(_case()), "tonghua.key_enterprise_cooperation", ENT, as_of=AS_OF)
+    assert trace.decision.status == "undetermined"
+    assert [r.as_dict() for r in trace.decision.rejected_inputs] == [{"record_type": "schools", "row": 1, "id": "S1"}]
+    assert "schools S1 被拒绝（第 1 行）" in trace.decision.reasons[1]  # not "不在数据集中": it was there, rejected

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from .errors import EvaluationError
 from .policy import Citation, Pack, Rule
 from .records import Dataset, Rejected
-from .rejected import DatasetSource, Taint, rejected_reasons, sort_inputs, taint
+from .rejected import DatasetSource, Taint, rejected_reasons, restate, sort_inputs, taint
 
 __all__ = [
     "STATUSES",
@@ -80,7 +80,7 @@ class Decision:
         self.rollup = None
         own = self.reasons[len(rejected_reasons(self.rejected_inputs)) if self.rejected_inputs else 0:]
         self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs])
-        self.reasons = rejected_reasons(self.rejected_inputs) + own
+        self.reasons = rejected_reasons(self.rejected_inputs) + restate(own, self.rejected_inputs)
 
     @classmethod
     def for_rejected(cls, rule: Rule, inputs: list[Rejected]) -> "Decision":

@@ -43,7 +43,7 @@ from .expressions import Attr, Comp, Index, Name, Node, children
 from .policy import Pack, Rule
 from .records import RECORD_MODELS, RECORD_TYPES, Dataset, Rejected
 
-__all__ = ["Source", "DatasetSource", "TableSource", "EMPTY", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs"]
+__all__ = ["Source", "DatasetSource", "TableSource", "EMPTY", "restate", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs"]
 
 REASON_LIMIT = 3
 """At most this many rejected records are named one by one in a decision's reasons (all are in rejected_inputs)."""
@@ -55,6 +55,16 @@ def rejected_reason(r: Rejected) -> str:
     if r.id is None:
         return f"{label}（第 {r.row} 行，编号无法读取）被拒绝，无法判断"
     return f"{label} {r.id}（第 {r.row} 行）被拒绝，无法判断"
+
+
+def restate(reasons: list[str], inputs: list[Rejected]) -> list[str]:
+    """A decision's own reasons with "schools S1 不在数据集中" (absent) said of a rejected S1 as rejected."""
+    out = reasons
+    for r in inputs:
+        if r.id is not None:
+            absent = f"{r.record_type} {r.id} 不在数据集中"
+            out = [x.replace(absent, f"{r.record_type} {r.id} 被拒绝（第 {r.row} 行）") for x in out]
+    return out
 
 
 def rejected_reasons(inputs: list[Rejected]) -> list[str]:

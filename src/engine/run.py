@@ -27,6 +27,7 @@ from .evaluate import Trace, decide, parse_param_overrides
 from .loaders import load_dataset
 from .policy import Pack, Rule, load_packs
 from .records import Dataset
+from .rejected import DatasetSource, taint
 
 __all__ = ["AUTO_THRESHOLD_BYTES", "CheckResult", "Checker", "ENGINE_CHOICES"]
 
@@ -172,4 +173,7 @@ class Checker:
             rejected = [e for e in ds.errors if e.record_type == rule.subject and e.id == subject_id]
             why = f" (row {rejected[0].row} was rejected: {rejected[0].message})" if rejected else ""
             raise FatalError(f"no accepted {rule.subject} record with id {subject_id!r}{why}")
-        return decide(rule, pack, record, ds, as_of, dict(params or {}))
+        trace = decide(rule, pack, record, ds, as_of, dict(params or {}))
+        found = taint(self.packs, ds.rejected, DatasetSource(ds))  # as check decides it: rejected input is unknown
+        trace.decision.depend_on(found.inputs(rule.id, subject_id, trace.decision.status))
+        return trace

@@ -37,7 +37,7 @@ from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit
                            tidy_piece)
 from ..policy import Pack, Rule
 from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel, Rejected
-from ..rejected import Taint, rejected_reasons
+from ..rejected import Taint, rejected_reasons, restate
 
 __all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule", "taint_columns", "rejected_columns"]
 
@@ -936,7 +936,7 @@ def taint_columns(batch: DecisionColumns, found: Taint) -> None:
         if batch.status[i] != undetermined:
             batch.missing[i], prior = (), []
         batch.status[i] = undetermined
-        reasons[i] = rejected_reasons(inputs) + prior
+        reasons[i] = rejected_reasons(inputs) + restate(prior, inputs)
         for _, _, present in amounts.values():
             present[i] = False
         for col in (batch.rollup_key, batch.rollup_period):
