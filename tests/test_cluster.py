@@ -143,3 +143,16 @@ def test_rejected_records_are_unknown_as_in_the_stream(client, tmp_path):
     rows = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
     cert = [r for r in rows if r["rule_id"] == "tonghua.certificate_subsidy" and r["subject_id"] == "C1"]
     assert [r["rejected_inputs"] for r in cert] == [[{"record_type": "certificates", "row": 1, "id": "C1"}]]
+
+
+def test_blank_rows_are_no_records_as_in_the_stream(client, tmp_path):
+    """Rows of empty cells in several pieces: counted and numbered nowhere, as the stream and the loaders do."""
+    folder = generated(tmp_path / "in", 60)
+    path = folder / "certificates.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blank = "," * lines[0].count(",")
+    lines[5] = lines[5].replace(lines[5].split(",")[4], "2021-02-30")  # a bad row after the blank ones
+    path.write_text("\n".join([lines[0], blank, *lines[1:4], blank, blank, *lines[4:]]) + "\n", encoding="utf-8")
+    assert_same_as_stream(client, folder, tmp_path, chunk=20, piece_bytes=300)
+    errors = (tmp_path / "dask" / "d.errors.csv").read_text(encoding="utf-8")
+    assert ",certificates,5," in errors
