@@ -40,6 +40,14 @@ __all__ = [
     "validate_rows",
     "validate_record",
     "to_decimal",
+    "half_width",
+    "parse_date_text",
+    "is_total_row",
+    "total_word",
+    "total_row_warning",
+    "TOTAL_WORDS",
+    "DATE_FORMS",
+    "NUMBER_FORMS",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -83,11 +91,38 @@ def _fail(kind: Kind, detail: str = "") -> PydanticCustomError:
     return PydanticCustomError("chanjiao", msg)
 
 
+def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
+    return PydanticCustomError("chanjiao", f"expected {kind.expected}（可接受的写法：{forms}）")
+
+
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for cp in range(lo, hi + 1)}
+
+
+def half_width(text: str, alnum_only: bool = False) -> str:
+    """Full-width forms as typed by a Chinese input method, in their ASCII form (``２２０５０２`` → ``220502``).
+
+    ``alnum_only`` keeps full-width punctuation (free text such as a name keeps its （）) and converts only
+    digits and Latin letters; otherwise every full-width ASCII form, the ideographic space and ``￥`` are converted.
+    """
+    return text.translate(_FULLWIDTH_ALNUM if alnum_only else _FULLWIDTH)
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+NUMBER_FORMS = "1234.56、1,234.56、¥1,234.56、1234.56元"
+"""The spellings of a number the readers accept, as a message lists them."""
+
+
 def to_decimal(value: Any) -> Decimal:
     """Convert a number read from any format to an exact Decimal.
 
-    Strings are parsed as written. Binary floats (YAML numbers, XLSX cells) are read at 15 significant digits,
-    the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68 and not 69157.679999….
+    Strings are parsed as written: full-width digits are read as digits, a leading ``¥``/``￥`` and a trailing
+    ``元`` are dropped, and commas are thousands separators only where they group by three (``1,234.5``; ``1,50``,
+    ``,100``, ``1234,56`` and ``1.234,5`` are ambiguous and refused). Binary floats (YAML numbers, XLSX cells)
+    are read at 15 significant digits, the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68
+    and not 69157.679999….
     """
     if isinstance(value, bool):
         raise InvalidOperation("a boolean is not a number")
@@ -100,8 +135,14 @@ def to_decimal(value: Any) -> Decimal:
             raise InvalidOperation("not a finite number")
         return Decimal(format(value, ".15g"))
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        text = half_width(value).strip()
+        if text[:1] == "\u00a5":
+            text = text[1:].strip()
+        if text[-1:] == "元":
+            text = text[:-1].strip()
+        if _GROUPED_NUMBER.fullmatch(text):
+            text = text.replace(",", "")
+        if not _PLAIN_NUMBER.fullmatch(text):
             raise InvalidOperation(f"not a number: {value!r}")
         return Decimal(text)
     raise InvalidOperation(f"not a number: {value!r}")
@@ -127,7 +168,7 @@ def _text(value: Any, kind: Kind) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise _fail(kind)
-    return value.strip()
+    return half_width(value, alnum_only=True).strip()
 
 
 def _uscc(value: Any, kind: Kind) -> str:
@@ -147,7 +188,7 @@ def _uscc(value: Any, kind: Kind) -> str:
 
 def _region(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if not re.fullmatch(r"\d{6}", text):
+    if not re.fullmatch(r"[0-9]{6}", text):
         raise _fail(kind, "six digits")
     if text[:2] not in PROVINCE_PREFIXES:
         raise _fail(kind, f"{text[:2]} is not a GB/T 2260 province code")
@@ -179,7 +220,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
     try:
         number = to_decimal(value)
     except InvalidOperation:
-        raise _fail(kind) from None
+        raise _fail_forms(kind, NUMBER_FORMS) from None
     if number.is_signed() and number != 0:
         raise _fail(kind, "negative")
     if kind.positive and number == 0:
@@ -192,18 +233,39 @@ def _money(value: Any, kind: Kind) -> Decimal:
     return number.quantize(Decimal("0.01"))
 
 
+_DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日"))
+DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格"
+"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused)."""
+
+
+def parse_date_text(text: str) -> dt.date | None:
+    """A date written year first in one of :data:`DATE_FORMS`; None when it is not one of them.
+
+    Raises ValueError for a well-formed date that does not exist (2021-02-30).
+    """
+    text = half_width(text).strip()
+    for form in _DATE_FORMS:
+        m = form.fullmatch(text)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    return None
+
+
 def _date(value: Any, kind: Kind) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            try:
-                return dt.date.fromisoformat(text)
-            except ValueError:
-                raise _fail(kind, "no such date") from None
+        try:
+            day = parse_date_text(value)
+        except ValueError:
+            raise _fail(kind, "no such date") from None
+        if day is not None:
+            return day
+        raise _fail_forms(kind, DATE_FORMS)
     raise _fail(kind)
 
 
@@ -213,19 +275,48 @@ def _bool(value: Any, kind: Kind) -> bool:
     if isinstance(value, (int, float, Decimal)) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        word = value.strip().lower()
+        word = half_width(value).strip().lower()
         if word in TRUE_WORDS:
             return True
         if word in FALSE_WORDS:
             return False
+        found = _vocab_bool(word)
+        if found is not None:
+            return found
     raise _fail(kind)
 
 
 def _enum(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if text not in kind.choices:
+    if text in kind.choices:
+        return text
+    found = _vocab_enum(kind, text)
+    if found is None:
         raise _fail(kind)
-    return text
+    return found
+
+
+def _vocab_bool(word: str) -> bool | None:
+    """A yes/no label of the field vocabulary (√, ×, 有, 无 …)."""
+    try:
+        from .vocabulary import bool_for
+    except ImportError:  # until engine.vocabulary lands: the labels it will hold
+        return {"√": True, "✓": True, "✔": True, "×": False, "✗": False, "✘": False}.get(word)
+    return bool_for(word)
+
+
+def _vocab_enum(kind: Kind, text: str) -> str | None:
+    """An enum value named by one of its labels in the field vocabulary (中职 → secondary_vocational)."""
+    where = _ENUM_FIELDS.get(kind.choices)
+    if where is None:
+        return None
+    try:
+        from .vocabulary import enum_value_for
+    except ImportError:  # until engine.vocabulary lands: the labels it will hold
+        return {"中职": "secondary_vocational", "中等职业学校": "secondary_vocational", "技工院校": "technical",
+                "技工学校": "technical", "高职": "higher_vocational", "高等职业院校": "higher_vocational",
+                "学生实习": "student_internship", "教师实践": "teacher_practice"}.get(text)
+    return enum_value_for(where[0], where[1], text)
 
 
 _CONVERT: dict[str, Callable[[Any, Kind], Any]] = {
@@ -426,6 +517,38 @@ RECORD_MODELS: dict[str, type[RecordModel]] = {
 }
 RECORD_TYPES: tuple[str, ...] = tuple(RECORD_MODELS)
 SHEET_ALIASES: dict[str, str] = {m.label: name for name, m in RECORD_MODELS.items()}
+_ENUM_FIELDS: dict[tuple[str, ...], tuple[str, str]] = {
+    kind.choices: (rtype, name)
+    for rtype, model in RECORD_MODELS.items() for name, info in model.model_fields.items()
+    for kind in info.metadata if isinstance(kind, Kind) and kind.choices
+}
+TOTAL_WORDS = frozenset({"合计", "小计", "总计", "共计", "总合计", "合計", "小計", "總計", "共計"})
+"""A row whose id is empty (or one of these words) and one of whose cells says one of them is a subtotal or total
+row of a spreadsheet: it is skipped with a warning naming it, never read as a record."""
+
+
+def total_word(value: Any) -> str | None:
+    """The total word a cell says (``合 计：`` → ``合计``), or None."""
+    if not isinstance(value, str) or len(value) > 12:
+        return None
+    word = "".join(value.split()).rstrip(":：")
+    return word if word in TOTAL_WORDS else None
+
+
+def is_total_row(row: dict[str, Any]) -> str | None:
+    """The total word of a subtotal or total row (its id empty or that word, some cell a total word), or None."""
+    if not _is_empty(row.get("id")) and total_word(row.get("id")) is None:
+        return None
+    for value in row.values():
+        word = total_word(value)
+        if word is not None:
+            return word
+    return None
+
+
+def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
+    """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
+    return RecordWarning(f"第 {row_no} 行是“{word}”行（小计或合计），已跳过，不作为记录读取", record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {
@@ -558,6 +681,10 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
+            word = is_total_row(row)
+            if word is not None:
+                ds.warnings.append(total_row_warning(record_type, row_no, word))
+                continue
             rec, errors = validate_record(record_type, row_no, row)
             if rec is None:
                 ds.errors.extend(errors)
