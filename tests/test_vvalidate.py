@@ -110,8 +110,9 @@ def test_the_finance_bureau_csv_files():
         validated[f.stem] = validate_columns(f.stem, cols, np.arange(1, len(next(iter(cols.values()))) + 1))
     tables, errors, warnings = finish_tables(validated)
     ds = load_dataset(folder)
-    assert [e.as_dict() for e in errors] == [e.as_dict() for e in ds.errors]
-    assert [w.as_dict() for w in warnings] == [w.as_dict() for w in ds.warnings]
+    unplaced = lambda p: {k: v for k, v in p.as_dict().items() if k != "place"}  # noqa: E731 (the reader places them)
+    assert [e.as_dict() for e in errors] == [unplaced(e) for e in ds.errors]
+    assert [w.as_dict() for w in warnings] == [unplaced(w) for w in ds.warnings]
     _same_tables(tables, tables_from_dataset(ds))
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, Wit
 from pydantic_core import PydanticCustomError
 
 from .errors import RecordError, RecordWarning
+from .vocabulary import bool_for, enum_value_for
 
 __all__ = [
     "Kind",
@@ -40,6 +41,8 @@ __all__ = [
     "validate_rows",
     "validate_record",
     "to_decimal",
+    "ROW_PROBLEM",
+    "MAX_CELL_CHARS",
     "half_width",
     "parse_date_text",
     "is_total_row",
@@ -57,6 +60,11 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 PROVINCE_PREFIXES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
 )
+ROW_PROBLEM = "\x00problem"
+"""A raw row's key for a problem its reader found (a formula without a value, a key given twice): a tuple
+(field, value, message) that rejects the record with that message."""
+MAX_CELL_CHARS = 1000
+"""The longest cell read, in characters: a longer one rejects its record (a pasted document, not a value)."""
 TRUE_WORDS = frozenset({"true", "1", "是", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "0", "否", "no", "n", "f"})
 
@@ -150,6 +158,8 @@ def to_decimal(value: Any) -> Decimal:
 
 def _validator(kind: Kind) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise PydanticCustomError("chanjiao", f"单元格超过 {MAX_CELL_CHARS} 个字符（{len(value)} 个）: expected {kind.expected}")
         if _is_empty(value):
             if kind.required:
                 raise PydanticCustomError("chanjiao", f"a value is required: expected {kind.expected}")
@@ -280,7 +290,7 @@ def _bool(value: Any, kind: Kind) -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-        found = _vocab_bool(word)
+        found = bool_for(word)  # √, ×, ✓ … from the field vocabulary
         if found is not None:
             return found
     raise _fail(kind)
@@ -290,33 +300,11 @@ def _enum(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
     if text in kind.choices:
         return text
-    found = _vocab_enum(kind, text)
+    where = _ENUM_FIELDS.get(kind.choices)
+    found = enum_value_for(where[0], where[1], text) if where else None  # 中职 → secondary_vocational
     if found is None:
         raise _fail(kind)
     return found
-
-
-def _vocab_bool(word: str) -> bool | None:
-    """A yes/no label of the field vocabulary (√, ×, 有, 无 …)."""
-    try:
-        from .vocabulary import bool_for
-    except ImportError:  # until engine.vocabulary lands: the labels it will hold
-        return {"√": True, "✓": True, "✔": True, "×": False, "✗": False, "✘": False}.get(word)
-    return bool_for(word)
-
-
-def _vocab_enum(kind: Kind, text: str) -> str | None:
-    """An enum value named by one of its labels in the field vocabulary (中职 → secondary_vocational)."""
-    where = _ENUM_FIELDS.get(kind.choices)
-    if where is None:
-        return None
-    try:
-        from .vocabulary import enum_value_for
-    except ImportError:  # until engine.vocabulary lands: the labels it will hold
-        return {"中职": "secondary_vocational", "中等职业学校": "secondary_vocational", "技工院校": "technical",
-                "技工学校": "technical", "高职": "higher_vocational", "高等职业院校": "higher_vocational",
-                "学生实习": "student_internship", "教师实践": "teacher_practice"}.get(text)
-    return enum_value_for(where[0], where[1], text)
 
 
 _CONVERT: dict[str, Callable[[Any, Kind], Any]] = {
@@ -710,6 +698,9 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     kinds = field_kinds(record_type)
     raw_id = row.get("id")
     shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
+    if ROW_PROBLEM in row:
+        fld, value, message = row[ROW_PROBLEM]
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value)]
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:
@@ -743,7 +734,7 @@ def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any
     reported: set[str] = set()
     for row_no, row in enumerate(rows, start=1):
         for name in row:
-            if name in kinds or name in reported:
+            if name in kinds or name in reported or name == ROW_PROBLEM:
                 continue
             reported.add(name)
             close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
