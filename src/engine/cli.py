@@ -8,7 +8,6 @@ Set CHANJIAO_DEBUG=1 to see the traceback of an internal error.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import os
 import sys
@@ -22,21 +21,16 @@ import typer
 from .casetests import run_case_file
 from .errors import FatalError, RecordError
 from .backends import make_engine
-from .backends.durable_compile import CompileError, compile_rules
-from .evaluate import decide, parse_param_overrides
+from .backends.durable_compile import CompileError
 from .explain import trace_to_dict, trace_to_text
 from .lint import lint_dirs
-from .loaders import load_dataset
-from .policy import Pack, Rule, load_packs
+from .policy import Pack
 from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_xlsx
+from .run import AUTO_THRESHOLD_BYTES, Checker
 from .schema import write_schemas
 from .watch import ChangeError, Watcher, read_change
 
 __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
-
-# above this much input, `--engine auto` takes the vectorised backend (durable decides ~3,000 decisions/s;
-# 20 MB is about 100,000 records, half a minute for durable, about a second vectorised)
-AUTO_THRESHOLD_BYTES = 20_000_000
 
 # click's exception classes, whether typer uses click itself or its own vendored copy (typer >= 0.29)
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -88,19 +82,7 @@ def _as_of(text: Optional[str]) -> dt.date:
 
 
 def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pack]:
-    packs, errors = load_packs(rules or [], include_shipped=include_shipped)
-    errors = [e for e in errors if e.severity == "error"]
-    if errors:
-        more = f" (and {len(errors) - 1} more; run 'chanjiao rules lint')" if len(errors) > 1 else ""
-        _fail(f"invalid rule pack: {errors[0]}{more}")
-    return packs
-
-
-def _overrides(param: Optional[list[str]], packs: list[Pack]) -> dict[str, Any]:
-    try:
-        return parse_param_overrides(param or [], packs)
-    except ValueError as exc:
-        _fail(f"--param: {exc}")
+    return Checker(rules or [], include_shipped=include_shipped).packs
 
 
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
@@ -114,16 +96,6 @@ def _engine(name: EngineName, packs: list[Pack]) -> Any:
 
 def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
     _fail(f"the {name.value} engine cannot run these rules: {exc} (use --engine reference)")
-
-
-def _find_rule(packs: list[Pack], rule_id: str) -> tuple[Pack, Rule]:
-    for pack in packs:
-        for rule in pack.rules:
-            if rule.id == rule_id:
-                return pack, rule
-    ids = [r.id for p in packs for r in p.rules]
-    close = difflib.get_close_matches(rule_id, ids, n=1)
-    _fail(f"no rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else f" (rules: {', '.join(ids)})"))
 
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
@@ -160,44 +132,41 @@ def check(
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
-    packs = _packs(rules)
-    overrides = _overrides(param, packs)
+    checker = Checker(rules or [])
+    overrides = checker.overrides(param)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
         _fail(f"--format {format.value} needs --output FILE")
     if not dataset.exists():
         _fail(f"{dataset}: no such file or directory")
     if dask is not None:
-        _check_on_dask(dataset, packs, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet)
+        _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet)
         return
-    chosen = _choose_engine(engine, dataset)
+    chosen = checker.choose_engine(engine.value, dataset)
     streamed = (chosen == "vectorised" and dataset.is_dir() and output is not None
                 and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
     if streamed:
-        from .stream import check_stream
-
         assert output is not None
-        res = check_stream(dataset, packs, day, overrides, output, format.value, chunk_size,
-                           progress=sys.stderr.isatty() and not quiet, workers=workers)
-        _report(res, quiet)
+        _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
+                                     chunk_size=chunk_size, workers=workers,
+                                     progress=sys.stderr.isatty() and not quiet), quiet)
         return
-    ds = load_dataset(dataset)
-    doc = _decide_document(EngineName(chosen), packs, ds, day, overrides)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen)
+    for note in result.notes:
+        print(f"chanjiao: {note}", file=sys.stderr)
     try:
-        _write(doc, format, output)
+        _write(result.document, format, output)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
-    if ds.errors:
-        print(f"chanjiao: {len(ds.errors)} record error(s): rejected records are listed in the output's errors; "
-              "every other record was decided", file=sys.stderr)
-        raise typer.Exit(1)
+    if result.exit_code:
+        print(f"chanjiao: {len(result.dataset.errors)} record error(s): rejected records are listed in the output's "
+              "errors; every other record was decided", file=sys.stderr)
+        raise typer.Exit(result.exit_code)
 
 
-def _check_on_dask(dataset: Path, packs: list[Pack], day: dt.date, overrides: dict[str, Decimal], format: OutputFormat,
-                   output: Optional[Path], engine: EngineName, scheduler: str, partitions: Optional[int],
-                   chunk_size: int, quiet: bool) -> None:
+def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dict[str, Decimal],
+                   format: OutputFormat, output: Optional[Path], engine: EngineName, scheduler: str,
+                   partitions: Optional[int], chunk_size: int, quiet: bool) -> None:
     """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.cluster)."""
-    from .cluster import check_dask
-
     if output is None:
         _fail("--dask needs --output DIR (a directory of Parquet parts)")
     if format not in (OutputFormat.table, OutputFormat.parquet):
@@ -205,7 +174,8 @@ def _check_on_dask(dataset: Path, packs: list[Pack], day: dt.date, overrides: di
     if engine not in (EngineName.auto, EngineName.vectorised):
         _fail(f"--dask runs the vectorised backend, not --engine {engine.value}")
     assert output is not None
-    _report(check_dask(dataset, packs, day, overrides, output, scheduler, partitions, chunk_size), quiet)
+    _report(checker.check_dask(dataset, output, scheduler, as_of=day, params=overrides, partitions=partitions,
+                               chunk_size=chunk_size), quiet)
 
 
 def _report(res: Any, quiet: bool) -> None:
@@ -218,36 +188,6 @@ def _report(res: Any, quiet: bool) -> None:
         print(f"chanjiao: {n_err} record error(s): rejected records are listed in {res.outputs[-1]}; every other "
               "record was decided", file=sys.stderr)
         raise typer.Exit(1)
-
-
-def _decide_document(name: EngineName, packs: list[Pack], ds: Any, day: dt.date,
-                     overrides: dict[str, Decimal]) -> dict[str, Any]:
-    """The decision document; durable-rules runs in a child process, and if its C engine crashes the reference
-    evaluator (the definition every engine is proven equal to) decides instead, with a line on stderr."""
-    if name is EngineName.durable:
-        from .backends.durable import DurableCrashed, evaluate_isolated
-
-        try:  # compiled here first, so a rule durable cannot run is one line, not an error from the child
-            compile_rules(packs)
-        except CompileError as exc:
-            _cannot_run(name, exc)
-        try:
-            return evaluate_isolated(packs, ds, day, overrides)
-        except DurableCrashed as exc:
-            print(f"chanjiao: {exc}, a known defect of its C engine; the reference evaluator decided instead "
-                  "(the same decisions)", file=sys.stderr)
-            name = EngineName.reference
-    with _engine(name, packs) as eng:
-        return eng.evaluate_dataset(ds, day, overrides)
-
-
-def _choose_engine(engine: EngineName, dataset: Path) -> str:
-    """The engine ``auto`` stands for: vectorised above AUTO_THRESHOLD_BYTES of input, durable below."""
-    if engine is not EngineName.auto:
-        return engine.value
-    files = [f for f in dataset.iterdir() if f.is_file()] if dataset.is_dir() else [dataset]
-    size = sum(f.stat().st_size for f in files)
-    return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
 
 def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> None:
@@ -288,16 +228,8 @@ def explain(
 ) -> None:
     """Show how one decision was made: every condition, fact, parameter and citation."""
     day = _as_of(as_of)
-    packs = _packs(rules)
-    pack, found = _find_rule(packs, rule)
-    overrides = _overrides(param, packs)
-    ds = load_dataset(dataset)
-    record = ds.by_id(found.subject, subject)
-    if record is None:
-        rejected = [e for e in ds.errors if e.record_type == found.subject and e.id == subject]
-        why = f" (row {rejected[0].row} was rejected: {rejected[0].message})" if rejected else ""
-        _fail(f"no accepted {found.subject} record with id {subject!r}{why}")
-    trace = decide(found, pack, record, ds, day, overrides)
+    checker = Checker(rules or [])
+    trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param))
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -316,7 +248,7 @@ def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
 @rules_app.command("show")
 def rules_show(rule_id: str = typer.Argument(..., help="Rule id."), rules: Optional[list[Path]] = RulesOpt) -> None:
     """Show a rule: its citation, scope, criteria and the YAML it is written in."""
-    pack, rule = _find_rule(_packs(rules), rule_id)
+    pack, rule = Checker(rules or []).rule(rule_id)
     c = rule.citation
     print(f"{rule.id} — {rule.title}")
     print(f"effect {rule.effect}; subject {rule.subject}; jurisdiction {pack.jurisdiction} "
@@ -374,9 +306,9 @@ def watch(
     stderr with their line number and skipped; nothing already known is lost.
     """
     day = _as_of(as_of)
-    packs = _packs(rules)
-    overrides = _overrides(param, packs)
-    initial = load_dataset(dataset) if dataset else None
+    checker = Checker(rules or [])
+    packs, overrides = checker.packs, checker.overrides(param)
+    initial = checker.load(dataset) if dataset else None
     try:
         stream = open(changes, encoding="utf-8") if changes else sys.stdin
     except OSError as exc:
