@@ -129,6 +129,8 @@ def check(
     partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
                                              help="Partitions of a --dask run (default: one per --chunk-size "
                                                   "enterprises, at least one per worker thread)."),
+    header_row: Optional[int] = typer.Option(None, "--header-row", min=1,
+                                             help="表头所在的行（从 1 起），用于每个工作表或 CSV 文件；默认自动找到标题行下面的表头。"),
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
@@ -150,13 +152,16 @@ def check(
                                      chunk_size=chunk_size, workers=workers,
                                      progress=sys.stderr.isatty() and not quiet), quiet)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, header_row=header_row)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     try:
         _write(result.document, format, output)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
+    if result.exit_code == 2:
+        print(f"chanjiao: 没有可判定的记录（{len(result.dataset.errors)} 个记录错误，见输出的 errors）", file=sys.stderr)
+        raise typer.Exit(2)
     if result.exit_code:
         print(f"chanjiao: {len(result.dataset.errors)} record error(s): rejected records are listed in the output's "
               "errors; every other record was decided", file=sys.stderr)

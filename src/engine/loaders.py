@@ -19,12 +19,13 @@ import csv
 import datetime as dt
 import difflib
 import io
+import itertools
 import json
 import zipfile
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
@@ -34,7 +35,8 @@ from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
            "unknown_source_error", "two_sources_error", "header_fields", "find_header", "decode_text",
-           "sniff_encoding", "is_info_sheet", "encoding_warning", "HEADER_SCAN_ROWS", "MAX_CELL_CHARS"]
+           "sniff_encoding", "is_info_sheet", "encoding_warning", "HEADER_SCAN_ROWS", "FileLayout", "ReadStats",
+           "plan_csv", "layout_columns", "invalid_row_counter", "csv_places", "parquet_text_columns", "plan_files"]
 
 RawRows = dict[str, list[dict[str, Any]]]
 HEADER_SCAN_ROWS = 20
@@ -129,7 +131,9 @@ def load_dataset(path: str | Path, header_row: int | None = None) -> Dataset:
     """
     got = read_input(path, header_row)
     ds = validate_rows(got.raw, got.warnings)
-    ds.errors = got.errors + locate(ds.errors, got.sources)
+    order = {t: i for i, t in enumerate(RECORD_TYPES)}  # as the streamed check sorts them
+    ds.errors = sorted(got.errors + locate(ds.errors, got.sources),
+                       key=lambda e: (order.get(e.record_type, -1), e.row or 0))
     ds.warnings = locate(ds.warnings, got.sources)
     return ds
 
@@ -552,58 +556,294 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
     return got
 
 
+def _csv_lines(stream: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV text stream, each with its first physical line (quoted fields may span lines)."""
+    reader = csv.reader(stream)
+    start = 1
+    for cells in reader:
+        yield start, cells
+        start = reader.line_num + 1
+
+
+def _csv_head(rows: Iterator[tuple[int, list[str]]], record_type: str, name: str, header_row: int | None
+              ) -> tuple[list[str | None], int, list[tuple[int, list[str]]]]:
+    """Find the header among the first rows: (each column's field, the header's line, the rows read after it)."""
+    head: list[tuple[int, list[str]]] = []
+    limit = header_row if header_row is not None else HEADER_SCAN_ROWS
+    for item in rows:
+        head.append(item)
+        if len(head) >= limit:
+            break
+    if not head:
+        return [], 0, []
+    h = find_header(record_type, [c for _, c in head], header_row)
+    if h >= len(head):
+        raise FatalError(f"{name}: --header-row {h + 1} is beyond the file's {len(head)} rows")
+    names, _ = header_fields(record_type, head[h][1], f"{name}:{head[h][0]}", letters=False)
+    return names, head[h][0], head[h + 1:]
+
+
+@dataclass
+class _CsvBody:
+    """What a pass over a CSV file's data rows found (the rows themselves only when asked for)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    unnamed: dict[int, int] = field(default_factory=dict)
+    sub_header_line: int = 0
+
+
+def _csv_body(items: Iterable[tuple[int, list[str]]], record_type: str, name: str, names: list[str | None],
+              keep: bool) -> _CsvBody:
+    """Classify every data row: blank (skipped), a second header row, a row whose cells do not match the header
+    (not read: an error naming its line), or a record (its line, and its cells by field when ``keep``)."""
+    out = _CsvBody()
+    first = True
+    width = len(names)
+    for line, cells in items:
+        if _blank(cells):
+            continue
+        if first:
+            first = False
+            if _is_sub_header(record_type, names, cells):
+                out.sub_header_line = line
+                continue
+        if len(cells) != width:
+            out.errors.append(RecordError(
+                f"第 {line} 行有 {len(cells)} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"
+                "或缺了单元格）", record_type, None, None, None, ",".join(cells), f"{name}:{line}"))  # type: ignore[arg-type]
+            continue
+        for i, n in enumerate(names):
+            if n is None and cells[i].strip():
+                out.unnamed.setdefault(i, line)
+        if keep:
+            out.rows.append({n: cells[i] for i, n in enumerate(names) if n is not None})
+        out.lines.append(line)
+    return out
+
+
+def _unnamed_warnings(record_type: str, name: str, unnamed: dict[int, int]) -> list[RecordWarning]:
+    return [RecordWarning(f"第 {i + 1} 列有数据（如第 {line} 行）但没有表头：这一列未读取", record_type, None, None,
+                          None, None, f"{name}:{line}") for i, line in sorted(unnamed.items())]
+
+
 def _read_csv(f: Path, record_type: str, header_row: int | None
               ) -> tuple[list[dict[str, Any]], Source, list[RecordWarning], list[RecordError]]:
     text, encoding = decode_text(_read_bytes(f), str(f))
     warnings = [encoding_warning(record_type, f.name, encoding)] if encoding else []
-    errors: list[RecordError] = []
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        lines: list[tuple[int, list[str]]] = []  # (first physical line, cells)
-        start = 1
-        for cells in reader:
-            lines.append((start, cells))
-            start = reader.line_num + 1
+        items = _csv_lines(io.StringIO(text, newline=""))
+        names, header_line, rest = _csv_head(items, record_type, f.name, header_row)
+        body = _csv_body(itertools.chain(rest, items), record_type, f.name, names, keep=True)
     except csv.Error as exc:
         raise FatalError(f"{f}: malformed CSV: {exc}") from None
-    source = Source(record_type, f.name, "csv", [])
-    if not lines:
-        return [], source, warnings, errors
-    h = find_header(record_type, [c for _, c in lines], header_row)
-    if h >= len(lines):
-        raise FatalError(f"{f}: --header-row {h + 1} is beyond the file's {len(lines)} rows")
-    names, _ = header_fields(record_type, lines[h][1], f"{f.name}:{lines[h][0]}", letters=False)
-    source.first_line = lines[h][0] + 1
-    rows: list[dict[str, Any]] = []
-    unnamed: dict[int, int] = {}
-    sub_header_done = False
-    for line, cells in lines[h + 1:]:
+    source = Source(record_type, f.name, "csv", body.lines, header_line + 1)
+    return body.rows, source, warnings + _unnamed_warnings(record_type, f.name, body.unnamed), body.errors
+
+
+@dataclass
+class FilePlan:
+    """The files of a streamed check: each record type's file, the layout of each CSV file, and the errors and
+    warnings about the folder (unknown files holding data, second sources, GBK files) — as the in-memory reader
+    gives them."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    layouts: dict[str, "FileLayout"] = field(default_factory=dict)
+    errors: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)
+
+
+def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
+    """The plan of a directory of CSV/Parquet files for a streamed check (FatalError when there is none)."""
+    if not d.is_dir():
+        raise FatalError(f"{d}: streaming reads a directory of <record type>.csv or .parquet files")
+    plan = FilePlan()
+    files = sorted(f for f in d.iterdir() if f.suffix.lower() in (".csv", ".parquet") and f.is_file())
+    for f in files:
+        record_type = record_type_of(f.stem)
+        if record_type is None or record_type in plan.files:  # not read: its rows are counted as the reader does
+            if f.suffix.lower() == ".parquet":
+                rows, source, _ = _read_parquet(f, record_type or f.stem)
+            else:
+                rows, source, _, _ = _read_csv(f, record_type or f.stem, header_row)
+            span = f"（第 {source.line_of(1)}–{source.line_of(len(rows))} 行）" if rows and source.kind == "csv" else ""
+            if not rows:
+                continue
+            if record_type is None:
+                plan.errors.append(unknown_source_error(f.stem, "文件", f.name, len(rows), span))
+            else:
+                plan.errors.append(two_sources_error(record_type, plan.files[record_type].name, source, len(rows), span))
+            continue
+        plan.files[record_type] = f
+        if f.suffix.lower() == ".csv":
+            layout = plan_csv(f, record_type, header_row)
+            plan.layouts[record_type] = layout
+            if layout.encoding:
+                plan.warnings.append(encoding_warning(record_type, f.name, layout.encoding))
+    if not plan.files:
+        raise FatalError(f"{d}: no CSV or Parquet files named after a record type (e.g. enterprises.csv or 企业.csv)")
+    return plan
+
+
+# --- CSV files read by Arrow (the streamed and Dask checks) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How Arrow reads one CSV file of a streamed check, found from its first rows exactly as the in-memory reader
+    finds them: encoding, where the data rows start (after title, header and second header rows) and each column's
+    field (a Chinese or English header, the header as typed if unknown, None if empty)."""
+
+    record_type: str
+    path: str
+    encoding: str | None
+    data_offset: int
+    data_line: int
+    fields: tuple[str | None, ...]
+
+    @property
+    def name(self) -> str:
+        """The file name, as places show it."""
+        return Path(self.path).name
+
+    def read_options(self, block_size: int | None = None) -> Any:
+        """Arrow read options: positional column names, the file's encoding."""
+        import pyarrow.csv as pacsv
+
+        opts = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.fields))],
+                                 encoding="gb18030" if self.encoding else "utf8")
+        if block_size:
+            opts.block_size = block_size
+        return opts
+
+    def convert_options(self) -> Any:
+        """Every column as text, empty cells as ""."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        return pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(self.fields))},
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+
+
+@dataclass
+class ReadStats:
+    """What Arrow saw of one CSV file while reading it: rows kept, blank rows, rows not matching the header,
+    whether a column without a header held data. Anything unusual makes the places come from a full pass."""
+
+    rows: int = 0
+    blank: int = 0
+    invalid: int = 0
+    unnamed: bool = False
+
+    def merge(self, other: "ReadStats") -> None:
+        """Add another piece's counts."""
+        self.rows += other.rows
+        self.blank += other.blank
+        self.invalid += other.invalid
+        self.unnamed |= other.unnamed
+
+
+def plan_csv(path: Path, record_type: str, header_row: int | None = None, sample: int = 1 << 18) -> FileLayout:
+    """The layout of a CSV file from its first bytes (FatalError when it cannot be read)."""
+    encoding = sniff_encoding(path)
+    with open(path, "rb") as fh:
+        data = fh.read(sample)
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    text = data[bom:].decode("gb18030" if encoding else "utf-8", errors="ignore")
+    stream = io.StringIO(text, newline="")
+    try:
+        items = _csv_lines(stream)
+        names, header_line, rest = _csv_head(items, record_type, path.name, header_row)
+    except csv.Error as exc:
+        raise FatalError(f"{path}: malformed CSV: {exc}") from None
+    data_line = header_line + 1 if names else 1
+    for line, cells in rest:  # blank rows, then perhaps a second header row
         if _blank(cells):
             continue
-        if not sub_header_done:
-            sub_header_done = True
-            if _is_sub_header(record_type, names, cells):
-                continue
-        if len(cells) > len(names) and not _blank(cells[len(names):]):
-            errors.append(RecordError(
-                f"第 {line} 行有 {len(cells)} 个单元格，表头只有 {len(names)} 列：这一行未读取（多半是文字中有未加引号的逗号）",
-                record_type, None, None, None, ",".join(cells[len(names):]), f"{f.name}:{line}"))  # type: ignore[arg-type]
+        if _is_sub_header(record_type, names, cells):
+            data_line = _next_line(text, line, cells)
+        break
+    lines = io.StringIO(text, newline="")
+    chars = sum(len(lines.readline()) for _ in range(data_line - 1))
+    offset = bom + len(text[:chars].encode("gb18030" if encoding else "utf-8"))
+    return FileLayout(record_type, str(path), encoding, offset, data_line, tuple(names))
+
+
+def _next_line(text: str, line: int, cells: list[str]) -> int:
+    """The line after a row that starts at ``line`` (a row of a header spans one line unless quoted)."""
+    return line + 1 + sum(c.count("\n") for c in cells)
+
+
+def layout_columns(layout: FileLayout, batch: Any, stats: ReadStats) -> dict[str, Any]:
+    """An Arrow batch of a CSV file as text columns by field, without its blank rows (counted in ``stats``)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .columns import SPACE_CHARS
+
+    arrays = [batch.column(i) for i in range(batch.num_columns)]
+    arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+    n = batch.num_rows
+    filled = np.zeros(n, dtype=bool)
+    per_col = []
+    for a in arrays:
+        has = np.asarray(pc.binary_length(pc.utf8_trim(a, characters=SPACE_CHARS))) > 0
+        per_col.append(has)
+        filled |= has
+    if not filled.all():
+        stats.blank += int((~filled).sum())
+        keep = pa.array(filled)
+        arrays = [a.filter(keep) for a in arrays]
+        per_col = [h[filled] for h in per_col]
+    out = {}
+    for i, name in enumerate(layout.fields):
+        if name is None:
+            stats.unnamed |= bool(per_col[i].any())
             continue
-        row: dict[str, Any] = {}
-        for i, name in enumerate(names):
-            value = cells[i] if i < len(cells) else None
-            if name is None:
-                if value is not None and value.strip():
-                    unnamed.setdefault(i, line)
-                continue
-            row[name] = value
-        rows.append(row)
-        assert source.lines is not None
-        source.lines.append(line)
-    for i, line in sorted(unnamed.items()):
-        warnings.append(RecordWarning(f"第 {i + 1} 列有数据（如第 {line} 行）但没有表头：这一列未读取", record_type,
-                                      None, None, None, None, f"{f.name}:{line}"))
-    return rows, source, warnings, errors
+        out[name] = arrays[i]
+    stats.rows += len(arrays[0]) if arrays else 0
+    return out
+
+
+def invalid_row_counter(stats: ReadStats) -> Any:
+    """An Arrow invalid-row handler: a row whose cells do not match the header is skipped and counted (a blank
+    one silently), so that the full pass names its line."""
+    def handle(row: Any) -> str:
+        if (row.text or "").replace(",", "").strip(" \t\r\n\"'"):
+            stats.invalid += 1
+        return "skip"
+
+    return handle
+
+
+def csv_places(layout: FileLayout, stats: ReadStats, header_row: int | None = None
+               ) -> tuple[Source, list[RecordError], list[RecordWarning]]:
+    """The source of a CSV file read by Arrow, and the errors and warnings only a full pass can name.
+
+    When the file's physical lines after the header are exactly its records (no blank, multi-line or invalid
+    row), row *r* is on line ``data_line + r - 1``, found by counting line ends at byte speed; otherwise one
+    pass of the in-memory reader's own classification gives every row's line.
+    """
+    path = Path(layout.path)
+    if not stats.invalid and not stats.unnamed and not stats.blank:
+        ends = 0
+        last = b"\n"
+        with open(path, "rb") as fh:
+            fh.seek(layout.data_offset)
+            while chunk := fh.read(1 << 24):
+                ends += chunk.count(b"\n")
+                last = chunk[-1:]
+        lines = ends + (last != b"\n")
+        if lines == stats.rows:
+            return Source(layout.record_type, layout.name, "csv", None, layout.data_line), [], []
+    with open(path, encoding="gb18030" if layout.encoding else "utf-8-sig", newline="", errors="replace") as fh:
+        items = _csv_lines(fh)
+        names, header_line, rest = _csv_head(items, layout.record_type, layout.name, header_row)
+        body = _csv_body(itertools.chain(rest, items), layout.record_type, layout.name, names, keep=False)
+    return (Source(layout.record_type, layout.name, "csv", body.lines, header_line + 1), body.errors,
+            _unnamed_warnings(layout.record_type, layout.name, body.unnamed))
 
 
 def _read_parquet(f: Path, record_type: str) -> tuple[list[dict[str, Any]], Source, list[RecordWarning]]:
@@ -619,7 +859,6 @@ def _read_parquet(f: Path, record_type: str) -> tuple[list[dict[str, Any]], Sour
     names = list(cols)
     values = {k: v.to_pylist() for k, v in cols.items()}
     rows = [{k: values[k][i] for k in names} for i in range(n)]
-    rows = [r for r in rows if not _blank(list(r.values()))]
     return rows, Source(record_type, f.name, "parquet", None, 1), []
 
 

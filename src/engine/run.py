@@ -53,7 +53,9 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every record accepted; 1 some records rejected."""
+        """0 every record accepted; 1 some records rejected; 2 no record could be decided (none accepted)."""
+        if not self.dataset.accepted_count:
+            return 2
         return 1 if self.dataset.errors else 0
 
 
@@ -82,12 +84,13 @@ class Checker:
         except ValueError as exc:
             raise FatalError(f"--param: {exc}") from None
 
-    def load(self, source: Path | str) -> Dataset:
-        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV directory), validated."""
+    def load(self, source: Path | str, *, header_row: int | None = None) -> Dataset:
+        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV or Parquet directory), validated;
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default)."""
         path = Path(source)
         if not path.exists():
             raise FatalError(f"{path}: no such file or directory")
-        return load_dataset(path)
+        return load_dataset(path, header_row=header_row)
 
     def rule(self, rule_id: str) -> tuple[Pack, Rule]:
         """The pack and rule with this id; :class:`FatalError` with a suggestion when there is none."""
@@ -115,10 +118,10 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto") -> CheckResult:
+              engine: str = "auto", header_row: int | None = None) -> CheckResult:
         """Decide every rule of every pack for every accepted record of ``dataset``."""
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
-        ds = self.load(source) if source is not None else dataset
+        ds = self.load(source, header_row=header_row) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
         overrides = dict(params or {})
