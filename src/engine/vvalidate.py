@@ -27,6 +27,7 @@ from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, emp
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
+    MAX_CELL_CHARS,
     ORG_WEIGHTS,
     PROVINCE_PREFIXES,
     RECORD_TYPES,
@@ -165,7 +166,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
             trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
             empty = trimmed == 0
-            clean = (trimmed == length) & ~empty
+            # a cell of more bytes than MAX_CELL_CHARS may be too long: the record model counts its characters
+            clean = (trimmed == length) & ~empty & (length <= MAX_CELL_CHARS)
         else:  # the strict forms below hold no white space: a cell of white space goes to the record model
             empty = length == 0
             clean = ~empty
