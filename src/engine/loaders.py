@@ -113,12 +113,13 @@ class RawInput:
     warnings: list[RecordWarning] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
 
-    def add(self, record_type: str, rows: list[dict[str, Any]], source: Source, holds: str) -> None:
+    def add(self, record_type: str, rows: list[dict[str, Any]], source: Source, holds: str,
+            place: str | None = None) -> None:
         """Take one source's rows, unless the record type already has a source (then it is an error)."""
         first = self.sources.get(record_type)
         if first is not None:
             if rows:
-                self.errors.append(two_sources_error(record_type, first.name, source, len(rows), holds))
+                self.errors.append(two_sources_error(record_type, first.name, source, len(rows), holds, place))
             return
         self.raw[record_type] = rows
         self.sources[record_type] = source
@@ -197,12 +198,13 @@ def unknown_source_error(name: str, what: str, place: str, rows: int, span: str 
                        name, None, None, None, None, place)  # type: ignore[arg-type]
 
 
-def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "") -> RecordError:
+def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "",
+                      place: str | None = None) -> RecordError:
     """The error for a second source of a record type: its rows are not read, the first source's are."""
     label = record_type_info(record_type).label_zh
     return RecordError(f"{label}（{record_type}）有两个来源：“{first}”和“{second.name}”；只读取了“{first}”，"
                        f"“{second.name}”的 {rows} 行数据{span}未读取（请合并为一个）",
-                       record_type, None, None, None, None, second.place(None))  # type: ignore[arg-type]
+                       record_type, None, None, None, None, place or second.place(None))  # type: ignore[arg-type]
 
 
 def encoding_warning(record_type: str, name: str, encoding: str) -> RecordWarning:
@@ -521,7 +523,7 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             if dups:
                 row[ROW_PROBLEM] = (dups[0], row.get(dups[0]), f"字段“{dups[0]}”在这条记录中出现两次：无法确定取哪个值")
             out.append(row)
-        got.add(record_type, out, Source(record_type, p.name, kind, list(item_lines)), f"（第 {line} 行起）")
+        got.add(record_type, out, Source(record_type, p.name, kind, list(item_lines)), f"（第 {line} 行起）", place)
     for key in dup_top:  # YAML: the mapping already dropped the later value
         got.errors.append(RecordError(f"键“{key}”出现两次：只读取了第一次，后一次的记录未读取",
                                       record_type_of(key) or key, None, None, None, None, p.name))  # type: ignore[arg-type]
