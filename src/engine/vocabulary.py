@@ -77,6 +77,19 @@ class FieldInfo:
     enum_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
+    def canonical_example(self) -> Any:
+        """The example as JSON carries it: true/false, a whole number, the enum value; None when there is none."""
+        if not self.example:
+            return None
+        if self.kind == "bool":
+            return bool_for(self.example)
+        if self.kind == "int":
+            return int(self.example)
+        if self.kind == "enum":
+            return enum_value_for(self.record_type, self.name, self.example)
+        return self.example
+
+    @property
     def header(self) -> str:
         """The Chinese column header: the label, with the unit in full-width brackets (工资总额（元）)."""
         return f"{self.label_zh}（{self.unit}）" if self.unit else self.label_zh
