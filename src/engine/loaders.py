@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .errors import FatalError, RecordWarning
+from .messages import msg
 from .records import RECORD_TYPES, SHEET_ALIASES, Dataset, validate_rows
 
 __all__ = ["load_dataset", "read_raw"]
@@ -37,7 +38,7 @@ def read_raw(path: str | Path) -> tuple[RawRows, list[RecordWarning]]:
     """Read the raw rows of every record type, choosing the reader from the path."""
     p = Path(path)
     if not p.exists():
-        raise FatalError(f"{p}: no such file or directory")
+        raise FatalError(msg("file.not_found", path=p))
     if p.is_dir():
         return _read_csv_dir(p)
     suffix = p.suffix.lower()
@@ -47,7 +48,7 @@ def read_raw(path: str | Path) -> tuple[RawRows, list[RecordWarning]]:
         return _read_csv_dir(p.parent, only=p)
     if suffix in (".json", ".yaml", ".yml"):
         return _read_document(p, suffix)
-    raise FatalError(f"{p}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, .xlsx or a directory of CSV files")
+    raise FatalError(msg("file.unknown_format", path=p, suffix=suffix or msg("word.no_extension")))
 
 
 def _record_type(name: str) -> str | None:
@@ -59,8 +60,8 @@ def _record_type(name: str) -> str | None:
 
 def _unknown_type_warning(name: str, where: str) -> RecordWarning:
     close = difflib.get_close_matches(name, list(RECORD_TYPES), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return RecordWarning(f"{where} {name!r} is not a record type and is ignored{hint}", name, None, None, None,
+    hint = msg("hint.did_you_mean", name=close[0]) if close else ""
+    return RecordWarning(msg("loader.unknown_type", where=msg(f"word.{where}"), name=name, hint=hint), name, None, None, None,
                          close[0] if close else None)
 
 
@@ -68,9 +69,9 @@ def _read_text(p: Path) -> str:
     try:
         return p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FatalError(f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        raise FatalError(msg("file.not_utf8", path=p, byte=exc.start, reason=exc.reason)) from None
     except OSError as exc:
-        raise FatalError(f"{p}: cannot be read ({exc.strerror})") from None
+        raise FatalError(msg("file.unreadable", path=p, reason=exc.strerror)) from None
 
 
 def _read_document(p: Path, suffix: str) -> tuple[RawRows, list[RecordWarning]]:
@@ -81,16 +82,16 @@ def _read_document(p: Path, suffix: str) -> tuple[RawRows, list[RecordWarning]]:
         else:
             doc = yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise FatalError(f"{p}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+        raise FatalError(msg("file.bad_json", where=f"{p}:{exc.lineno}:{exc.colno}", problem=exc.msg)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
         problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise FatalError(f"{where}: malformed YAML: {problem}") from None
+        raise FatalError(msg("file.bad_yaml", where=where, problem=problem)) from None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise FatalError(f"{p}: expected an object whose keys are record types, found {type(doc).__name__}")
+        raise FatalError(msg("file.not_object", path=p, found=type(doc).__name__))
     raw: RawRows = {}
     warnings: list[RecordWarning] = []
     for key, rows in doc.items():
@@ -101,7 +102,7 @@ def _read_document(p: Path, suffix: str) -> tuple[RawRows, list[RecordWarning]]:
         if rows is None:
             rows = []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise FatalError(f"{p}: {key!r} must be a list of objects")
+            raise FatalError(msg("file.not_list", path=p, key=key))
         raw.setdefault(record_type, []).extend({str(k): v for k, v in r.items()} for r in rows)
     return raw, warnings
 
@@ -111,7 +112,7 @@ def _read_csv_dir(d: Path, only: Path | None = None) -> tuple[RawRows, list[Reco
     warnings: list[RecordWarning] = []
     files = [only] if only else sorted(d.glob("*.csv"))
     if not files:
-        raise FatalError(f"{d}: no CSV files (expected files named <record type>.csv, e.g. enterprises.csv)")
+        raise FatalError(msg("file.no_csv", path=d))
     for f in files:
         record_type = _record_type(f.stem)
         if record_type is None:
@@ -132,7 +133,7 @@ def _read_csv_dir(d: Path, only: Path | None = None) -> tuple[RawRows, list[Reco
                     row["(extra columns)"] = ",".join(cells[len(header):])
                 rows.append(row)
         except csv.Error as exc:
-            raise FatalError(f"{f}: malformed CSV: {exc}") from None
+            raise FatalError(msg("file.bad_csv", path=f, problem=exc)) from None
         raw.setdefault(record_type, []).extend(rows)
     return raw, warnings
 
@@ -149,7 +150,7 @@ def _read_xlsx(p: Path) -> tuple[RawRows, list[RecordWarning]]:
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
     raw: RawRows = {}
     warnings: list[RecordWarning] = []
     try:
