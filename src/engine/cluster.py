@@ -196,7 +196,7 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
 
 def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None, output: Path,
                scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 50_000,
-               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20) -> StreamResult:
+               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20, lang: str = "zh") -> StreamResult:
     """Check a directory of CSV/Parquet files on a Dask cluster; decisions go to the Parquet directory ``output``.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), ``local`` or ``local:N`` (start a LocalCluster of
@@ -219,7 +219,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     client, owned = _client(scheduler, connect_timeout)
     try:
         return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
-                    chunk_enterprises, piece_bytes)
+                    chunk_enterprises, piece_bytes, lang)
     finally:
         for thing in owned:
             thing.close()
@@ -227,11 +227,12 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
 
 def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
          output: Path, rollup_dir: Path, partitions: int | None, chunk_enterprises: int,
-         piece_bytes: int) -> StreamResult:
+         piece_bytes: int, lang: str = "zh") -> StreamResult:
     import dask.dataframe as dd
     from dask import delayed
 
     res = StreamResult()
+    res.lang = lang
     t0 = time.perf_counter()
     parts = partitions or max(partitions_for(files, chunk_enterprises), sum(client.nthreads().values()))
     # 1. read and validate, piece by piece, kept on the workers

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-__all__ = ["LANGS", "CATALOGUE", "Message", "msg", "render", "localise", "default_lang", "resolve_lang"]
+__all__ = ["LANGS", "CATALOGUE", "Message", "msg", "join", "render", "localise", "default_lang", "resolve_lang"]
 
 LANGS = ("zh", "en")
 
@@ -118,8 +118,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "--dask writes Parquet; --format {fmt} is not available there"),
     "cli.dask_engine": ("--dask 运行向量化后端，不能使用 --engine {engine}",
                         "--dask runs the vectorised backend, not --engine {engine}"),
-    "cli.durable_crashed": ("chanjiao: {problem}，这是其 C 引擎的已知缺陷；已改由参考评估器判定（判定相同）",
-                            "chanjiao: {problem}, a known defect of its C engine; the reference evaluator decided "
+    "cli.durable_crashed": ("{problem}，这是其 C 引擎的已知缺陷；已改由参考评估器判定（判定相同）",
+                            "{problem}, a known defect of its C engine; the reference evaluator decided "
                             "instead (the same decisions)"),
     "cli.no_subject": ("没有 id 为“{id}”的已接受的{type_zh}（{type}）记录{why}",
                        "no accepted {type} record with id {id!r}{why}"),
@@ -130,8 +130,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.internal": ("chanjiao: 内部错误：{name}：{problem}（设置 CHANJIAO_DEBUG=1 可查看详情）",
                      "chanjiao: internal error: {name}: {problem} (set CHANJIAO_DEBUG=1 for details)"),
     "cli.bad_lang": ("--lang 应为 zh 或 en，不是“{value}”", "--lang must be zh or en, not {value!r}"),
+    # --- watch: bad change lines ---
+    "watch.field": ("字段 {field}：{message}（值“{value}”）", "field {field}: {message} (value {value!r})"),
+    "watch.no_record": ("没有 id 为“{id}”的 {type} 记录可删除", "no {type} record with id {id!r} to delete"),
+    "watch.not_object": ("一项变更应为 JSON 对象", "a change must be a JSON object"),
+    "watch.op": ("op 应为 'upsert' 或 'delete'，不是“{op}”", "op must be 'upsert' or 'delete', not {op!r}"),
+    "watch.record_type": ("record_type 应为 {types} 之一，不是“{value}”", "record_type must be one of {types}, not {value!r}"),
+    "watch.record": ("record 应为对象", "record must be an object"),
+    "watch.bad_json": ("JSON 格式错误：{problem}（第 {col} 列）", "malformed JSON: {problem} at column {col}"),
+    "join.semicolon": ("{first}；{second}", "{first}; {second}"),
+    # --- evaluation ---
+    "eval.division_by_zero": ("除数为零", "division by zero"),
     # --- explain ---
-    "explain.supply": ("{label} 未知：请补充该事实以作出判定", "{label} is unknown: supply it to decide"),
+    "explain.supply": ("{label}未知：请补充该事实以作出判定", "{label} is unknown: supply it to decide"),
 }
 
 
@@ -166,6 +177,14 @@ def _format(key: str, lang: str, params: Mapping[str, Any]) -> str:
 def msg(key: str, /, **params: Any) -> Message:
     """The catalogue's message ``key`` with its parameters (a Message, Chinese as a str)."""
     return Message(key, params)
+
+
+def join(messages: list[Any]) -> Any:
+    """Several messages as one, separated by a semicolon (；in Chinese)."""
+    out = messages[0]
+    for m in messages[1:]:
+        out = msg("join.semicolon", first=out, second=m)
+    return out
 
 
 def render(text: Any, lang: str) -> str:

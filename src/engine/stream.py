@@ -46,6 +46,7 @@ from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul
 from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
+from .messages import localise, msg
 from .loaders import _record_type
 from .policy import Pack
 from .records import RECORD_TYPES
@@ -79,6 +80,7 @@ class StreamResult:
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
 def input_files(path: Path) -> dict[str, Path]:
@@ -603,7 +605,7 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None) -> StreamResult:
+                 workers: int | None = None, lang: str = "zh") -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
@@ -612,6 +614,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     """
     files = input_files(path)
     res = StreamResult()
+    res.lang = lang
     if progress is None:
         progress = sys.stderr.isatty()
     workers = default_workers() if workers is None else workers
@@ -754,7 +757,7 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
                     rollups.write(ru)
             summary.add(batch)
             decided += len(batch)
-            errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+            errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
     return decided
 
@@ -831,5 +834,5 @@ def _write_issues(path: Path, res: StreamResult) -> None:
         w.writerow(ISSUE_COLUMNS)
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
             for e in items:
-                d = e.as_dict()
+                d = localise(e.as_dict(), res.lang)
                 w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])
