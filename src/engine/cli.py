@@ -429,6 +429,35 @@ def schema(output: Path = typer.Option(Path("schemas"), "--output", help="写入
         print(path)
 
 
+class TemplateFormat(str, Enum):
+    """Formats of ``chanjiao template``."""
+
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+@app.command()
+def template(
+    output: Path = typer.Argument(..., help="写出的工作簿（.xlsx），或 --format csv 时写出的文件夹。"),
+    format: TemplateFormat = typer.Option(TemplateFormat.xlsx, "--format", help="xlsx（工作簿）或 csv（文件夹）。"),
+    examples: bool = typer.Option(True, "--examples/--no-examples", help="每张表的第 2 行写一条示例记录（默认写）。"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的文件。"),
+) -> None:
+    """写出填报模板：每种记录一张表（中文表名和表头、下拉列表和数据验证、示例行），以及“说明”表。
+
+    填好后用 chanjiao check 检查；未改动的模板本身也可通过检查，没有警告。
+
+    \b
+    示例：
+      chanjiao template 填报模板.xlsx
+      chanjiao template 填报模板 --format csv
+    """
+    from .template import write_template
+
+    for path in write_template(output, format.value, examples=examples, force=force):
+        print(path)
+
+
 def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
     """``--lang X`` / ``--lang=X`` taken from anywhere on the command line (before a ``--``): (X, the rest)."""
     rest: list[str] = []

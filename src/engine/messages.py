@@ -130,6 +130,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.internal": ("chanjiao: 内部错误：{name}：{problem}（设置 CHANJIAO_DEBUG=1 可查看详情）",
                      "chanjiao: internal error: {name}: {problem} (set CHANJIAO_DEBUG=1 for details)"),
     "cli.bad_lang": ("--lang 应为 zh 或 en，不是“{value}”", "--lang must be zh or en, not {value!r}"),
+    # --- the fill-in template (engine.template) ---
+    "template.format": ("模板格式应为 xlsx 或 csv，不是“{fmt}”", "the template format must be xlsx or csv, not {fmt!r}"),
+    "template.suffix": ("{path}：工作簿文件名应以 .xlsx 结尾（CSV 模板请用 --format csv 并给出文件夹）",
+                        "{path}: a workbook's name must end in .xlsx (for CSV files use --format csv and a folder)"),
+    "template.exists": ("{path} 已存在；为免覆盖已填写的数据，请换一个名字，或加 --force 覆盖",
+                        "{path} already exists; choose another name, or add --force to overwrite it"),
+    "template.not_dir": ("{path} 已存在且不是文件夹", "{path} exists and is not a folder"),
     # --- watch: bad change lines ---
     "watch.field": ("字段 {field}：{message}（值“{value}”）", "field {field}: {message} (value {value!r})"),
     "watch.no_record": ("没有 id 为“{id}”的 {type} 记录可删除", "no {type} record with id {id!r} to delete"),
