@@ -118,3 +118,23 @@ def test_no_record_type_spelling_stands_for_two_types() -> None:
         for spelling in (info.name, info.label_zh, info.label_en, *info.aliases):
             assert owner.setdefault(v.normalise(spelling), name) == name, spelling
             assert v.record_type_for(spelling) == name
+
+
+@pytest.mark.parametrize("record_type", RECORD_TYPES)
+def test_the_examples_make_a_valid_record(record_type: str) -> None:
+    from engine.records import validate_record
+
+    row = {f.name: f.canonical_example for f in v.fields(record_type)}
+    record, errors = validate_record(record_type, 1, row)
+    assert errors == [] and record is not None
+
+
+def test_dataset_schema_titles_come_from_the_vocabulary() -> None:
+    from engine.schema import schema_documents
+
+    schema = schema_documents()["dataset.schema.json"]
+    prop = schema["$defs"]["Enterprise"]["properties"]["frontline_training_spend"]
+    assert prop["title"] == "一线职工教育培训经费"
+    assert "单位：元" in prop["description"] and prop["examples"] == ["480000.00"]
+    assert schema["properties"]["schools"]["title"] == "学校（Schools）"
+    assert schema["$defs"]["School"]["properties"]["school_type"]["examples"] == ["secondary_vocational"]

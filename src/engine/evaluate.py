@@ -297,7 +297,7 @@ def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
     try:
         return decide(rule, pack, subject, dataset, as_of, overrides, outcomes).decision
     except ExprEvalError as exc:
-        errors.append(EvaluationError(str(exc), rule.id, subject.id))
+        errors.append(EvaluationError(exc.args[0], rule.id, subject.id))
         return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
                         reasons=[f"规则求值出错：{exc}"])
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import yaml
 
 from .errors import FatalError, RecordError, RecordWarning
+from .messages import msg
 from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
@@ -149,7 +150,7 @@ def read_input(path: str | Path, header_row: int | None = None) -> RawInput:
     """Read a dataset's raw rows, choosing the reader from the path; FatalError when nothing can be read."""
     p = Path(path)
     if not p.exists():
-        raise FatalError(f"{p}: no such file or directory")
+        raise FatalError(msg("file.not_found", path=p))
     if p.is_dir():
         return _read_dir(p, header_row)
     suffix = p.suffix.lower()
@@ -161,7 +162,7 @@ def read_input(path: str | Path, header_row: int | None = None) -> RawInput:
         return _read_dir(p.parent, header_row, only=p)
     if suffix in (".json", ".yaml", ".yml"):
         return _read_document(p, suffix)
-    raise FatalError(f"{p}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, .xlsx or a directory of CSV files")
+    raise FatalError(msg("file.unknown_format", path=p, suffix=suffix or msg("word.no_extension")))
 
 
 # --- names -------------------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def _read_bytes(p: Path) -> bytes:
     try:
         return p.read_bytes()
     except OSError as exc:
-        raise FatalError(f"{p}: cannot be read ({exc.strerror})") from None
+        raise FatalError(msg("file.unreadable", path=p, reason=exc.strerror)) from None
 
 
 # --- JSON and YAML -------------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from pydantic_core import PydanticCustomError
 
 from .errors import RecordError, RecordWarning
 from .vocabulary import bool_for, enum_value_for
+from .messages import Message, msg
+from .vocabulary import enum_label, field_label, record_type_label
 
 __all__ = [
     "Kind",
@@ -51,6 +53,8 @@ __all__ = [
     "TOTAL_WORDS",
     "DATE_FORMS",
     "NUMBER_FORMS",
+    "unknown_field_message",
+    "dangling_message",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -74,7 +78,7 @@ class Kind:
     """What a field holds, as the rest of the engine sees it.
 
     ``name`` is one of text, uscc, region_code, int, money, date, bool, enum; ``expected`` is the phrase an
-    error message uses; ``minimum`` / ``positive`` bound numbers; ``choices`` lists an enum's values.
+    error message uses (a :class:`engine.messages.Message`); ``minimum`` / ``positive`` bound numbers; ``choices`` lists an enum's values.
     """
 
     name: str
@@ -94,9 +98,15 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def _fail(kind: Kind, detail: str = "") -> PydanticCustomError:
-    msg = f"expected {kind.expected}" + (f" ({detail})" if detail else "")
-    return PydanticCustomError("chanjiao", msg)
+def _fail(kind: Kind, detail: Message | None = None) -> PydanticCustomError:
+    if detail is None:
+        return _error(msg("record.expected", expected=kind.expected))
+    return _error(msg("record.expected_detail", expected=kind.expected, detail=detail))
+
+
+def _error(message: Message, error_type: str = "chanjiao") -> PydanticCustomError:
+    """A pydantic error carrying the catalogue message (read back by validate_record)."""
+    return PydanticCustomError(error_type, "{m}", {"m": message})
 
 
 def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
@@ -162,7 +172,7 @@ def _validator(kind: Kind) -> Callable[[Any], Any]:
             raise PydanticCustomError("chanjiao", f"单元格超过 {MAX_CELL_CHARS} 个字符（{len(value)} 个）: expected {kind.expected}")
         if _is_empty(value):
             if kind.required:
-                raise PydanticCustomError("chanjiao", f"a value is required: expected {kind.expected}")
+                raise _error(msg("record.required", expected=kind.expected))
             return None
         return _CONVERT[kind.name](value, kind)
 
@@ -184,15 +194,15 @@ def _text(value: Any, kind: Kind) -> str:
 def _uscc(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
     if len(text) != 18:
-        raise _fail(kind, f"{len(text)} characters, not 18")
+        raise _fail(kind, msg("detail.uscc_length", n=len(text)))
     bad = [c for c in text if c not in USCC_CHARSET]
     if bad and text.upper() != text and all(c in USCC_CHARSET for c in text.upper()):
-        raise _fail(kind, f"lowercase letters; did you mean {text.upper()!r}?")
+        raise _fail(kind, msg("detail.uscc_lowercase", upper=text.upper()))
     if bad:
-        raise _fail(kind, f"character {bad[0]!r} is not allowed")
+        raise _fail(kind, msg("detail.uscc_char", char=bad[0]))
     check = uscc_check_char(text[:17])
     if text[17] != check:
-        raise _fail(kind, f"check character is {text[17]!r}, should be {check!r}")
+        raise _fail(kind, msg("detail.uscc_check", got=text[17], want=check))
     return text
 
 
@@ -201,7 +211,7 @@ def _region(value: Any, kind: Kind) -> str:
     if not re.fullmatch(r"[0-9]{6}", text):
         raise _fail(kind, "six digits")
     if text[:2] not in PROVINCE_PREFIXES:
-        raise _fail(kind, f"{text[:2]} is not a GB/T 2260 province code")
+        raise _fail(kind, msg("detail.province", prefix=text[:2]))
     return text
 
 
@@ -218,11 +228,11 @@ def _int(value: Any, kind: Kind) -> int:
     except InvalidOperation:
         raise _fail(kind) from None
     if number != number.to_integral_value():
-        raise _fail(kind, "not a whole number")
+        raise _fail(kind, msg("detail.not_whole"))
     if kind.minimum is not None and number < kind.minimum:
         raise _fail(kind)
     if abs(number) >= MAX_WHOLE:
-        raise _fail(kind, "more than 17 digits")
+        raise _fail(kind, msg("detail.over_17_digits"))
     return int(number)
 
 
@@ -232,14 +242,14 @@ def _money(value: Any, kind: Kind) -> Decimal:
     except InvalidOperation:
         raise _fail_forms(kind, NUMBER_FORMS) from None
     if number.is_signed() and number != 0:
-        raise _fail(kind, "negative")
+        raise _fail(kind, msg("detail.negative"))
     if kind.positive and number == 0:
-        raise _fail(kind, "must be greater than zero")
+        raise _fail(kind, msg("detail.zero"))
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
-        raise _fail(kind, "more than 2 decimal places")
+        raise _fail(kind, msg("detail.decimals"))
     if number >= MAX_YUAN:
-        raise _fail(kind, "more than 16 digits before the decimal point")
+        raise _fail(kind, msg("detail.over_16_digits"))
     return number.quantize(Decimal("0.01"))
 
 
@@ -330,7 +340,7 @@ _JSON_SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 
-def _field(name: str, required: bool, expected: str, py: Any, **extra: Any) -> Any:
+def _field(name: str, required: bool, expected: Message, py: Any, **extra: Any) -> Any:
     kind = Kind(name, required, expected, **extra)
     schema = dict(_JSON_SCHEMA[name])
     if kind.choices:
@@ -342,28 +352,28 @@ def _field(name: str, required: bool, expected: str, py: Any, **extra: Any) -> A
     return Annotated[py if required else py | None, kind, PlainValidator(_validator(kind)), WithJsonSchema(schema)]
 
 
-Text = _field("text", True, "text", str)
-OptText = _field("text", False, "text", str)
-Uscc = _field("uscc", True, "an 18-character 统一社会信用代码 (GB 32100-2015) with a valid check character", str)
-RegionCode = _field("region_code", True, "a six-digit GB/T 2260 region code", str)
-OptRegionCode = _field("region_code", False, "a six-digit GB/T 2260 region code", str)
-OptYear = _field("int", False, "a whole number (year)", int)
-OptCount = _field("int", False, "a whole number ≥ 0", int, minimum=0)
-OptMoney = _field("money", False, "money: yuan ≥ 0 with at most 2 decimal places", Decimal)
-PositiveMoney = _field("money", True, "money: yuan > 0 with at most 2 decimal places", Decimal, positive=True)
-Date = _field("date", True, "a date YYYY-MM-DD", dt.date)
-OptDate = _field("date", False, "a date YYYY-MM-DD", dt.date)
-OptBool = _field("bool", False, "a boolean: true/false, 1/0, 是/否 or yes/no", bool)
-SchoolType = _field(
-    "enum",
-    True,
-    "one of secondary_vocational, technical, higher_vocational",
-    str,
-    choices=("secondary_vocational", "technical", "higher_vocational"),
-)
-ExpenseKind = _field(
-    "enum", True, "one of student_internship, teacher_practice", str, choices=("student_internship", "teacher_practice")
-)
+def _one_of(record_type: str, field_name: str, choices: tuple[str, ...]) -> Message:
+    """What an enum field expects, with each value's Chinese label (secondary_vocational（中职）)."""
+    zh = "、".join(f"{c}（{enum_label(record_type, field_name, c)}）" for c in choices)
+    return msg("expect.one_of", choices=", ".join(choices), choices_zh=zh)
+
+
+_SCHOOL_TYPES = ("secondary_vocational", "technical", "higher_vocational")
+_EXPENSE_KINDS = ("student_internship", "teacher_practice")
+Text = _field("text", True, msg("expect.text"), str)
+OptText = _field("text", False, msg("expect.text"), str)
+Uscc = _field("uscc", True, msg("expect.uscc"), str)
+RegionCode = _field("region_code", True, msg("expect.region_code"), str)
+OptRegionCode = _field("region_code", False, msg("expect.region_code"), str)
+OptYear = _field("int", False, msg("expect.year"), int)
+OptCount = _field("int", False, msg("expect.count"), int, minimum=0)
+OptMoney = _field("money", False, msg("expect.money"), Decimal)
+PositiveMoney = _field("money", True, msg("expect.money_positive"), Decimal, positive=True)
+Date = _field("date", True, msg("expect.date"), dt.date)
+OptDate = _field("date", False, msg("expect.date"), dt.date)
+OptBool = _field("bool", False, msg("expect.bool"), bool)
+SchoolType = _field("enum", True, _one_of("schools", "school_type", _SCHOOL_TYPES), str, choices=_SCHOOL_TYPES)
+ExpenseKind = _field("enum", True, _one_of("practice_expenses", "kind", _EXPENSE_KINDS), str, choices=_EXPENSE_KINDS)
 
 
 class RecordModel(BaseModel):
@@ -428,10 +438,7 @@ class Agreement(RecordModel):
         if self.valid_from is None:
             object.__setattr__(self, "valid_from", self.signed_on)
         if self.valid_to is not None and self.valid_from is not None and self.valid_to < self.valid_from:
-            raise PydanticCustomError(
-                "chanjiao_valid_to", "expected valid_to on or after valid_from ({valid_from})",
-                {"valid_from": self.valid_from.isoformat()},
-            )
+            raise _error(msg("record.valid_to", valid_from=self.valid_from.isoformat()), "chanjiao_valid_to")
         return self
 
 
@@ -679,8 +686,7 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
                 continue
             if rec.id in seen:
                 ds.errors.append(
-                    RecordError(f"duplicate id {rec.id!r}: the first record with this id is kept",
-                                record_type, row_no, rec.id, "id", rec.id)
+                    RecordError(msg("record.duplicate_id", id=rec.id), record_type, row_no, rec.id, "id", rec.id)
                 )
                 continue
             seen.add(rec.id)
@@ -708,7 +714,7 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
         for err in exc.errors():
             fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
             value = row.get(fld) if fld else None
-            message = err["msg"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
+            message = err["ctx"]["m"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
             errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
         return None, errors
 
@@ -726,7 +732,7 @@ def _model_level_field(err: Any) -> str | None:
 def _pydantic_message(err: Any, kinds: dict[str, Kind], fld: str | None) -> str:
     kind = kinds.get(fld or "")
     if err["type"] == "missing" and kind is not None:
-        return f"a value is required: expected {kind.expected}"
+        return msg("record.required", expected=kind.expected)
     return str(err["msg"])
 
 
@@ -738,10 +744,9 @@ def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any
                 continue
             reported.add(name)
             close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             ds.warnings.append(
                 RecordWarning(
-                    f"unknown field {name!r} is ignored{hint}",
+                    unknown_field_message(str(name), close[0] if close else None),
                     record_type, row_no, _text_or_repr(row.get("id")) if not _is_empty(row.get("id")) else None,
                     str(name), close[0] if close else None,
                 )
@@ -756,7 +761,7 @@ def _warn_references(ds: Dataset) -> None:
             if ref is not None and ref not in known:
                 ds.warnings.append(
                     RecordWarning(
-                        f"{fld} {ref!r} is not among the dataset's {target}: its facts are unknown",
+                        dangling_message(record_type, fld, ref, target),
                         record_type, ds.rows[(record_type, rec.id)], rec.id, fld,
                     )
                 )
@@ -770,8 +775,7 @@ def _warn_enterprise_codes(ds: Dataset) -> None:
         if registered[:4] != ent.region_code[:4]:
             ds.warnings.append(
                 RecordWarning(
-                    f"region_code {ent.region_code} lies in another city than the registration region {registered} "
-                    "embedded in the 统一社会信用代码",
+                    msg("record.other_city", region=ent.region_code, registered=registered),
                     "enterprises", row, ent.id, "region_code",
                 )
             )
@@ -780,9 +784,19 @@ def _warn_enterprise_codes(ds: Dataset) -> None:
         if expected is not None and expected != check:
             ds.warnings.append(
                 RecordWarning(
-                    f"the organization code {ent.id[8:17]} fails its GB 11714 check (expected {expected!r} at "
-                    "character 17); the code is accepted",
+                    msg("record.org_code", code=ent.id[8:17], expected=expected),
                     "enterprises", row, ent.id, "id",
                 )
             )
 
+
+
+def unknown_field_message(name: str, close: str | None) -> Message:
+    """The warning for a column that is no field of its record type, with the closest field as a suggestion."""
+    return msg("record.unknown_field", name=name, hint=msg("hint.did_you_mean", name=close) if close else "")
+
+
+def dangling_message(record_type: str, field_name: str, ref: Any, target: str) -> Message:
+    """The warning for a reference (``enterprise_id``, ``school_id``) to a record the dataset does not have."""
+    return msg("record.dangling", field=field_name, field_zh=field_label(record_type, field_name), ref=ref,
+               target=target, target_zh=f"{record_type_label(target)}（{target}）")

@@ -48,6 +48,7 @@ from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
                       parquet_text_columns, plan_files, record_type_of)
+from .messages import localise, msg
 from .policy import Pack
 from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
@@ -80,6 +81,7 @@ class StreamResult:
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
 def input_files(path: Path) -> dict[str, Path]:
@@ -638,7 +640,7 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None, header_row: int | None = None) -> StreamResult:
+                 workers: int | None = None, header_row: int | None = None, lang: str = "zh") -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
@@ -650,6 +652,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     res = StreamResult()
     res.errors += plan.errors
     res.warnings += plan.warnings
+    res.lang = lang
     if progress is None:
         progress = sys.stderr.isatty()
     workers = default_workers() if workers is None else workers
@@ -796,7 +799,7 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
                     rollups.write(ru)
             summary.add(batch)
             decided += len(batch)
-            errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+            errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
     return decided
 
@@ -873,5 +876,5 @@ def _write_issues(path: Path, res: StreamResult) -> None:
         w.writerow(ISSUE_COLUMNS)
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
             for e in items:
-                d = e.as_dict()
+                d = localise(e.as_dict(), res.lang)
                 w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])

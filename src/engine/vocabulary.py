@@ -77,6 +77,19 @@ class FieldInfo:
     enum_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
+    def canonical_example(self) -> Any:
+        """The example as JSON carries it: true/false, a whole number, the enum value; None when there is none."""
+        if not self.example:
+            return None
+        if self.kind == "bool":
+            return bool_for(self.example)
+        if self.kind == "int":
+            return int(self.example)
+        if self.kind == "enum":
+            return enum_value_for(self.record_type, self.name, self.example)
+        return self.example
+
+    @property
     def header(self) -> str:
         """The Chinese column header: the label, with the unit in full-width brackets (工资总额（元）)."""
         return f"{self.label_zh}（{self.unit}）" if self.unit else self.label_zh
@@ -207,9 +220,9 @@ _FIELDS: dict[str, tuple[_F, ...]] = {
         ("id", "支付编号", "Payment number", ("付款编号", "凭证号", "凭证编号", "编号", "payment id", "payment number"),
          "该笔报酬支付的编号，在本数据集中唯一", None, "ZF-2021-0001", _DM),
         ("enterprise_id", "企业统一社会信用代码", "Enterprise", _ENT_ID_ALIASES,
-         "支付报酬的企业的统一社会信用代码", None, "91420502MA4F0A013J", _USCC_SRC),
+         "支付报酬的企业的统一社会信用代码", None, "91220502MA0Y0A0133", _USCC_SRC),
         ("school_id", "学校代码", "School", _SCHOOL_ID_ALIASES,
-         "实习学生所在学校的代码", None, "YC-GZ01", _DM),
+         "实习学生所在学校的代码", None, "TH-ZZ01", _DM),
         ("student_id", "学生学号", "Student", ("学号", "学生编号", "学生", "student", "student id"),
          "实习学生的学号或编号", None, "2021010101", _DM),
         ("amount", "实习报酬金额", "Amount", ("报酬金额", "实习报酬", "支付金额", "金额", "amount"),
@@ -221,9 +234,9 @@ _FIELDS: dict[str, tuple[_F, ...]] = {
         ("id", "费用编号", "Expense number", ("凭证号", "凭证编号", "编号", "expense id", "expense number"),
          "该笔费用的编号，在本数据集中唯一", None, "SJ-2021-0001", _DM),
         ("enterprise_id", "企业统一社会信用代码", "Enterprise", _ENT_ID_ALIASES,
-         "发生费用的企业的统一社会信用代码", None, "91420502MA4F0A013J", _USCC_SRC),
+         "发生费用的企业的统一社会信用代码", None, "91220502MA0Y0A0133", _USCC_SRC),
         ("school_id", "学校代码", "School", _SCHOOL_ID_ALIASES,
-         "相关学校的代码（可空）", None, "YC-GZ01", _DM),
+         "相关学校的代码（可空）", None, "TH-ZZ01", _DM),
         ("kind", "费用类别", "Kind", ("类别", "费用类型", "活动类型", "活动类别", "type"),
          "学生实习或教师实践", None, "教师实践", f"{_YICHANG} 二（八）"),
         ("amount", "费用金额", "Amount", ("金额", "支出金额", "amount"),
@@ -264,12 +277,12 @@ _FIELDS: dict[str, tuple[_F, ...]] = {
     ),
     "graduates": (
         ("id", "毕业生编号", "Graduate number", ("学号", "编号", "学生编号", "graduate id", "graduate number"),
-         "毕业生的学号或编号，在本数据集中唯一", None, "YC-BY-2021-001", _DM),
+         "毕业生的学号或编号，在本数据集中唯一", None, "TH-BY-2021-001", _DM),
         ("school_id", "学校代码", "School", ("毕业院校代码",) + _SCHOOL_ID_ALIASES,
-         "毕业院校的代码", None, "YC-GZ01", _DM),
+         "毕业院校的代码", None, "TH-ZZ01", _DM),
         ("employer_region_code", "就业地行政区划代码", "Employer region code",
          ("就业地", "就业地区划代码", "就业地代码", "就业单位所在地", "employer region"),
-         "就业单位所在地的六位行政区划代码", None, "420502", f"{_YICHANG} 二（六）（在宜就业）"),
+         "就业单位所在地的六位行政区划代码", None, "220502", f"{_YICHANG} 二（六）（在宜就业）"),
         ("employed_from", "就业起始日期", "Employed from", ("入职日期", "就业日期", "就业开始日期", "employed"),
          "开始就业的日期", None, "2021-07-01", f"{_YICHANG} 二（六）（稳岗一年）"),
         ("employed_to", "就业截止日期", "Employed to", ("离职日期", "就业结束日期"),

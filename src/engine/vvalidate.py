@@ -35,11 +35,14 @@ from .records import (
     TRUE_WORDS,
     USCC_CHARSET,
     USCC_WEIGHTS,
+    dangling_message,
     field_kinds,
     is_total_row,
     total_row_warning,
+    unknown_field_message,
     validate_record,
 )
+from .messages import msg
 
 __all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns", "csv_text_options"]
 
@@ -141,13 +144,12 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         for name in columns:
             if name not in kinds:
                 close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
                 first_id = columns.get("id")
                 shown = None
                 if first_id is not None and n:
                     v = first_id[0].as_py()
                     shown = None if v is None or str(v).strip() == "" else str(v).strip()
-                out.warnings.append(RecordWarning(f"unknown field {name!r} is ignored{hint}", record_type,
+                out.warnings.append(RecordWarning(unknown_field_message(str(name), close[0] if close else None), record_type,
                                                   int(rows[0]) if n else None, shown, str(name),
                                                   close[0] if close else None))
     total = _total_rows(columns, n)
@@ -301,8 +303,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         errs = list(v.errors)
         for i in np.flatnonzero(dup):
             rid = str(t.ids[i])
-            errs.append(RecordError(f"duplicate id {rid!r}: the first record with this id is kept",
-                                    rtype, int(t.rows[i]), rid, "id", rid))
+            errs.append(RecordError(msg("record.duplicate_id", id=rid), rtype, int(t.rows[i]), rid, "id", rid))
         errs.sort(key=lambda e: e.row or 0)
         errors += errs
         warnings += v.warnings
@@ -318,8 +319,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         bad = np.flatnonzero(col.known & (col.positions_in(pool) < 0))
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
-            warnings.append(RecordWarning(f"{fld} {values[int(i)].as_py()!r} is not among the dataset's {target}: its "
-                                          "facts are unknown", rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
+            warnings.append(RecordWarning(dangling_message(rtype, fld, values[int(i)].as_py(), target),
+                                          rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:
         ids = ent.ids
@@ -332,13 +333,11 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
             row, eid = int(ent.rows[i]), str(ids[i])
             registered = eid[2:8]
             if other_city[i]:
-                warnings.append(RecordWarning(
-                    f"region_code {region[i]} lies in another city than the registration region {registered} "
-                    "embedded in the 统一社会信用代码", "enterprises", row, eid, "region_code"))
+                warnings.append(RecordWarning(msg("record.other_city", region=region[i], registered=registered),
+                                              "enterprises", row, eid, "region_code"))
             if wrong[i]:
-                warnings.append(RecordWarning(
-                    f"the organization code {eid[8:17]} fails its GB 11714 check (expected {chr(expected[i])!r} at "
-                    "character 17); the code is accepted", "enterprises", row, eid, "id"))
+                warnings.append(RecordWarning(msg("record.org_code", code=eid[8:17], expected=chr(expected[i])),
+                                              "enterprises", row, eid, "id"))
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     return tables, errors, warnings

@@ -20,6 +20,7 @@ from .backends import Engine
 from .decisions import Decision
 from .errors import EvaluationError, FatalError
 from .expressions import Attr, Comp, Index, Name, Node, children
+from .messages import join, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, validate_rows
 
@@ -124,14 +125,15 @@ class Watcher:
         if op == "upsert":
             ds = validate_rows({record_type: [record]})
             if ds.errors:
-                raise ChangeError("; ".join(f"field {e.field}: {e.message} (value {e.value!r})" for e in ds.errors))
+                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=e.value)
+                                        for e in ds.errors]))
             new = ds.records[record_type][0]
             old = self.dataset.upsert(new, line)
             touched = self.affected(new) | (self.affected(old) if old is not None else set())
         else:
             rid = record.get("id")
             if rid is None or self.dataset.by_id(record_type, str(rid)) is None:
-                raise ChangeError(f"no {record_type} record with id {rid!r} to delete")
+                raise ChangeError(msg("watch.no_record", type=record_type, id=rid))
             old = self.dataset.by_id(record_type, str(rid))
             assert old is not None
             touched = self.affected(old)
@@ -166,14 +168,14 @@ class Watcher:
 
 def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(change, dict):
-        raise ChangeError("a change must be a JSON object")
+        raise ChangeError(msg("watch.not_object"))
     op, record_type, record = change.get("op"), change.get("record_type"), change.get("record")
     if op not in ("upsert", "delete"):
-        raise ChangeError(f"op must be 'upsert' or 'delete', not {op!r}")
+        raise ChangeError(msg("watch.op", op=op))
     if record_type not in RECORD_TYPES:
-        raise ChangeError(f"record_type must be one of {', '.join(RECORD_TYPES)}, not {record_type!r}")
+        raise ChangeError(msg("watch.record_type", types=", ".join(RECORD_TYPES), value=record_type))
     if not isinstance(record, dict):
-        raise ChangeError("record must be an object")
+        raise ChangeError(msg("watch.record"))
     return op, record_type, record
 
 
@@ -182,4 +184,4 @@ def read_change(text: str) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise ChangeError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+        raise ChangeError(msg("watch.bad_json", problem=exc.msg, col=exc.colno)) from None

@@ -1,0 +1,236 @@
+"""Every message people read, defined once in Chinese and English.
+
+A message is made with :func:`msg` from a key of :data:`CATALOGUE` and its parameters. It is a
+:class:`Message`: a ``str`` holding the Chinese text (the default language), which also remembers its key and
+parameters so that :meth:`Message.render` gives it in English. Messages are values like any string — errors
+compare, pickle (to worker processes and back) and serialise as their Chinese text — and a document is put into
+the language the user asked for once, at the end, by :func:`localise`. Parameters may be messages themselves
+(an expectation inside an error); they are rendered in the same language.
+
+The language of a run is ``--lang zh|en``; without it :func:`default_lang` follows the locale (LC_ALL, then
+LC_MESSAGES, then LANG: a value starting with ``en`` means English, anything else Chinese).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+__all__ = ["LANGS", "CATALOGUE", "Message", "msg", "join", "render", "localise", "default_lang", "resolve_lang"]
+
+LANGS = ("zh", "en")
+
+# key -> (Chinese, English). str.format templates; a parameter that is a Message is rendered in the same language.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # --- what a field expects (engine.records) ---
+    "expect.text": ("文本", "text"),
+    "expect.uscc": ("18位统一社会信用代码（GB 32100-2015），校验码正确，例如 91220502MA0Y0A0133",
+                    "an 18-character 统一社会信用代码 (GB 32100-2015) with a valid check character, "
+                    "e.g. 91220502MA0Y0A0133"),
+    "expect.region_code": ("6位 GB/T 2260 行政区划代码，例如 220502", "a six-digit GB/T 2260 region code, e.g. 220502"),
+    "expect.year": ("整数（年份），例如 2021", "a whole number (year), e.g. 2021"),
+    "expect.count": ("不小于 0 的整数，例如 3260", "a whole number ≥ 0, e.g. 3260"),
+    "expect.money": ("金额：不小于 0 的元数，最多两位小数，例如 1950.50",
+                     "money: yuan ≥ 0 with at most 2 decimal places, e.g. 1950.50"),
+    "expect.money_positive": ("金额：大于 0 的元数，最多两位小数，例如 1950.50",
+                              "money: yuan > 0 with at most 2 decimal places, e.g. 1950.50"),
+    "expect.date": ("日期 YYYY-MM-DD，例如 2021-03-05", "a date YYYY-MM-DD, e.g. 2021-03-05"),
+    "expect.bool": ("是/否（也可写 true/false、1/0、yes/no）", "a boolean: true/false, 1/0, 是/否 or yes/no"),
+    "expect.one_of": ("以下之一：{choices_zh}", "one of {choices}"),
+    # --- why a value was rejected ---
+    "record.expected": ("应填写{expected}", "expected {expected}"),
+    "record.expected_detail": ("{detail}；应填写{expected}", "expected {expected} ({detail})"),
+    "record.required": ("必须填写：{expected}", "a value is required: expected {expected}"),
+    "detail.uscc_length": ("{n} 个字符，不是 18 个", "{n} characters, not 18"),
+    "detail.uscc_lowercase": ("含小写字母；是否应为“{upper}”？", "lowercase letters; did you mean {upper!r}?"),
+    "detail.uscc_char": ("不允许字符“{char}”", "character {char!r} is not allowed"),
+    "detail.uscc_check": ("校验码为“{got}”，应为“{want}”", "check character is {got!r}, should be {want!r}"),
+    "detail.six_digits": ("应为六位数字", "six digits"),
+    "detail.province": ("{prefix} 不是 GB/T 2260 省级代码", "{prefix} is not a GB/T 2260 province code"),
+    "detail.not_whole": ("不是整数", "not a whole number"),
+    "detail.over_17_digits": ("超过 17 位数字", "more than 17 digits"),
+    "detail.negative": ("为负数", "negative"),
+    "detail.zero": ("必须大于零", "must be greater than zero"),
+    "detail.decimals": ("超过两位小数", "more than 2 decimal places"),
+    "detail.over_16_digits": ("整数部分超过 16 位", "more than 16 digits before the decimal point"),
+    "detail.no_such_date": ("没有这一天", "no such date"),
+    "record.valid_to": ("截止日期（valid_to）不得早于生效日期（valid_from，{valid_from}）",
+                        "expected valid_to on or after valid_from ({valid_from})"),
+    "record.duplicate_id": ("id“{id}”重复：保留第一条使用该 id 的记录",
+                            "duplicate id {id!r}: the first record with this id is kept"),
+    "record.unknown_field": ("未知字段“{name}”，已忽略{hint}", "unknown field {name!r} is ignored{hint}"),
+    "hint.did_you_mean": ("；是否应为“{name}”？", "; did you mean {name!r}?"),
+    "record.dangling": ("{field_zh}（{field}）“{ref}”不在本数据集的{target_zh}中：相关事实未知",
+                        "{field} {ref!r} is not among the dataset's {target}: its facts are unknown"),
+    "record.other_city": ("注册地行政区划代码 {region} 与统一社会信用代码中的登记地 {registered} 不在同一城市",
+                          "region_code {region} lies in another city than the registration region {registered} "
+                          "embedded in the 统一社会信用代码"),
+    "record.org_code": ("组织机构代码 {code} 未通过 GB 11714 校验（第 17 位应为“{expected}”）；该代码仍予接受",
+                        "the organization code {code} fails its GB 11714 check (expected {expected!r} at "
+                        "character 17); the code is accepted"),
+    # --- reading files (engine.loaders) ---
+    "file.not_found": ("{path}：文件或文件夹不存在", "{path}: no such file or directory"),
+    "file.unknown_format": ("{path}：未知的数据集格式 {suffix}；应为 .json、.yaml、.xlsx 文件或存放 CSV 文件的文件夹",
+                            "{path}: unknown dataset format {suffix}; expected .json, .yaml, .xlsx or a directory "
+                            "of CSV files"),
+    "word.no_extension": ("（无扩展名）", "(no extension)"),
+    "file.not_utf8": ("{path}：不是 UTF-8 文本（第 {byte} 字节：{reason}）", "{path}: not UTF-8 text (byte {byte}: {reason})"),
+    "file.unreadable": ("{path}：无法读取（{reason}）", "{path}: cannot be read ({reason})"),
+    "file.bad_json": ("{where}：JSON 格式错误：{problem}", "{where}: malformed JSON: {problem}"),
+    "file.bad_yaml": ("{where}：YAML 格式错误：{problem}", "{where}: malformed YAML: {problem}"),
+    "file.not_object": ("{path}：应为以记录类型为键的对象，实际为 {found}",
+                        "{path}: expected an object whose keys are record types, found {found}"),
+    "file.not_list": ("{path}：“{key}”应为对象的列表", "{path}: {key!r} must be a list of objects"),
+    "file.no_csv": ("{path}：没有 CSV 文件（应为以记录类型命名的文件，例如 enterprises.csv 或 企业.csv）",
+                    "{path}: no CSV files (expected files named <record type>.csv, e.g. enterprises.csv)"),
+    "file.bad_csv": ("{path}：CSV 格式错误：{problem}", "{path}: malformed CSV: {problem}"),
+    "file.bad_xlsx": ("{path}：不是可读取的 XLSX 工作簿（{problem}）", "{path}: not a readable XLSX workbook ({problem})"),
+    "loader.unknown_type": ("{where}“{name}”不是记录类型，已忽略{hint}", "{where} {name!r} is not a record type and is ignored{hint}"),
+    "word.sheet": ("工作表", "sheet"),
+    "word.file": ("文件", "file"),
+    "word.key": ("键", "key"),
+    # --- the command line (engine.cli) ---
+    "cli.error": ("chanjiao: 错误：{problem}", "chanjiao: error: {problem}"),
+    "cli.bad_as_of": ("--as-of“{text}”不是日期 YYYY-MM-DD（例如 2021-12-31）",
+                      "--as-of {text!r} is not a date YYYY-MM-DD"),
+    "cli.invalid_pack": ("规则包有误：{first}{more}", "invalid rule pack: {first}{more}"),
+    "cli.more_pack_errors": ("（另有 {n} 处；请运行 'chanjiao rules lint'）", " (and {n} more; run 'chanjiao rules lint')"),
+    "cli.param": ("--param：{problem}", "--param: {problem}"),
+    "param.unknown": ("未知参数“{name}”（已知参数：{known}）", "unknown parameter {name!r} (known: {known})"),
+    "param.not_number": ("参数 {name}：“{value}”不是数字", "parameter {name}: {value!r} is not a number"),
+    "param.form": ("“{text}”应写作 NAME=VALUE 或 PACK.NAME=VALUE", "{text!r} must be NAME=VALUE or PACK.NAME=VALUE"),
+    "cli.cannot_run": ("{engine} 引擎无法运行这些规则：{problem}（请使用 --engine reference）",
+                       "the {engine} engine cannot run these rules: {problem} (use --engine reference)"),
+    "cli.no_rule": ("没有规则“{rule}”{hint}", "no rule {rule!r}{hint}"),
+    "cli.rules_known": ("（现有规则：{ids}）", " (rules: {ids})"),
+    "cli.needs_output": ("--format {fmt} 需要 --output 文件", "--format {fmt} needs --output FILE"),
+    "cli.cannot_write": ("无法写入 {path}：{reason}", "cannot write {path}: {reason}"),
+    "cli.record_errors": ("chanjiao: {n} 条记录错误：被拒绝的记录列在输出的 errors 中；其余记录均已判定",
+                          "chanjiao: {n} record error(s): rejected records are listed in the output's errors; "
+                          "every other record was decided"),
+    "cli.record_errors_in": ("chanjiao: {n} 条记录错误：被拒绝的记录列在 {path} 中；其余记录均已判定",
+                             "chanjiao: {n} record error(s): rejected records are listed in {path}; every other "
+                             "record was decided"),
+    "cli.closing": ("chanjiao: {records:,} 条记录，{decisions:,} 项决定 → {outputs}",
+                    "chanjiao: {records:,} records, {decisions:,} decisions → {outputs}"),
+    "cli.dask_output": ("--dask 需要 --output 文件夹（存放 Parquet 分片）", "--dask needs --output DIR (a directory of Parquet parts)"),
+    "cli.dask_format": ("--dask 只写 Parquet；不能使用 --format {fmt}",
+                        "--dask writes Parquet; --format {fmt} is not available there"),
+    "cli.dask_engine": ("--dask 运行向量化后端，不能使用 --engine {engine}",
+                        "--dask runs the vectorised backend, not --engine {engine}"),
+    "cli.durable_crashed": ("{problem}，这是其 C 引擎的已知缺陷；已改由参考评估器判定（判定相同）",
+                            "{problem}, a known defect of its C engine; the reference evaluator decided "
+                            "instead (the same decisions)"),
+    "cli.no_subject": ("没有 id 为“{id}”的已接受的{type_zh}（{type}）记录{why}",
+                       "no accepted {type} record with id {id!r}{why}"),
+    "cli.subject_rejected": ("（第 {row} 行被拒绝：{message}）", " (row {row} was rejected: {message})"),
+    "cli.watch_line": ("chanjiao: 第 {line} 行：{problem}；已跳过", "chanjiao: line {line}: {problem}; skipped"),
+    "cli.cannot_open": ("{path}：{reason}", "{path}: {reason}"),
+    "cli.interrupted": ("chanjiao: 已中断", "chanjiao: interrupted"),
+    "cli.internal": ("chanjiao: 内部错误：{name}：{problem}（设置 CHANJIAO_DEBUG=1 可查看详情）",
+                     "chanjiao: internal error: {name}: {problem} (set CHANJIAO_DEBUG=1 for details)"),
+    "cli.bad_lang": ("--lang 应为 zh 或 en，不是“{value}”", "--lang must be zh or en, not {value!r}"),
+    # --- the fill-in template (engine.template) ---
+    "template.format": ("模板格式应为 xlsx 或 csv，不是“{fmt}”", "the template format must be xlsx or csv, not {fmt!r}"),
+    "template.suffix": ("{path}：工作簿文件名应以 .xlsx 结尾（CSV 模板请用 --format csv 并给出文件夹）",
+                        "{path}: a workbook's name must end in .xlsx (for CSV files use --format csv and a folder)"),
+    "template.exists": ("{path} 已存在；为免覆盖已填写的数据，请换一个名字，或加 --force 覆盖",
+                        "{path} already exists; choose another name, or add --force to overwrite it"),
+    "template.not_dir": ("{path} 已存在且不是文件夹", "{path} exists and is not a folder"),
+    # --- watch: bad change lines ---
+    "watch.field": ("字段 {field}：{message}（值“{value}”）", "field {field}: {message} (value {value!r})"),
+    "watch.no_record": ("没有 id 为“{id}”的 {type} 记录可删除", "no {type} record with id {id!r} to delete"),
+    "watch.not_object": ("一项变更应为 JSON 对象", "a change must be a JSON object"),
+    "watch.op": ("op 应为 'upsert' 或 'delete'，不是“{op}”", "op must be 'upsert' or 'delete', not {op!r}"),
+    "watch.record_type": ("record_type 应为 {types} 之一，不是“{value}”", "record_type must be one of {types}, not {value!r}"),
+    "watch.record": ("record 应为对象", "record must be an object"),
+    "watch.bad_json": ("JSON 格式错误：{problem}（第 {col} 列）", "malformed JSON: {problem} at column {col}"),
+    "join.semicolon": ("{first}；{second}", "{first}; {second}"),
+    # --- evaluation ---
+    "eval.division_by_zero": ("除数为零", "division by zero"),
+    # --- explain ---
+    "explain.supply": ("{label}未知：请补充该事实以作出判定", "{label} is unknown: supply it to decide"),
+}
+
+
+class Message(str):
+    """A message: its Chinese text as a ``str``, and its key and parameters to render it in another language."""
+
+    key: str
+    params: dict[str, Any]
+
+    def __new__(cls, key: str, params: Mapping[str, Any] | None = None) -> "Message":
+        """Make the message ``key`` with ``params``; KeyError for a key that is not in the catalogue."""
+        params = dict(params or {})
+        self = super().__new__(cls, _format(key, "zh", params))
+        self.key = key
+        self.params = params
+        return self
+
+    def render(self, lang: str) -> str:
+        """The message in ``lang`` ('zh' or 'en'), as plain text."""
+        return _format(self.key, lang, self.params)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Message, (self.key, self.params))
+
+
+def _format(key: str, lang: str, params: Mapping[str, Any]) -> str:
+    zh, en = CATALOGUE[key]
+    template = en if lang == "en" else zh
+    return template.format(**{k: render(v, lang) if isinstance(v, Message) else v for k, v in params.items()})
+
+
+def msg(key: str, /, **params: Any) -> Message:
+    """The catalogue's message ``key`` with its parameters (a Message, Chinese as a str)."""
+    return Message(key, params)
+
+
+def join(messages: list[Any]) -> Any:
+    """Several messages as one, separated by a semicolon (；in Chinese)."""
+    out = messages[0]
+    for m in messages[1:]:
+        out = msg("join.semicolon", first=out, second=m)
+    return out
+
+
+def render(text: Any, lang: str) -> str:
+    """Text in ``lang``: a Message rendered in it; anything else as it is (str())."""
+    if isinstance(text, Message):
+        return text.render(lang)
+    return str(text)
+
+
+def localise(obj: Any, lang: str) -> Any:
+    """A copy of a JSON-like value (dicts, lists) with every Message rendered in ``lang`` as plain text."""
+    if isinstance(obj, Message):
+        return obj.render(lang)
+    if isinstance(obj, dict):
+        return {k: localise(v, lang) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [localise(v, lang) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(localise(v, lang) for v in obj)
+    return obj
+
+
+def default_lang(env: Mapping[str, str] | None = None) -> str:
+    """The language the locale asks for: 'en' when LC_ALL (else LC_MESSAGES, else LANG) starts with 'en'; else 'zh'."""
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return "en" if value.lower().startswith("en") else "zh"
+    return "zh"
+
+
+def resolve_lang(option: str | None, env: Mapping[str, str] | None = None) -> str:
+    """``--lang`` if given ('zh' or 'en', case-insensitive; ValueError otherwise), else the locale's language."""
+    if option is None:
+        return default_lang(env)
+    value = option.strip().lower()
+    if value.startswith("zh") or value in ("cn", "中文"):
+        return "zh"
+    if value.startswith("en"):
+        return "en"
+    raise ValueError(msg("cli.bad_lang", value=option))
