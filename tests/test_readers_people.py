@@ -102,7 +102,7 @@ def test_a_gbk_export_with_chinese_names_gives_the_canonical_decisions_and_says_
 
 @pytest.mark.parametrize("value,field,forms", [
     ("3/5/2021", "signed_on", "2021年3月5日"),
-    ("2021-02-30", "signed_on", "no such date"),
+    ("2021-02-30", "signed_on", "没有这一天"),
 ])
 def test_ambiguous_dates_are_rejected_naming_the_cell_and_the_accepted_forms(tmp_path, value, field, forms):
     (tmp_path / "agreements.csv").write_text(f"标题\n\nid,enterprise_id,school_id,signed_on\nA1,{E1},S1,{value}\n",
@@ -184,7 +184,7 @@ def test_an_over_long_cell_rejects_its_record():
 @pytest.mark.parametrize("name,text", [("x.json", "null"), ("x.yaml", "~\n"), ("y.yaml", "")])
 def test_a_null_document_is_one_line(tmp_path, name, text):
     (tmp_path / name).write_text(text, encoding="utf-8")
-    with pytest.raises(FatalError, match="empty"):
+    with pytest.raises(FatalError, match="文档为空"):
         load_dataset(tmp_path / name)
 
 
@@ -248,7 +248,7 @@ def test_parquet_timestamp_dates_are_dates_and_a_list_column_is_only_unknown(tmp
                              "tags": pa.array([["x", "y"]])}), tmp_path / "agreements.parquet")
     ds = load_dataset(tmp_path)
     assert ds.records["agreements"][0].signed_on == dt.date(2021, 3, 5)
-    assert [w.field for w in ds.warnings if "unknown field" in w.message] == ["tags"]
+    assert [w.field for w in ds.warnings if "未知字段" in w.message] == ["tags"]
 
 
 def test_nothing_accepted_exits_2_with_the_errors_still_written(tmp_path):

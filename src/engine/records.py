@@ -110,7 +110,8 @@ def _error(message: Message, error_type: str = "chanjiao") -> PydanticCustomErro
 
 
 def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
-    return PydanticCustomError("chanjiao", f"expected {kind.expected}（可接受的写法：{forms}）")
+    """The error for a value in none of the accepted spellings, listing them (``forms`` is a catalogue key)."""
+    return _error(msg("record.expected_forms", expected=kind.expected, forms=msg(forms)))
 
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
@@ -130,7 +131,7 @@ def half_width(text: str, alnum_only: bool = False) -> str:
 _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 NUMBER_FORMS = "1234.56、1,234.56、¥1,234.56、1234.56元"
-"""The spellings of a number the readers accept, as a message lists them."""
+"""The spellings of a number the readers accept (the message ``forms.money`` lists them)."""
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -169,7 +170,7 @@ def to_decimal(value: Any) -> Decimal:
 def _validator(kind: Kind) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-            raise PydanticCustomError("chanjiao", f"单元格超过 {MAX_CELL_CHARS} 个字符（{len(value)} 个）: expected {kind.expected}")
+            raise _error(msg("record.too_long", max=MAX_CELL_CHARS, n=len(value), expected=kind.expected))
         if _is_empty(value):
             if kind.required:
                 raise _error(msg("record.required", expected=kind.expected))
@@ -209,7 +210,7 @@ def _uscc(value: Any, kind: Kind) -> str:
 def _region(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
     if not re.fullmatch(r"[0-9]{6}", text):
-        raise _fail(kind, "six digits")
+        raise _fail(kind, msg("detail.six_digits"))
     if text[:2] not in PROVINCE_PREFIXES:
         raise _fail(kind, msg("detail.province", prefix=text[:2]))
     return text
@@ -240,7 +241,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
     try:
         number = to_decimal(value)
     except InvalidOperation:
-        raise _fail_forms(kind, NUMBER_FORMS) from None
+        raise _fail_forms(kind, "forms.money") from None
     if number.is_signed() and number != 0:
         raise _fail(kind, msg("detail.negative"))
     if kind.positive and number == 0:
@@ -256,8 +257,9 @@ def _money(value: Any, kind: Kind) -> Decimal:
 _DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
                re.compile(r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})"),
                re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日"))
-DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格"
-"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused)."""
+DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日"
+"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused; the message
+``forms.date`` lists them)."""
 
 
 def parse_date_text(text: str) -> dt.date | None:
@@ -282,10 +284,10 @@ def _date(value: Any, kind: Kind) -> dt.date:
         try:
             day = parse_date_text(value)
         except ValueError:
-            raise _fail(kind, "no such date") from None
+            raise _fail(kind, msg("detail.no_such_date")) from None
         if day is not None:
             return day
-        raise _fail_forms(kind, DATE_FORMS)
+        raise _fail_forms(kind, "forms.date")
     raise _fail(kind)
 
 
@@ -543,7 +545,7 @@ def is_total_row(row: dict[str, Any]) -> str | None:
 
 def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
     """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
-    return RecordWarning(f"第 {row_no} 行是“{word}”行（小计或合计），已跳过，不作为记录读取", record_type, row_no)
+    return RecordWarning(msg("record.total_row", row=row_no, word=word), record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {

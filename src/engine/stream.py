@@ -157,9 +157,7 @@ def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[st
             continue
         sources[rtype], errors, warnings = csv_places(layout, st, header_row)
         if st.invalid != len(errors):  # Arrow skipped rows that Python's reader reads: a line break in quotes, cut
-            raise FatalError(f"{f}: {st.invalid} row(s) could not be read column-wise but {len(errors)} row by row; "
-                             "a Dask run cuts CSV files at line ends, so a quoted field holding a line break cannot "
-                             "be read there: give the data as Parquet")
+            raise FatalError(msg("stream.rows_disagree", path=f, n=st.invalid, m=len(errors)))
         res.errors += errors
         res.warnings += warnings
     res.errors = locate(res.errors, sources)
