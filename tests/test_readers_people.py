@@ -263,3 +263,31 @@ def test_nothing_accepted_exits_2_with_the_errors_still_written(tmp_path):
                           "2021-12-31", "--format", "json", "--output", str(out)], capture_output=True, text=True)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert json.loads(out.read_text(encoding="utf-8"))["errors"][0]["place"] == "schools.csv:2"
+
+
+def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, packs):
+    """Chinese file names and headers, a title line, GBK, 合计 lines, ragged and blank lines, a quoted line break:
+    the streamed check gives the same errors and warnings, at the same places, and the same decisions."""
+    import csv as csvmod
+    import shutil
+
+    from conftest import EXAMPLES
+    from engine.render import ISSUE_COLUMNS, _issue_rows
+    from engine.stream import check_stream
+
+    folder = tmp_path / "gbk"
+    shutil.copytree(EXAMPLES / "tonghua-finance-bureau-gbk", folder)
+    with open(folder / "学校.csv", "ab") as fh:  # a ragged line, a blank one, a quoted line break, a bad value
+        fh.write("TH-X1,坏行,220502\r\n\r\n,,,,,,,,,\r\nTH-X2,\"两\r\n行\",220502,中职,否,10,否,,,\r\nTH-X3,三,220502,大学,否,,,,,\r\n"
+                 .encode("gbk"))
+    (folder / "Sheet1.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # not a record type: an error, not read
+    doc = evaluate_dataset(load_dataset(folder), packs, AS_OF)
+    (tmp_path / "out").mkdir()
+    res = check_stream(folder, packs, AS_OF, None, tmp_path / "out" / "d.csv", "csv", chunk_enterprises=2,
+                       progress=False, workers=1)
+    with open(tmp_path / "out" / "d.errors.csv", encoding="utf-8") as fh:
+        issues = list(csvmod.reader(fh))[1:]
+    assert issues == [["" if v is None else str(v) for v in row] for row in _issue_rows(doc)]
+    places = [r[ISSUE_COLUMNS.index("place")] for r in issues]
+    assert "学校.csv:13" in places and "学校.csv:18" in places and "Sheet1.csv" in places
+    assert res.decisions == len(doc["decisions"])

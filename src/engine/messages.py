@@ -93,8 +93,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "record.expected_forms": ("应填写{expected}（可接受的写法：{forms}）", "expected {expected} (accepted forms: {forms})"),
     "record.too_long": ("单元格超过 {max} 个字符（{n} 个）；应填写{expected}",
                         "a cell of more than {max} characters ({n}); expected {expected}"),
-    "record.total_row": ("第 {row} 行是“{word}”行（小计或合计），已跳过，不作为记录读取",
-                         "row {row} is a “{word}” (subtotal or total) row: skipped, not read as a record"),
+    "record.total_row": ("“{word}”行（小计或合计）已跳过，不作为记录读取",
+                         "a “{word}” (subtotal or total) row was skipped, not read as a record"),
     "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
                               "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
                               "read{hint}"),
