@@ -199,7 +199,14 @@ def test_duplicate_keys_in_json_and_yaml_are_errors(tmp_path):
     assert places == ["a.json:3", "a.json:5"]  # the record with "id" twice; the second source of schools
     (tmp_path / "a.yaml").write_text("schools:\n  - {id: S1, name: 一, region_code: '220502', school_type: technical}\n"
                                      "schools: []\n", encoding="utf-8")
-    assert any("两次" in e.message for e in load_dataset(tmp_path / "a.yaml").errors)
+    [err] = load_dataset(tmp_path / "a.yaml").errors
+    assert "两次" in err.message and err.place == "a.yaml:3"
+    (tmp_path / "b.yaml").write_text("agreements:\n  - {id: A1, enterprise_id: x, school_id: S1, signed_on: 2021-02-30}\n"
+                                     f"  - {{id: A2, enterprise_id: {E1}, school_id: S1, signed_on: 2021-03-05}}\n",
+                                     encoding="utf-8")
+    ds = load_dataset(tmp_path / "b.yaml")  # an impossible YAML date rejects its record, at its line
+    assert [a.id for a in ds.records["agreements"]] == ["A2"]
+    assert {(e.field, e.place) for e in ds.errors} >= {("signed_on", "b.yaml:2")}
 
 
 def test_two_sources_for_one_type_and_an_unknown_sheet_with_data_are_errors(tmp_path):

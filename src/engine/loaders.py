@@ -441,24 +441,45 @@ class _Lines(list):  # type: ignore[type-arg]
         self.lines = [line for line, _ in items]
 
 
-class _YamlLoader(yaml.SafeLoader):
-    """Safe YAML that keeps each mapping's duplicate keys and each sequence item's line."""
+def _yaml_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A YAML node's value; a scalar the YAML library cannot construct (a date 2021-02-30) as its text, for the
+    record validator to reject with the field named."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError:
+        if isinstance(node, yaml.ScalarNode):
+            return node.value
+        raise
 
 
-def _yaml_mapping(loader: _YamlLoader, node: yaml.MappingNode) -> _Obj:
+def _yaml_record(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """One list item: a mapping keeps its duplicate keys (see :class:`_Obj`)."""
+    if not isinstance(node, yaml.MappingNode):
+        return _yaml_value(loader, node)
     loader.flatten_mapping(node)
-    pairs = [(loader.construct_object(k, deep=True), loader.construct_object(v, deep=True)) for k, v in node.value]
-    obj = _pairs(pairs)
-    obj.lines = {str(loader.construct_object(k, deep=True)): k.start_mark.line + 1 for k, _ in node.value}  # type: ignore[attr-defined]
-    return obj
+    return _pairs([(str(_yaml_value(loader, k)), _yaml_value(loader, v)) for k, v in node.value])
 
 
-def _yaml_sequence(loader: _YamlLoader, node: yaml.SequenceNode) -> _Lines:
-    return _Lines([(item.start_mark.line + 1, loader.construct_object(item, deep=True)) for item in node.value])
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _yaml_mapping)
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _yaml_sequence)
+def _yaml_entries(text: str) -> tuple[Any, list[tuple[str, int, Any]]]:
+    """A YAML document's top-level (key, line, value) triples, each list item's line in ``lines`` (as for JSON);
+    the document itself when it is not a mapping."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        if not isinstance(node, yaml.MappingNode):
+            return _yaml_value(loader, node), []
+        entries: list[tuple[str, int, Any]] = []
+        for k, v in node.value:
+            key, line = str(_yaml_value(loader, k)), k.start_mark.line + 1
+            if isinstance(v, yaml.SequenceNode):
+                entries.append((key, line, _Lines([(i.start_mark.line + 1, _yaml_record(loader, i)) for i in v.value])))
+            else:
+                entries.append((key, line, _yaml_value(loader, v)))
+        return {}, entries
+    finally:
+        loader.dispose()
 
 
 def _read_document(p: Path, suffix: str) -> RawInput:
@@ -474,10 +495,9 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             entries = []
         else:
             doc = {}
-        dup_top = [k for i, (k, _, _) in enumerate(entries) if k in {e[0] for e in entries[:i]}]
     else:
         try:
-            doc = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+            doc, entries = _yaml_entries(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
@@ -485,13 +505,6 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             raise FatalError(msg("file.bad_yaml", where=where, problem=problem)) from None
         except RecursionError:
             raise FatalError(msg("file.too_deep", path=p, fmt="YAML")) from None
-        entries = []
-        dup_top = []
-        if isinstance(doc, dict):
-            lines = getattr(doc, "lines", {})
-            entries = [(str(k), lines.get(str(k), 0), v) for k, v in doc.items()]
-            dup_top = list(getattr(doc, "duplicates", []))
-            doc = {}
     if doc is None:
         raise FatalError(msg("file.null_document", path=p))
     if not isinstance(doc, dict):
@@ -525,9 +538,6 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             out.append(row)
         got.add(record_type, out, Source(record_type, p.name, kind, list(item_lines)), msg("loader.span_from", line=line),
                 place)
-    for key in dup_top:  # YAML: the mapping already dropped the later value
-        got.errors.append(RecordError(msg("loader.duplicate_key_later", key=key),
-                                      record_type_of(key) or key, None, None, None, None, p.name))  # type: ignore[arg-type]
     return got
 
 
