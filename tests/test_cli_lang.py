@@ -78,8 +78,8 @@ def test_help_is_chinese_with_an_example(command: list[str]) -> None:
 def test_a_streamed_error_file_follows_the_language(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    (data / "enterprises.csv").write_text("id,name,region_code,total_wages\n91220502MA0Y0A0133,甲,220502,-5\n",
-                                          encoding="utf-8")
+    (data / "enterprises.csv").write_text("id,name,region_code,total_wages\n91220502MA0Y0A0133,甲,220502,-5\n"
+                                          "91220502MA0Y0A021X,乙,220502,5\n", encoding="utf-8")  # one decided: exit 1
     for lang, expected in (("zh", "为负数；应填写金额"), ("en", "expected money: yuan ≥ 0")):
         out = tmp_path / f"{lang}.csv"
         proc = run("check", str(data), "--engine", "vectorised", "--format", "csv", "--output", str(out),

@@ -236,11 +236,14 @@ def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dic
 
 
 def _report(res: Any, quiet: bool, lang: str = "zh") -> None:
-    """The closing line of a streamed or Dask check; exit 1 when records were rejected."""
+    """The closing line of a streamed or Dask check; exit 1 when records were rejected, 2 when nothing was decided."""
     if not quiet:
         print(render(msg("cli.closing", records=res.records, decisions=res.decisions,
                          outputs=", ".join(str(p) for p in res.outputs)), lang), file=sys.stderr)
     n_err = sum(isinstance(e, RecordError) for e in res.errors)
+    if not res.decisions:
+        print(render(msg("cli.nothing_decided", n=n_err), lang), file=sys.stderr)
+        raise typer.Exit(2)
     if n_err:
         print(render(msg("cli.record_errors_in", n=n_err, path=res.outputs[-1]), lang), file=sys.stderr)
         raise typer.Exit(1)

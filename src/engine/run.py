@@ -55,8 +55,8 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every record accepted; 1 some records rejected; 2 no record could be decided (none accepted)."""
-        if not self.dataset.accepted_count:
+        """0 every record accepted; 1 some records rejected; 2 no record could be decided (no decision at all)."""
+        if not self.document.get("decisions"):
             return 2
         return 1 if self.dataset.errors else 0
 
