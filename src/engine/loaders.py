@@ -798,21 +798,24 @@ def layout_columns(layout: FileLayout, batch: Any, stats: ReadStats) -> dict[str
     arrays = [batch.column(i) for i in range(batch.num_columns)]
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
     n = batch.num_rows
-    filled = np.zeros(n, dtype=bool)
-    per_col = []
-    for a in arrays:
-        has = np.asarray(pc.binary_length(pc.utf8_trim(a, characters=SPACE_CHARS))) > 0
-        per_col.append(has)
-        filled |= has
+
+    def has_text(a: Any) -> np.ndarray:
+        return np.asarray(pc.binary_length(pc.utf8_trim(a, characters=SPACE_CHARS))) > 0
+
+    filled = has_text(arrays[0]) if arrays else np.zeros(0, dtype=bool)
+    maybe_blank = np.flatnonzero(~filled)  # only rows whose first cell is blank can be blank rows
+    if len(maybe_blank):
+        take = pa.array(maybe_blank, pa.int64())
+        for a in arrays[1:]:
+            filled[maybe_blank] |= has_text(a.take(take))
     if not filled.all():
         stats.blank += int((~filled).sum())
         keep = pa.array(filled)
         arrays = [a.filter(keep) for a in arrays]
-        per_col = [h[filled] for h in per_col]
     out = {}
     for i, name in enumerate(layout.fields):
         if name is None:
-            stats.unnamed |= bool(per_col[i].any())
+            stats.unnamed |= bool(has_text(arrays[i]).any())
             continue
         out[name] = arrays[i]
     stats.rows += len(arrays[0]) if arrays else 0

@@ -118,16 +118,29 @@ def _has_full_width(filled: pa.Array) -> np.ndarray:
 
 
 def _total_rows(columns: dict[str, pa.Array], n: int) -> np.ndarray:
-    """Where a row is a subtotal or total row (:func:`engine.records.is_total_row`): rows with 计/計 in some cell
-    are candidates, found by a substring search; the record model's predicate decides each candidate."""
-    cand = np.zeros(n, dtype=bool)
+    """Where a row is a subtotal or total row (:func:`engine.records.is_total_row`). Its id is empty or a total
+    word, so only such rows are searched (a substring search for 计/計); the record model's predicate decides."""
+    ids = columns.get("id")
+    if ids is None:
+        cand = np.ones(n, dtype=bool)
+    else:
+        text = pc.fill_null(pc.cast(ids, pa.string()), "")
+        cand = _np(pc.binary_length(pc.utf8_trim(text, characters=SPACE_CHARS))) == 0
+        cand |= ~_np(pc.string_is_ascii(text)).astype(bool)
+    at = np.flatnonzero(cand)
+    if not len(at):
+        return cand
+    hit = np.zeros(len(at), dtype=bool)
+    take = pa.array(at, pa.int64())
     for arr in columns.values():
-        text = pc.fill_null(pc.cast(arr, pa.string()), "")
+        text = pc.fill_null(pc.cast(arr.take(take), pa.string()), "")
         for ch in ("计", "計"):
-            cand |= _np(pc.match_substring(text, ch)).astype(bool)
-    for i in np.flatnonzero(cand):
-        cand[i] = is_total_row({nm: columns[nm][int(i)].as_py() for nm in columns}) is not None
-    return cand
+            hit |= _np(pc.match_substring(text, ch)).astype(bool)
+    out = np.zeros(n, dtype=bool)
+    for j in np.flatnonzero(hit):
+        i = int(at[j])
+        out[i] = is_total_row({nm: columns[nm][i].as_py() for nm in columns}) is not None
+    return out
 
 
 def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.ndarray,
