@@ -194,7 +194,7 @@ def check(
         _fail(msg("file.not_found", path=dataset))
     if dask is not None:
         _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet,
-                       lang)
+                       lang, header_row)
         return
     chosen = checker.choose_engine(engine.value, dataset)
     streamed = (chosen == "vectorised" and dataset.is_dir() and output is not None
@@ -203,7 +203,8 @@ def check(
         assert output is not None
         _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
                                      chunk_size=chunk_size, workers=workers,
-                                     progress=sys.stderr.isatty() and not quiet, lang=lang), quiet, lang)
+                                     progress=sys.stderr.isatty() and not quiet, lang=lang, header_row=header_row),
+                quiet, lang)
         return
     result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, lang=lang, header_row=header_row)
     for note in result.notes:
@@ -222,7 +223,8 @@ def check(
 
 def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dict[str, Decimal],
                    format: OutputFormat, output: Optional[Path], engine: EngineName, scheduler: str,
-                   partitions: Optional[int], chunk_size: int, quiet: bool, lang: str = "zh") -> None:
+                   partitions: Optional[int], chunk_size: int, quiet: bool, lang: str = "zh",
+                   header_row: Optional[int] = None) -> None:
     """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.cluster)."""
     if output is None:
         _fail(msg("cli.dask_output"))
@@ -232,7 +234,7 @@ def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dic
         _fail(msg("cli.dask_engine", engine=engine.value))
     assert output is not None
     _report(checker.check_dask(dataset, output, scheduler, as_of=day, params=overrides, partitions=partitions,
-                               chunk_size=chunk_size, lang=lang), quiet, lang)
+                               chunk_size=chunk_size, lang=lang, header_row=header_row), quiet, lang)
 
 
 def _report(res: Any, quiet: bool, lang: str = "zh") -> None:

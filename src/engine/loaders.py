@@ -923,12 +923,13 @@ def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
 
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        formulas = openpyxl.load_workbook(p, read_only=True, data_only=False)
+        # formulas are read only when a sheet holds one: a formula without a saved result reads as an empty cell
+        formulas = openpyxl.load_workbook(p, read_only=True, data_only=False) if _has_formulas(p) else None
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
         raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
     got = RawInput()
     try:
-        for ws, wf in zip(wb.worksheets, formulas.worksheets):
+        for ws, wf in zip(wb.worksheets, formulas.worksheets if formulas else [None] * len(wb.worksheets)):
             record_type = record_type_of(ws.title)
             rows, source, warnings = _read_sheet(ws, wf, record_type or ws.title, header_row)
             if record_type is None:
@@ -943,8 +944,24 @@ def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
         raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
     finally:
         wb.close()
-        formulas.close()
+        if formulas is not None:
+            formulas.close()
     return got
+
+
+def _has_formulas(p: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula cell (an ``<f>`` element), read at byte speed."""
+    with zipfile.ZipFile(p) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with z.open(name) as fh:
+                    tail = b""
+                    while chunk := fh.read(1 << 20):
+                        data = tail + chunk
+                        if b"<f>" in data or b"<f " in data or b":f>" in data or b":f " in data:
+                            return True
+                        tail = data[-4:]
+    return False
 
 
 def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
@@ -953,7 +970,7 @@ def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
     source = Source(record_type, ws.title, "sheet", [])
     top = 1
     values = ws.iter_rows(min_row=1, min_col=1, values_only=True)  # from A1: missing rows come as empty rows
-    formula_rows = wf.iter_rows(min_row=1, min_col=1, values_only=True)
+    formula_rows = wf.iter_rows(min_row=1, min_col=1, values_only=True) if wf is not None else iter(())
     head: list[tuple[Any, ...]] = []
     for cells in values:
         head.append(cells)
@@ -963,7 +980,7 @@ def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
         return [], source, []
     h = find_header(record_type, head, header_row)
     if h >= len(head):
-        return [], source, []
+        raise FatalError(msg("loader.header_row_beyond", name=_sheet_ref(ws.title), row=h + 1, n=len(head)))
     names, _ = header_fields(record_type, head[h], f"{_sheet_ref(ws.title)}!{top + h}:{top + h}")
     source.columns = {n: _letters(i) for i, n in enumerate(names) if n is not None}
     source.first_line = top + h + 1

@@ -162,22 +162,23 @@ class Checker:
 
     def check_stream(self, source: Path, output: Path, fmt: str, *, as_of: dt.date,
                      params: Mapping[str, Decimal] | None = None, chunk_size: int = 50_000,
-                     workers: int | None = None, progress: bool | None = None, lang: str = "zh") -> Any:
+                     workers: int | None = None, progress: bool | None = None, lang: str = "zh",
+                     header_row: int | None = None) -> Any:
         """The vectorised check of a CSV/Parquet directory in bounded memory, written to ``output``
         (``csv``, ``jsonl`` or ``parquet``); returns :class:`engine.stream.StreamResult`."""
         from .stream import check_stream
 
         return check_stream(source, self.packs, as_of, dict(params or {}), output, fmt, chunk_size,
-                            progress=progress, workers=workers, lang=lang)
+                            progress=progress, workers=workers, lang=lang, header_row=header_row)
 
     def check_dask(self, source: Path, output: Path, scheduler: Any, *, as_of: dt.date,
                    params: Mapping[str, Decimal] | None = None, partitions: int | None = None,
-                   chunk_size: int = 50_000, lang: str = "zh") -> Any:
+                   chunk_size: int = 50_000, lang: str = "zh", header_row: int | None = None) -> Any:
         """The vectorised check on a Dask cluster (engine.cluster), Parquet parts written to ``output``."""
         from .cluster import check_dask
 
         return check_dask(source, self.packs, as_of, dict(params or {}), output, scheduler, partitions, chunk_size,
-                          lang=lang)
+                          lang=lang, header_row=header_row)
 
     def explain(self, dataset: Dataset | Path | str, rule_id: str, subject_id: str, *, as_of: dt.date,
                 params: Mapping[str, Decimal] | None = None) -> Trace:
