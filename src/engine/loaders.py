@@ -291,38 +291,37 @@ def _looks_chinese(text: str) -> bool:
     return not wide or cjk >= 0.8 * len(wide)
 
 
+SNIFF_BYTES = 1 << 20
+"""How many bytes from the start decide a CSV file's encoding (the same for every reader)."""
+
+
 def decode_text(data: bytes, where: str) -> tuple[str, str | None]:
-    """The text of a CSV file: UTF-8 (with or without BOM), else GB18030 (GBK's superset) when it reads as Chinese.
+    """The text of a CSV file in the encoding its first :data:`SNIFF_BYTES` show (:func:`encoding_of`).
 
     Returns the text and "GB18030" when that was the encoding (the caller warns), None for UTF-8.
     """
+    encoding = encoding_of(data[:SNIFF_BYTES], where, complete=len(data) <= SNIFF_BYTES)
     try:
-        return data.decode("utf-8-sig"), None
+        return data.decode("gb18030" if encoding else "utf-8-sig"), encoding
     except UnicodeDecodeError as exc:
-        first = exc
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        text = ""
-    if text and _looks_chinese(text):
-        return text, "GB18030"
-    raise FatalError(msg("file.not_utf8_nor_gbk", path=where,
-                         detail=msg("file.not_utf8_at", byte=first.start, reason=first.reason)))
+        raise FatalError(msg("file.not_utf8_nor_gbk", path=where,
+                             detail=msg("file.not_utf8_at", byte=exc.start, reason=exc.reason))) from None
 
 
-def sniff_encoding(path: Path, sample: int = 1 << 20) -> str | None:
-    """The encoding of a large CSV file from its first bytes: None for UTF-8, "GB18030" for GBK (FatalError else)."""
-    with open(path, "rb") as fh:
-        data = fh.read(sample)
+def encoding_of(data: bytes, where: Any, complete: bool = True) -> str | None:
+    """None for UTF-8 (with or without BOM), "GB18030" (GBK's superset) for bytes that read as Chinese text in it,
+    FatalError otherwise. ``complete`` False: ``data`` is a file's first bytes, perhaps cutting a character."""
     if data.startswith(b"\xef\xbb\xbf"):
         return None
     try:
         data.decode("utf-8")
         return None
     except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 3 and len(data) == sample:  # a character cut by the sample's end
+        first = exc
+        if not complete and exc.start >= len(data) - 3:  # a character cut by the sample's end
             return None
-    for cut in range(4):  # a two-byte character cut by the sample's end
+    text = ""
+    for cut in range(1 if complete else 4):  # a two-byte character cut by the sample's end
         try:
             text = data[:len(data) - cut].decode("gb18030")
             break
@@ -330,7 +329,15 @@ def sniff_encoding(path: Path, sample: int = 1 << 20) -> str | None:
             text = ""
     if text and _looks_chinese(text):
         return "GB18030"
-    raise FatalError(msg("file.not_utf8_nor_gbk", path=path, detail=""))
+    raise FatalError(msg("file.not_utf8_nor_gbk", path=where,
+                         detail=msg("file.not_utf8_at", byte=first.start, reason=first.reason)))
+
+
+def sniff_encoding(path: Path) -> str | None:
+    """The encoding of a CSV file from its first :data:`SNIFF_BYTES` (see :func:`encoding_of`)."""
+    with open(path, "rb") as fh:
+        data = fh.read(SNIFF_BYTES + 1)
+    return encoding_of(data[:SNIFF_BYTES], path, complete=len(data) <= SNIFF_BYTES)
 
 
 def _read_bytes(p: Path) -> bytes:
