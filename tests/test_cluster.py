@@ -81,6 +81,18 @@ def test_messy_datasets_across_workers(client, tmp_path_factory, raw, chunk, pie
     assert_same_as_stream(client, folder, base, chunk, piece_bytes)
 
 
+def test_a_gbk_export_with_chinese_names_title_lines_and_bad_lines_in_small_pieces(client, tmp_path):
+    """The reader's layout (GBK, Chinese names and headers, a title line, 合计, blank and ragged lines) is the
+    same in every piece: errors and warnings at the same places as the stream, byte for byte."""
+    from conftest import EXAMPLES
+
+    folder = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "tonghua-finance-bureau-gbk", folder)
+    with open(folder / "学校.csv", "ab") as fh:
+        fh.write("TH-X1,坏行,220502\r\n\r\n,,,,,,,,,\r\nTH-X3,三,220502,大学,否,,,,,\r\n".encode("gbk"))
+    assert_same_as_stream(client, folder, tmp_path / "out", chunk=2, piece_bytes=200)
+
+
 def test_a_second_run_replaces_the_parts_of_the_first(client, tmp_path):
     folder = generated(tmp_path / "in", 300)
     out = tmp_path / "out" / "d.parquet"
