@@ -132,3 +132,14 @@ def test_people_spellings_give_the_canonical_document(raw, seed, tmp_path_factor
         totals = [w for w in doc["warnings"] if getattr(w["message"], "key", None) == "record.total_row"]
         assert len(totals) == sum(1 for v in raw.values() if v)  # one 合计 row per sheet or file, each named
         assert all(w["place"] for w in doc["warnings"] + doc["errors"])
+    # the streamed check reads the GBK export to the same errors and warnings, at the same places
+    from engine.render import _issue_rows
+    from engine.stream import check_stream
+
+    doc = evaluate_dataset(load_dataset(base / "导出"), PACKS, AS_OF)
+    (base / "out").mkdir()
+    res = check_stream(base / "导出", PACKS, AS_OF, None, base / "out" / "d.csv", "csv", chunk_enterprises=2,
+                       progress=False, workers=1)
+    with open(base / "out" / "d.errors.csv", encoding="utf-8") as fh:
+        assert list(csv.reader(fh))[1:] == [["" if v is None else str(v) for v in r] for r in _issue_rows(doc)]
+    assert res.decisions == len(doc["decisions"])
