@@ -37,7 +37,8 @@ from .vocabulary import field_for, normalise, record_type_for, record_type_info
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
            "unknown_source_error", "two_sources_error", "header_fields", "find_header", "decode_text",
            "sniff_encoding", "is_info_sheet", "encoding_warning", "HEADER_SCAN_ROWS", "FileLayout", "ReadStats",
-           "plan_csv", "layout_columns", "invalid_row_counter", "csv_places", "parquet_text_columns", "plan_files"]
+           "plan_csv", "layout_columns", "invalid_row_counter", "csv_places", "parquet_text_columns", "plan_files",
+           "FilePlan", "encoding_of", "SNIFF_BYTES"]
 
 RawRows = dict[str, list[dict[str, Any]]]
 HEADER_SCAN_ROWS = 20
@@ -217,7 +218,7 @@ def encoding_warning(record_type: str, name: str, encoding: str) -> RecordWarnin
 
 
 def header_fields(record_type: str, cells: Sequence[Any], where: str,
-                  letters: bool = True) -> tuple[list[str | None], list[RecordWarning]]:
+                  letters: bool = True) -> list[str | None]:
     """Each header cell's field (a Chinese or English alias), its text as typed if unknown, None if empty.
 
     Two columns for one field are a FatalError naming both (which one holds the value would be a guess).
@@ -238,7 +239,7 @@ def header_fields(record_type: str, cells: Sequence[Any], where: str,
                                  second=ref(b), b=text, field=name))
         seen[name] = i
         names.append(name)
-    return names, []
+    return names
 
 
 def _score(record_type: str, cells: Sequence[Any]) -> int:
@@ -599,7 +600,7 @@ def _csv_head(rows: Iterator[tuple[int, list[str]]], record_type: str, name: str
     h = find_header(record_type, [c for _, c in head], header_row)
     if h >= len(head):
         raise FatalError(msg("loader.header_row_beyond", name=name, row=h + 1, n=len(head)))
-    names, _ = header_fields(record_type, head[h][1], f"{name}:{head[h][0]}", letters=False)
+    names = header_fields(record_type, head[h][1], f"{name}:{head[h][0]}", letters=False)
     return names, head[h][0], head[h + 1:]
 
 
@@ -891,7 +892,7 @@ def parquet_text_columns(table: Any, record_type: str, where: str) -> dict[str, 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    names, _ = header_fields(record_type, [str(n) for n in table.schema.names], where, letters=False)
+    names = header_fields(record_type, [str(n) for n in table.schema.names], where, letters=False)
     kinds = field_kinds(record_type) if record_type in RECORD_TYPES else {}
     out = {}
     for i, name in enumerate(names):
@@ -988,7 +989,7 @@ def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
     h = find_header(record_type, head, header_row)
     if h >= len(head):
         raise FatalError(msg("loader.header_row_beyond", name=_sheet_ref(ws.title), row=h + 1, n=len(head)))
-    names, _ = header_fields(record_type, head[h], f"{_sheet_ref(ws.title)}!{top + h}:{top + h}")
+    names = header_fields(record_type, head[h], f"{_sheet_ref(ws.title)}!{top + h}:{top + h}")
     source.columns = {n: _letters(i) for i, n in enumerate(names) if n is not None}
     source.first_line = top + h + 1
     warnings: list[RecordWarning] = []
