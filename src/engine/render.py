@@ -66,6 +66,11 @@ def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return ["rule_id", *keys], [[rule_id, *(counts.get(k, "") for k in keys)] for rule_id, counts in by_rule.items()]
 
 
+def _where(p: dict[str, Any]) -> str:
+    """Where a problem is, as the user sees it: its place (``校企合作协议!C7``, ``企业.csv:7``), else type and row."""
+    return p.get("place") or f"{p['record_type']} 第 {p['row']} 行"
+
+
 def _issue_rows(doc: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for severity in ("errors", "warnings"):
@@ -143,14 +148,14 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
         console.print(f"[red]被拒绝的记录 {len(doc['errors'])} 条：[/]")
         for e in doc["errors"]:
             if "row" in e:
-                console.print(escape(f"  {e['record_type']} 第 {e['row']} 行 id={e['id']} 字段 {e['field']} "
+                console.print(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
                                      f"值 {e['value']!r}：{e['message']}"))
             else:
                 console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
     if doc["warnings"]:
         console.print(f"警告 {len(doc['warnings'])} 条：")
         for w in doc["warnings"]:
-            console.print(escape(f"  {w['record_type']} 第 {w['row']} 行 id={w['id']}：{w['message']}"))
+            console.print(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
     statuses: dict[str, set[str]] = {}
     for d in doc["decisions"]:
         statuses.setdefault(d["rule_id"], set()).add(d["status"])
