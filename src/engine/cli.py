@@ -171,6 +171,8 @@ def check(
     partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
                                              help="--dask 运行的分区数（默认每 --chunk-size 家企业一个，"
                                                   "至少每个工作线程一个）。"),
+    header_row: Optional[int] = typer.Option(None, "--header-row", min=1,
+                                             help="表头所在的行（从 1 起），用于每个工作表或 CSV 文件；默认自动找到标题行下面的表头。"),
 ) -> None:
     """对数据集 DATASET 的每条记录判定每条规则。
 
@@ -203,13 +205,16 @@ def check(
                                      chunk_size=chunk_size, workers=workers,
                                      progress=sys.stderr.isatty() and not quiet, lang=lang), quiet, lang)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, lang=lang)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, header_row=header_row, lang=lang)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     try:
         _write(result.document, format, output, lang)
     except OSError as exc:
         _fail(msg("cli.cannot_write", path=output, reason=exc.strerror or exc))
+    if result.exit_code == 2:
+        print(render(msg("cli.nothing_decided", n=len(result.dataset.errors)), lang), file=sys.stderr)
+        raise typer.Exit(2)
     if result.exit_code:
         print(render(msg("cli.record_errors", n=len(result.dataset.errors)), lang), file=sys.stderr)
         raise typer.Exit(result.exit_code)

@@ -40,6 +40,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # --- why a value was rejected ---
     "record.expected": ("应填写{expected}", "expected {expected}"),
     "record.expected_detail": ("{detail}；应填写{expected}", "expected {expected} ({detail})"),
+    "forms.number": ("1234.56、1,234.56、¥1,234.56、1234.56元", "1234.56, 1,234.56, ¥1,234.56, 1234.56元"),
+    "forms.date": ("2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格",
+                   "2021-03-05, 2021-3-5, 2021/3/5, 2021.3.5, 2021年3月5日, or a spreadsheet date cell"),
+    "record.expected_forms": ("应填写{expected}（可接受的写法：{forms}）", "expected {expected} (accepted forms: {forms})"),
+    "record.cell_too_long": ("单元格超过 {max} 个字符（{n} 个）；应填写{expected}",
+                             "the cell has more than {max} characters ({n}): expected {expected}"),
+    "record.total_row": ("第 {row} 行是“{word}”行（小计或合计），已跳过，不作为记录读取",
+                         "row {row} is a “{word}” row (a subtotal or total) and is skipped, not read as a record"),
     "record.required": ("必须填写：{expected}", "a value is required: expected {expected}"),
     "detail.uscc_length": ("{n} 个字符，不是 18 个", "{n} characters, not 18"),
     "detail.uscc_lowercase": ("含小写字母；是否应为“{upper}”？", "lowercase letters; did you mean {upper!r}?"),
@@ -108,6 +116,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.record_errors": ("chanjiao: {n} 条记录错误：被拒绝的记录列在输出的 errors 中；其余记录均已判定",
                           "chanjiao: {n} record error(s): rejected records are listed in the output's errors; "
                           "every other record was decided"),
+    "cli.nothing_decided": ("chanjiao: 没有可判定的记录（{n} 个记录错误，见输出的 errors）",
+                            "chanjiao: no record could be decided ({n} record error(s), listed in the output's errors)"),
     "cli.record_errors_in": ("chanjiao: {n} 条记录错误：被拒绝的记录列在 {path} 中；其余记录均已判定",
                              "chanjiao: {n} record error(s): rejected records are listed in {path}; every other "
                              "record was decided"),

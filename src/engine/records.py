@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import RecordError, RecordWarning
 from .messages import Message, msg
-from .vocabulary import enum_label, field_label, record_type_label
+from .vocabulary import bool_for, enum_label, enum_value_for, field_label, record_type_label
 
 __all__ = [
     "Kind",
@@ -44,6 +44,16 @@ __all__ = [
     "to_decimal",
     "unknown_field_message",
     "dangling_message",
+    "ROW_PROBLEM",
+    "MAX_CELL_CHARS",
+    "half_width",
+    "parse_date_text",
+    "is_total_row",
+    "total_word",
+    "total_row_warning",
+    "TOTAL_WORDS",
+    "DATE_FORMS",
+    "NUMBER_FORMS",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -53,6 +63,11 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 PROVINCE_PREFIXES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
 )
+ROW_PROBLEM = "\x00problem"
+"""A raw row's key for a problem its reader found (a formula without a value, a key given twice): a tuple
+(field, value, message) that rejects the record with that message."""
+MAX_CELL_CHARS = 1000
+"""The longest cell read, in characters: a longer one rejects its record (a pasted document, not a value)."""
 TRUE_WORDS = frozenset({"true", "1", "是", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "0", "否", "no", "n", "f"})
 
@@ -93,11 +108,38 @@ def _error(message: Message, error_type: str = "chanjiao") -> PydanticCustomErro
     return PydanticCustomError(error_type, "{m}", {"m": message})
 
 
+def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
+    return _error(msg("record.expected_forms", expected=kind.expected, forms=forms))
+
+
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for cp in range(lo, hi + 1)}
+
+
+def half_width(text: str, alnum_only: bool = False) -> str:
+    """Full-width forms as typed by a Chinese input method, in their ASCII form (``２２０５０２`` → ``220502``).
+
+    ``alnum_only`` keeps full-width punctuation (free text such as a name keeps its （）) and converts only
+    digits and Latin letters; otherwise every full-width ASCII form, the ideographic space and ``￥`` are converted.
+    """
+    return text.translate(_FULLWIDTH_ALNUM if alnum_only else _FULLWIDTH)
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+NUMBER_FORMS = msg("forms.number")
+"""The spellings of a number the readers accept, as a message lists them."""
+
+
 def to_decimal(value: Any) -> Decimal:
     """Convert a number read from any format to an exact Decimal.
 
-    Strings are parsed as written. Binary floats (YAML numbers, XLSX cells) are read at 15 significant digits,
-    the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68 and not 69157.679999….
+    Strings are parsed as written: full-width digits are read as digits, a leading ``¥``/``￥`` and a trailing
+    ``元`` are dropped, and commas are thousands separators only where they group by three (``1,234.5``; ``1,50``,
+    ``,100``, ``1234,56`` and ``1.234,5`` are ambiguous and refused). Binary floats (YAML numbers, XLSX cells)
+    are read at 15 significant digits, the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68
+    and not 69157.679999….
     """
     if isinstance(value, bool):
         raise InvalidOperation("a boolean is not a number")
@@ -110,8 +152,14 @@ def to_decimal(value: Any) -> Decimal:
             raise InvalidOperation("not a finite number")
         return Decimal(format(value, ".15g"))
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        text = half_width(value).strip()
+        if text[:1] == "\u00a5":
+            text = text[1:].strip()
+        if text[-1:] == "元":
+            text = text[:-1].strip()
+        if _GROUPED_NUMBER.fullmatch(text):
+            text = text.replace(",", "")
+        if not _PLAIN_NUMBER.fullmatch(text):
             raise InvalidOperation(f"not a number: {value!r}")
         return Decimal(text)
     raise InvalidOperation(f"not a number: {value!r}")
@@ -119,6 +167,8 @@ def to_decimal(value: Any) -> Decimal:
 
 def _validator(kind: Kind) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise _error(msg("record.cell_too_long", max=MAX_CELL_CHARS, n=len(value), expected=kind.expected))
         if _is_empty(value):
             if kind.required:
                 raise _error(msg("record.required", expected=kind.expected))
@@ -137,7 +187,7 @@ def _text(value: Any, kind: Kind) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise _fail(kind)
-    return value.strip()
+    return half_width(value, alnum_only=True).strip()
 
 
 def _uscc(value: Any, kind: Kind) -> str:
@@ -157,7 +207,7 @@ def _uscc(value: Any, kind: Kind) -> str:
 
 def _region(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if not re.fullmatch(r"\d{6}", text):
+    if not re.fullmatch(r"[0-9]{6}", text):
         raise _fail(kind, msg("detail.six_digits"))
     if text[:2] not in PROVINCE_PREFIXES:
         raise _fail(kind, msg("detail.province", prefix=text[:2]))
@@ -189,7 +239,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
     try:
         number = to_decimal(value)
     except InvalidOperation:
-        raise _fail(kind) from None
+        raise _fail_forms(kind, NUMBER_FORMS) from None
     if number.is_signed() and number != 0:
         raise _fail(kind, msg("detail.negative"))
     if kind.positive and number == 0:
@@ -202,18 +252,39 @@ def _money(value: Any, kind: Kind) -> Decimal:
     return number.quantize(Decimal("0.01"))
 
 
+_DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日"))
+DATE_FORMS = msg("forms.date")
+"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused)."""
+
+
+def parse_date_text(text: str) -> dt.date | None:
+    """A date written year first in one of :data:`DATE_FORMS`; None when it is not one of them.
+
+    Raises ValueError for a well-formed date that does not exist (2021-02-30).
+    """
+    text = half_width(text).strip()
+    for form in _DATE_FORMS:
+        m = form.fullmatch(text)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    return None
+
+
 def _date(value: Any, kind: Kind) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            try:
-                return dt.date.fromisoformat(text)
-            except ValueError:
-                raise _fail(kind, msg("detail.no_such_date")) from None
+        try:
+            day = parse_date_text(value)
+        except ValueError:
+            raise _fail(kind, msg("detail.no_such_date")) from None
+        if day is not None:
+            return day
+        raise _fail_forms(kind, DATE_FORMS)
     raise _fail(kind)
 
 
@@ -223,19 +294,26 @@ def _bool(value: Any, kind: Kind) -> bool:
     if isinstance(value, (int, float, Decimal)) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        word = value.strip().lower()
+        word = half_width(value).strip().lower()
         if word in TRUE_WORDS:
             return True
         if word in FALSE_WORDS:
             return False
+        found = bool_for(word)  # √, ×, ✓ … from the field vocabulary
+        if found is not None:
+            return found
     raise _fail(kind)
 
 
 def _enum(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if text not in kind.choices:
+    if text in kind.choices:
+        return text
+    where = _ENUM_FIELDS.get(kind.choices)
+    found = enum_value_for(where[0], where[1], text) if where else None  # 中职 → secondary_vocational
+    if found is None:
         raise _fail(kind)
-    return text
+    return found
 
 
 _CONVERT: dict[str, Callable[[Any, Kind], Any]] = {
@@ -433,6 +511,38 @@ RECORD_MODELS: dict[str, type[RecordModel]] = {
 }
 RECORD_TYPES: tuple[str, ...] = tuple(RECORD_MODELS)
 SHEET_ALIASES: dict[str, str] = {m.label: name for name, m in RECORD_MODELS.items()}
+_ENUM_FIELDS: dict[tuple[str, ...], tuple[str, str]] = {
+    kind.choices: (rtype, name)
+    for rtype, model in RECORD_MODELS.items() for name, info in model.model_fields.items()
+    for kind in info.metadata if isinstance(kind, Kind) and kind.choices
+}
+TOTAL_WORDS = frozenset({"合计", "小计", "总计", "共计", "总合计", "合計", "小計", "總計", "共計"})
+"""A row whose id is empty (or one of these words) and one of whose cells says one of them is a subtotal or total
+row of a spreadsheet: it is skipped with a warning naming it, never read as a record."""
+
+
+def total_word(value: Any) -> str | None:
+    """The total word a cell says (``合 计：`` → ``合计``), or None."""
+    if not isinstance(value, str) or len(value) > 12:
+        return None
+    word = "".join(value.split()).rstrip(":：")
+    return word if word in TOTAL_WORDS else None
+
+
+def is_total_row(row: dict[str, Any]) -> str | None:
+    """The total word of a subtotal or total row (its id empty or that word, some cell a total word), or None."""
+    if not _is_empty(row.get("id")) and total_word(row.get("id")) is None:
+        return None
+    for value in row.values():
+        word = total_word(value)
+        if word is not None:
+            return word
+    return None
+
+
+def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
+    """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
+    return RecordWarning(msg("record.total_row", row=row_no, word=word), record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {
@@ -565,6 +675,10 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
+            word = is_total_row(row)
+            if word is not None:
+                ds.warnings.append(total_row_warning(record_type, row_no, word))
+                continue
             rec, errors = validate_record(record_type, row_no, row)
             if rec is None:
                 ds.errors.extend(errors)
@@ -589,6 +703,9 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     kinds = field_kinds(record_type)
     raw_id = row.get("id")
     shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
+    if ROW_PROBLEM in row:
+        fld, value, message = row[ROW_PROBLEM]
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value)]
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:
@@ -622,7 +739,7 @@ def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any
     reported: set[str] = set()
     for row_no, row in enumerate(rows, start=1):
         for name in row:
-            if name in kinds or name in reported:
+            if name in kinds or name in reported or name == ROW_PROBLEM:
                 continue
             reported.add(name)
             close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)

@@ -22,7 +22,7 @@ DECISION_COLUMNS = [
     "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
     "missing_facts", "reasons", "document_number", "clause", "quote",
 ]
-ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message"]
+ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message", "place"]
 
 
 def to_json(doc: dict[str, Any]) -> str:

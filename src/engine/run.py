@@ -55,7 +55,9 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every record accepted; 1 some records rejected."""
+        """0 every record accepted; 1 some records rejected; 2 no record could be decided (none accepted)."""
+        if not self.dataset.accepted_count:
+            return 2
         return 1 if self.dataset.errors else 0
 
 
@@ -84,12 +86,13 @@ class Checker:
         except ValueError as exc:
             raise FatalError(msg("cli.param", problem=exc.args[0] if exc.args else str(exc))) from None
 
-    def load(self, source: Path | str) -> Dataset:
-        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV directory), validated."""
+    def load(self, source: Path | str, *, header_row: int | None = None) -> Dataset:
+        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV or Parquet directory), validated;
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default)."""
         path = Path(source)
         if not path.exists():
             raise FatalError(msg("file.not_found", path=path))
-        return load_dataset(path)
+        return load_dataset(path, header_row=header_row)
 
     def rule(self, rule_id: str) -> tuple[Pack, Rule]:
         """The pack and rule with this id; :class:`FatalError` with a suggestion when there is none."""
@@ -117,21 +120,21 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto", lang: str = "zh") -> CheckResult:
+              engine: str = "auto", header_row: int | None = None, lang: str = "zh") -> CheckResult:
         """Decide every rule of every pack for every accepted record of ``dataset``.
 
         ``lang`` ('zh' or 'en') is the language of the document's error and warning messages and of the notes.
         """
-        result = self._check(dataset, as_of=as_of, params=params, engine=engine)
+        result = self._check(dataset, as_of=as_of, params=params, engine=engine, header_row=header_row)
         for key in ("errors", "warnings"):
             result.document[key] = localise(result.document[key], lang)
         result.notes = [localise(n, lang) for n in result.notes]
         return result
 
     def _check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None,
-               engine: str) -> CheckResult:
+               engine: str, header_row: int | None) -> CheckResult:
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
-        ds = self.load(source) if source is not None else dataset
+        ds = self.load(source, header_row=header_row) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
         overrides = dict(params or {})

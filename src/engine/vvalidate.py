@@ -27,6 +27,7 @@ from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, emp
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
+    MAX_CELL_CHARS,
     ORG_WEIGHTS,
     PROVINCE_PREFIXES,
     RECORD_TYPES,
@@ -36,6 +37,8 @@ from .records import (
     USCC_WEIGHTS,
     dangling_message,
     field_kinds,
+    is_total_row,
+    total_row_warning,
     unknown_field_message,
     validate_record,
 )
@@ -106,6 +109,27 @@ def _region_ok(filled: pa.Array, length: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _has_full_width(filled: pa.Array) -> np.ndarray:
+    """Where a text cell holds a full-width digit or Latin letter (the record model converts those)."""
+    wide = ~_np(pc.string_is_ascii(filled)).astype(bool)
+    if wide.any():
+        wide[wide] = _np(pc.match_substring_regex(filled.filter(pa.array(wide)), "[０-９Ａ-Ｚａ-ｚ]")).astype(bool)
+    return wide
+
+
+def _total_rows(columns: dict[str, pa.Array], n: int) -> np.ndarray:
+    """Where a row is a subtotal or total row (:func:`engine.records.is_total_row`): rows with 计/計 in some cell
+    are candidates, found by a substring search; the record model's predicate decides each candidate."""
+    cand = np.zeros(n, dtype=bool)
+    for arr in columns.values():
+        text = pc.fill_null(pc.cast(arr, pa.string()), "")
+        for ch in ("计", "計"):
+            cand |= _np(pc.match_substring(text, ch)).astype(bool)
+    for i in np.flatnonzero(cand):
+        cand[i] = is_total_row({nm: columns[nm][int(i)].as_py() for nm in columns}) is not None
+    return cand
+
+
 def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.ndarray,
                      warn_unknown: bool = True) -> Validated:
     """Validate one record type's raw text columns (nulls or "" for empty cells); ``rows`` are input rows.
@@ -128,7 +152,11 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
                 out.warnings.append(RecordWarning(unknown_field_message(str(name), close[0] if close else None), record_type,
                                                   int(rows[0]) if n else None, shown, str(name),
                                                   close[0] if close else None))
-    fast = np.ones(n, dtype=bool)
+    total = _total_rows(columns, n)
+    for i in np.flatnonzero(total):
+        word = is_total_row({nm: columns[nm][int(i)].as_py() for nm in columns})
+        out.warnings.append(total_row_warning(record_type, int(rows[i]), str(word)))
+    fast = ~total
     cols: dict[str, Column] = {}
     for name, kind in kinds.items():
         ck, den, exp = kind_of(kind)
@@ -140,7 +168,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
             trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
             empty = trimmed == 0
-            clean = (trimmed == length) & ~empty
+            # a cell of more bytes than MAX_CELL_CHARS may be too long: the record model counts its characters
+            clean = (trimmed == length) & ~empty & (length <= MAX_CELL_CHARS)
         else:  # the strict forms below hold no white space: a cell of white space goes to the record model
             empty = length == 0
             clean = ~empty
@@ -152,6 +181,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         text_arrow = None
         if kind.name in ("text", "uscc", "region_code", "enum"):
             good = clean.copy()
+            if kind.name == "text":  # full-width digits and letters are converted by the record model
+                good = clean & ~_has_full_width(filled)
             if kind.name == "uscc":
                 good = _uscc_ok(filled, length)
             elif kind.name == "region_code":
@@ -204,7 +235,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         vf.data = np.where(vf.known, vf.data, so.data)
         vf.known = vf.known | so.known
         fast &= ~(vt.known & vf.known & (vt.data < vf.data))
-    slow = np.flatnonzero(~fast)
+    slow = np.flatnonzero(~fast & ~total)
     keep = fast.copy()
     if len(slow):
         names = list(columns)
