@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, generated, make_uscc, write_formats
+from engine.messages import render
 from engine.cluster import check_dask, pieces
 from engine.errors import FatalError
 from engine.policy import load_packs
@@ -125,7 +126,8 @@ def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client
     cut = len((head + first.split("\n")[0] + "\n").encode("utf-8")) - len(head.encode("utf-8"))
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client, piece_bytes=cut - 1)
-    assert "a quoted field holding a line break" in str(exc.value) and "\n" not in str(exc.value)
+    assert "a quoted field holding a line break" in render(exc.value.args[0], "en") and "\n" not in str(exc.value)
+    assert "引号内含换行的字段无法读取" in str(exc.value)
 
 
 def test_a_local_cluster_needs_a_number_of_workers(tmp_path):

@@ -140,6 +140,37 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.internal": ("chanjiao: 内部错误：{name}：{problem}（设置 CHANJIAO_DEBUG=1 可查看详情）",
                      "chanjiao: internal error: {name}: {problem} (set CHANJIAO_DEBUG=1 for details)"),
     "cli.bad_lang": ("--lang 应为 zh 或 en，不是“{value}”", "--lang must be zh or en, not {value!r}"),
+    # --- streamed and Dask checks (engine.stream, engine.cluster) ---
+    "stream.not_dir": ("{path}：流式处理读取的是存放 <记录类型>.csv 或 .parquet 文件的文件夹",
+                       "{path}: streaming reads a directory of <record type>.csv or .parquet files"),
+    "stream.no_files": ("{path}：没有以记录类型命名的 CSV 或 Parquet 文件（例如 enterprises.csv 或 企业.csv）",
+                        "{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)"),
+    "stream.unreadable": ("{path}：无法读取（{problem}）{hint}", "{path}: cannot be read ({problem}){hint}"),
+    "stream.line_breaks": ("{path}：{invalid} 行无法按列读取，但按行读取有 {rows} 行；Dask 运行在行尾切分 CSV 文件，"
+                           "引号内含换行的字段无法读取：请改用 Parquet 格式",
+                           "{path}: {invalid} row(s) could not be read column-wise but {rows} row by row; a Dask run "
+                           "cuts CSV files at line ends, so a quoted field holding a line break cannot be read there: "
+                           "give the data as Parquet"),
+    "stream.fallback": ("向量化后端无法流式运行这些规则：{rules}", "rules the vectorised backend cannot stream: {rules}"),
+    "stream.worker_died": ("判定的一个工作进程意外停止（{problem}）；空闲内存较少时，请减小 --chunk-size 或使用 --workers 1",
+                           "a worker process of the check stopped unexpectedly ({problem}); with less memory free, "
+                           "try a smaller --chunk-size or --workers 1"),
+    "dask.output_is_file": ("{path}：Dask 运行要在此处写 Parquet 分片文件夹，但这是一个文件",
+                            "{path}: a Dask run writes a directory of Parquet parts here, and this is a file"),
+    "dask.local_n": ("--dask {scheduler}：local:N 中的 N 应为整数，例如 local:4",
+                     "--dask {scheduler}: local:N needs a whole number of workers, e.g. local:4"),
+    "dask.unreachable": ("无法连接 Dask 调度器 {scheduler}（{problem}）", "cannot reach the Dask scheduler at {scheduler} ({problem})"),
+    "dask.missing": ("Dask 运行需要 dask 扩展：在仓库中运行 pip install '.[dask]'",
+                     "a Dask run needs the dask extra: pip install '.[dask]' in the repository"),
+    "dask.piece_hint": ("（第 {start}–{end} 字节；Dask 运行在行尾切分 CSV 文件，引号内含换行的字段无法读取：请改用 Parquet 格式）",
+                        " in bytes {start}–{end}; a Dask run cuts CSV files at line ends, so a quoted field holding a "
+                        "line break cannot be read there: give the data as Parquet"),
+    "dask.fallback": ("向量化后端无法在 Dask 上运行这些规则：{rules}", "rules the vectorised backend cannot run on Dask: {rules}"),
+    "csv.unreadable": ("{path}：无法按 CSV 读取（{problem}）", "{path}: cannot be read as CSV ({problem})"),
+    "cli.unknown_engine": ("未知引擎“{engine}”；可用引擎：{engines}", "unknown engine {engine!r}; engines: {engines}"),
+    "watch.lookup_key": ("{rule}：watch 要求每个关联查找都以判定对象的字段为键（查找 {lookup} 的键是 {key}）",
+                         "{rule}: watch needs every lookup keyed by a field of the subject (lookup {lookup} is keyed by "
+                         "{key})"),
     # --- the fill-in template (engine.template) ---
     "template.format": ("模板格式应为 xlsx 或 csv，不是“{fmt}”", "the template format must be xlsx or csv, not {fmt!r}"),
     "template.suffix": ("{path}：工作簿文件名应以 .xlsx 结尾（CSV 模板请用 --format csv 并给出文件夹）",
