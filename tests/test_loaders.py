@@ -12,6 +12,7 @@ from conftest import make_uscc, write_formats
 from engine.errors import FatalError
 from engine.evaluate import evaluate_dataset
 from engine.loaders import load_dataset, read_raw
+from engine.messages import render
 
 E1, E2 = make_uscc("220502", 11), make_uscc("420502", 12)
 RAW = {
@@ -93,15 +94,15 @@ def test_unreadable_files_are_one_line_errors(tmp_path, name, content, expect):
     path.write_bytes(content)
     with pytest.raises(FatalError) as info:
         read_raw(path)
-    message = str(info.value)
-    assert expect in message and "\n" not in message and str(path) in message
+    message, english = str(info.value), render(info.value.args[0], "en")
+    assert expect in english and "\n" not in message + english and str(path) in message and str(path) in english
 
 
 def test_non_utf8_csv_and_empty_directory(tmp_path):
-    with pytest.raises(FatalError, match="no CSV files"):
+    with pytest.raises(FatalError, match="没有 CSV 文件"):
         read_raw(tmp_path)
     (tmp_path / "schools.csv").write_bytes("id,name\nS1,通化市职业教育中心\n".encode("latin-1", "replace") + b"\xff\xfe\xfa")
-    with pytest.raises(FatalError, match="not UTF-8"):
+    with pytest.raises(FatalError, match="不是 UTF-8"):
         read_raw(tmp_path)
 
 

@@ -205,7 +205,7 @@ def check(
                                      chunk_size=chunk_size, workers=workers,
                                      progress=sys.stderr.isatty() and not quiet, lang=lang), quiet, lang)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, header_row=header_row, lang=lang)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, lang=lang, header_row=header_row)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     try:

@@ -216,8 +216,8 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
 
 def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None, output: Path,
                scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 50_000,
-               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20, header_row: int | None = None,
-               lang: str = "zh") -> StreamResult:
+               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20, lang: str = "zh",
+               header_row: int | None = None) -> StreamResult:
     """Check a directory of CSV/Parquet files on a Dask cluster; decisions go to the Parquet directory ``output``.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), ``local`` or ``local:N`` (start a LocalCluster of
@@ -243,7 +243,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         res = StreamResult(errors=list(plan.errors), warnings=list(plan.warnings))
         res.lang = lang
         return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
-                    chunk_enterprises, piece_bytes, res, plan.layouts, header_row)
+                    chunk_enterprises, piece_bytes, lang, res, plan.layouts, header_row)
     finally:
         for thing in owned:
             thing.close()
@@ -251,12 +251,13 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
 
 def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
          output: Path, rollup_dir: Path, partitions: int | None, chunk_enterprises: int,
-         piece_bytes: int, res: StreamResult | None = None, layouts: dict[str, FileLayout] | None = None,
-         header_row: int | None = None) -> StreamResult:
+         piece_bytes: int, lang: str = "zh", res: StreamResult | None = None,
+         layouts: dict[str, FileLayout] | None = None, header_row: int | None = None) -> StreamResult:
     import dask.dataframe as dd
     from dask import delayed
 
     res = res if res is not None else StreamResult()
+    res.lang = lang
     layouts = layouts or {}
     stats: dict[str, ReadStats] = {}
     t0 = time.perf_counter()

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import yaml
 
 from .errors import FatalError, RecordError, RecordWarning
+from .messages import msg
 from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
@@ -113,12 +114,13 @@ class RawInput:
     warnings: list[RecordWarning] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
 
-    def add(self, record_type: str, rows: list[dict[str, Any]], source: Source, holds: str) -> None:
+    def add(self, record_type: str, rows: list[dict[str, Any]], source: Source, holds: str,
+            place: str | None = None) -> None:
         """Take one source's rows, unless the record type already has a source (then it is an error)."""
         first = self.sources.get(record_type)
         if first is not None:
             if rows:
-                self.errors.append(two_sources_error(record_type, first.name, source, len(rows), holds))
+                self.errors.append(two_sources_error(record_type, first.name, source, len(rows), holds, place))
             return
         self.raw[record_type] = rows
         self.sources[record_type] = source
@@ -148,7 +150,7 @@ def read_input(path: str | Path, header_row: int | None = None) -> RawInput:
     """Read a dataset's raw rows, choosing the reader from the path; FatalError when nothing can be read."""
     p = Path(path)
     if not p.exists():
-        raise FatalError(f"{p}: no such file or directory")
+        raise FatalError(msg("file.not_found", path=p))
     if p.is_dir():
         return _read_dir(p, header_row)
     suffix = p.suffix.lower()
@@ -160,7 +162,7 @@ def read_input(path: str | Path, header_row: int | None = None) -> RawInput:
         return _read_dir(p.parent, header_row, only=p)
     if suffix in (".json", ".yaml", ".yml"):
         return _read_document(p, suffix)
-    raise FatalError(f"{p}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, .xlsx or a directory of CSV files")
+    raise FatalError(msg("file.unknown_format", path=p, suffix=suffix or msg("word.no_extension")))
 
 
 # --- names -------------------------------------------------------------------------------------------------
@@ -191,24 +193,24 @@ def _did_you_mean(name: str) -> str | None:
 def unknown_source_error(name: str, what: str, place: str, rows: int, span: str = "") -> RecordError:
     """The error for a sheet, file or key that holds ``rows`` rows of data but names no record type."""
     guess = _did_you_mean(name)
-    hint = f"；是否应为 {record_type_info(guess).label_zh}（{guess}）？" if guess else \
-        f"；可用的名称：{'、'.join(record_type_info(t).label_zh + '/' + t for t in RECORD_TYPES)}"
-    return RecordError(f"{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
+    hint = msg("loader.hint_type", label=record_type_info(guess).label_zh, type=guess) if guess else \
+        msg("loader.hint_types", names="、".join(record_type_info(t).label_zh + "/" + t for t in RECORD_TYPES))
+    return RecordError(msg("loader.unknown_source", what=msg(f"word.{what}"), name=name, rows=rows, span=span, hint=hint),
                        name, None, None, None, None, place)  # type: ignore[arg-type]
 
 
-def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "") -> RecordError:
+def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "",
+                      place: str | None = None) -> RecordError:
     """The error for a second source of a record type: its rows are not read, the first source's are."""
     label = record_type_info(record_type).label_zh
-    return RecordError(f"{label}（{record_type}）有两个来源：“{first}”和“{second.name}”；只读取了“{first}”，"
-                       f"“{second.name}”的 {rows} 行数据{span}未读取（请合并为一个）",
-                       record_type, None, None, None, None, second.place(None))  # type: ignore[arg-type]
+    return RecordError(msg("loader.two_sources", label=label, type=record_type, first=first, second=second.name,
+                           rows=rows, span=span),
+                       record_type, None, None, None, None, place or second.place(None))  # type: ignore[arg-type]
 
 
 def encoding_warning(record_type: str, name: str, encoding: str) -> RecordWarning:
     """The warning for a CSV file read in GBK/GB18030 rather than UTF-8."""
-    return RecordWarning(f"“{name}”不是 UTF-8 编码，已按 {encoding}（GBK）读取（Excel“CSV（逗号分隔）”的格式）；"
-                         "如有乱码，请另存为“CSV UTF-8”", record_type, None, None, None, None, name)
+    return RecordWarning(msg("loader.gbk", name=name, encoding=encoding), record_type, None, None, None, None, name)
 
 
 # --- headers -----------------------------------------------------------------------------------------------
@@ -230,9 +232,10 @@ def header_fields(record_type: str, cells: Sequence[Any], where: str,
         name = field_for(record_type, text) or text
         if name in seen:
             a, b = seen[name], i
-            ref = (lambda j: _letters(j) + " 列") if letters else (lambda j: f"第 {j + 1} 列")
-            raise FatalError(f"{where}：表头重复：{ref(a)}“{cells[a]}”和{ref(b)}“{text}”都是字段 {name}；"
-                             "请删除或改名其中一列")
+            ref = (lambda j: msg("word.column_letter", col=_letters(j))) if letters else \
+                (lambda j: msg("word.column_number", n=j + 1))
+            raise FatalError(msg("loader.duplicate_header", where=where, first=ref(a), a=str(cells[a]).strip(),
+                                 second=ref(b), b=text, field=name))
         seen[name] = i
         names.append(name)
     return names, []
@@ -303,8 +306,8 @@ def decode_text(data: bytes, where: str) -> tuple[str, str | None]:
         text = ""
     if text and _looks_chinese(text):
         return text, "GB18030"
-    raise FatalError(f"{where}: not UTF-8 text (byte {first.start}: {first.reason}), nor GBK/GB18030 Chinese text; "
-                     "save it as “CSV UTF-8”")
+    raise FatalError(msg("file.not_utf8_nor_gbk", path=where,
+                         detail=msg("file.not_utf8_at", byte=first.start, reason=first.reason)))
 
 
 def sniff_encoding(path: Path, sample: int = 1 << 20) -> str | None:
@@ -327,14 +330,14 @@ def sniff_encoding(path: Path, sample: int = 1 << 20) -> str | None:
             text = ""
     if text and _looks_chinese(text):
         return "GB18030"
-    raise FatalError(f"{path}: not UTF-8 text, nor GBK/GB18030 Chinese text; save it as “CSV UTF-8”")
+    raise FatalError(msg("file.not_utf8_nor_gbk", path=path, detail=""))
 
 
 def _read_bytes(p: Path) -> bytes:
     try:
         return p.read_bytes()
     except OSError as exc:
-        raise FatalError(f"{p}: cannot be read ({exc.strerror})") from None
+        raise FatalError(msg("file.unreadable", path=p, reason=exc.strerror)) from None
 
 
 # --- JSON and YAML -------------------------------------------------------------------------------------------------
@@ -425,9 +428,9 @@ def _json_records(text: str, p: Path) -> tuple[list[tuple[str, int, Any]], list[
             raise json.JSONDecodeError("Extra data", text, i)
         return out, []
     except json.JSONDecodeError as exc:
-        raise FatalError(f"{p}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+        raise FatalError(msg("file.bad_json", where=f"{p}:{exc.lineno}:{exc.colno}", problem=exc.msg)) from None
     except RecursionError:
-        raise FatalError(f"{p}: malformed JSON: nested too deeply") from None
+        raise FatalError(msg("file.too_deep", path=p, fmt="JSON")) from None
 
 
 class _Lines(list):  # type: ignore[type-arg]
@@ -438,24 +441,45 @@ class _Lines(list):  # type: ignore[type-arg]
         self.lines = [line for line, _ in items]
 
 
-class _YamlLoader(yaml.SafeLoader):
-    """Safe YAML that keeps each mapping's duplicate keys and each sequence item's line."""
+def _yaml_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A YAML node's value; a scalar the YAML library cannot construct (a date 2021-02-30) as its text, for the
+    record validator to reject with the field named."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError:
+        if isinstance(node, yaml.ScalarNode):
+            return node.value
+        raise
 
 
-def _yaml_mapping(loader: _YamlLoader, node: yaml.MappingNode) -> _Obj:
+def _yaml_record(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """One list item: a mapping keeps its duplicate keys (see :class:`_Obj`)."""
+    if not isinstance(node, yaml.MappingNode):
+        return _yaml_value(loader, node)
     loader.flatten_mapping(node)
-    pairs = [(loader.construct_object(k, deep=True), loader.construct_object(v, deep=True)) for k, v in node.value]
-    obj = _pairs(pairs)
-    obj.lines = {str(loader.construct_object(k, deep=True)): k.start_mark.line + 1 for k, _ in node.value}  # type: ignore[attr-defined]
-    return obj
+    return _pairs([(str(_yaml_value(loader, k)), _yaml_value(loader, v)) for k, v in node.value])
 
 
-def _yaml_sequence(loader: _YamlLoader, node: yaml.SequenceNode) -> _Lines:
-    return _Lines([(item.start_mark.line + 1, loader.construct_object(item, deep=True)) for item in node.value])
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _yaml_mapping)
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _yaml_sequence)
+def _yaml_entries(text: str) -> tuple[Any, list[tuple[str, int, Any]]]:
+    """A YAML document's top-level (key, line, value) triples, each list item's line in ``lines`` (as for JSON);
+    the document itself when it is not a mapping."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        if not isinstance(node, yaml.MappingNode):
+            return _yaml_value(loader, node), []
+        entries: list[tuple[str, int, Any]] = []
+        for k, v in node.value:
+            key, line = str(_yaml_value(loader, k)), k.start_mark.line + 1
+            if isinstance(v, yaml.SequenceNode):
+                entries.append((key, line, _Lines([(i.start_mark.line + 1, _yaml_record(loader, i)) for i in v.value])))
+            else:
+                entries.append((key, line, _yaml_value(loader, v)))
+        return {}, entries
+    finally:
+        loader.dispose()
 
 
 def _read_document(p: Path, suffix: str) -> RawInput:
@@ -463,7 +487,7 @@ def _read_document(p: Path, suffix: str) -> RawInput:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FatalError(f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        raise FatalError(msg("file.not_utf8", path=p, byte=exc.start, reason=exc.reason)) from None
     if suffix == ".json":
         entries, _ = _json_records(text, p)
         if entries and entries[0][0] == "" and entries[0][1] == 0:
@@ -471,29 +495,20 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             entries = []
         else:
             doc = {}
-        dup_top = [k for i, (k, _, _) in enumerate(entries) if k in {e[0] for e in entries[:i]}]
     else:
         try:
-            doc = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+            doc, entries = _yaml_entries(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
             problem = getattr(exc, "problem", None) or "malformed YAML"
-            raise FatalError(f"{where}: malformed YAML: {problem}") from None
+            raise FatalError(msg("file.bad_yaml", where=where, problem=problem)) from None
         except RecursionError:
-            raise FatalError(f"{p}: malformed YAML: nested too deeply") from None
-        entries = []
-        dup_top = []
-        if isinstance(doc, dict):
-            lines = getattr(doc, "lines", {})
-            entries = [(str(k), lines.get(str(k), 0), v) for k, v in doc.items()]
-            dup_top = list(getattr(doc, "duplicates", []))
-            doc = {}
+            raise FatalError(msg("file.too_deep", path=p, fmt="YAML")) from None
     if doc is None:
-        raise FatalError(f"{p}: the document is empty (null): expected an object whose keys are record types, "
-                         "e.g. {\"enterprises\": [...]}")
+        raise FatalError(msg("file.null_document", path=p))
     if not isinstance(doc, dict):
-        raise FatalError(f"{p}: expected an object whose keys are record types, found {type(doc).__name__}")
+        raise FatalError(msg("file.not_object", path=p, found=type(doc).__name__))
     kind = "json" if suffix == ".json" else "yaml"
     got = RawInput()
     seen: set[str] = set()
@@ -502,16 +517,16 @@ def _read_document(p: Path, suffix: str) -> RawInput:
         if rows is None:
             rows = []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise FatalError(f"{p}:{line}: {key!r} must be a list of objects")
+            raise FatalError(msg("file.not_list", path=f"{p}:{line}", key=key))
         if key in seen:  # the same key twice: the standard parsers keep the later one silently
-            got.errors.append(RecordError(f"键“{key}”出现两次：只读取了第一次，第 {line} 行的 {len(rows)} 条记录未读取",
+            got.errors.append(RecordError(msg("loader.duplicate_key", key=key, line=line, rows=len(rows)),
                                           record_type_of(key) or key, None, None, None, None, place))  # type: ignore[arg-type]
             continue
         seen.add(key)
         record_type = record_type_of(key)
         if record_type is None:
             if rows:
-                got.errors.append(unknown_source_error(key, "键", place, len(rows)))
+                got.errors.append(unknown_source_error(key, "key", place, len(rows)))
             continue
         item_lines = getattr(rows, "lines", None) or [line] * len(rows)
         out = []
@@ -519,12 +534,10 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             row = {str(k): v for k, v in r.items()}
             dups = getattr(r, "duplicates", [])
             if dups:
-                row[ROW_PROBLEM] = (dups[0], row.get(dups[0]), f"字段“{dups[0]}”在这条记录中出现两次：无法确定取哪个值")
+                row[ROW_PROBLEM] = (dups[0], row.get(dups[0]), msg("loader.duplicate_field", field=dups[0]))
             out.append(row)
-        got.add(record_type, out, Source(record_type, p.name, kind, list(item_lines)), f"（第 {line} 行起）")
-    for key in dup_top:  # YAML: the mapping already dropped the later value
-        got.errors.append(RecordError(f"键“{key}”出现两次：只读取了第一次，后一次的记录未读取",
-                                      record_type_of(key) or key, None, None, None, None, p.name))  # type: ignore[arg-type]
+        got.add(record_type, out, Source(record_type, p.name, kind, list(item_lines)), msg("loader.span_from", line=line),
+                place)
     return got
 
 
@@ -536,7 +549,7 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
     files = [only] if only else sorted(f for f in d.iterdir() if f.suffix.lower() in (".csv", ".parquet")
                                        and f.is_file()) if d.is_dir() else []
     if not files:
-        raise FatalError(f"{d}: no CSV files (expected files named <record type>.csv, e.g. enterprises.csv or 企业.csv)")
+        raise FatalError(msg("file.no_csv", path=d))
     for f in files:
         record_type = record_type_of(f.stem)
         errors: list[RecordError] = []
@@ -544,10 +557,10 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
             rows, source, warnings = _read_parquet(f, record_type or f.stem)
         else:
             rows, source, warnings, errors = _read_csv(f, record_type or f.stem, header_row)
-        span = f"（第 {source.line_of(1)}–{source.line_of(len(rows))} 行）" if rows and source.kind == "csv" else ""
+        span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows))) if rows and source.kind == "csv" else ""
         if record_type is None:
             if rows:
-                got.errors.append(unknown_source_error(f.stem, "文件", f.name, len(rows), span))
+                got.errors.append(unknown_source_error(f.stem, "file", f.name, len(rows), span))
             continue
         if record_type not in got.sources:
             got.errors += errors
@@ -578,7 +591,7 @@ def _csv_head(rows: Iterator[tuple[int, list[str]]], record_type: str, name: str
         return [], 0, []
     h = find_header(record_type, [c for _, c in head], header_row)
     if h >= len(head):
-        raise FatalError(f"{name}: --header-row {h + 1} is beyond the file's {len(head)} rows")
+        raise FatalError(msg("loader.header_row_beyond", name=name, row=h + 1, n=len(head)))
     names, _ = header_fields(record_type, head[h][1], f"{name}:{head[h][0]}", letters=False)
     return names, head[h][0], head[h + 1:]
 
@@ -610,9 +623,8 @@ def _csv_body(items: Iterable[tuple[int, list[str]]], record_type: str, name: st
                 out.sub_header_line = line
                 continue
         if len(cells) != width:
-            out.errors.append(RecordError(
-                f"第 {line} 行有 {len(cells)} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"
-                "或缺了单元格）", record_type, None, None, None, ",".join(cells), f"{name}:{line}"))  # type: ignore[arg-type]
+            out.errors.append(RecordError(msg("loader.ragged_row", line=line, n=len(cells), width=width), record_type,
+                                          None, None, None, ",".join(cells), f"{name}:{line}"))  # type: ignore[arg-type]
             continue
         for i, n in enumerate(names):
             if n is None and cells[i].strip():
@@ -624,8 +636,8 @@ def _csv_body(items: Iterable[tuple[int, list[str]]], record_type: str, name: st
 
 
 def _unnamed_warnings(record_type: str, name: str, unnamed: dict[int, int]) -> list[RecordWarning]:
-    return [RecordWarning(f"第 {i + 1} 列有数据（如第 {line} 行）但没有表头：这一列未读取", record_type, None, None,
-                          None, None, f"{name}:{line}") for i, line in sorted(unnamed.items())]
+    return [RecordWarning(msg("loader.unnamed_column", column=msg("word.column_number", n=i + 1), where=f"{name}:{line}"),
+                          record_type, None, None, None, None, f"{name}:{line}") for i, line in sorted(unnamed.items())]
 
 
 def _read_csv(f: Path, record_type: str, header_row: int | None
@@ -637,7 +649,7 @@ def _read_csv(f: Path, record_type: str, header_row: int | None
         names, header_line, rest = _csv_head(items, record_type, f.name, header_row)
         body = _csv_body(itertools.chain(rest, items), record_type, f.name, names, keep=True)
     except csv.Error as exc:
-        raise FatalError(f"{f}: malformed CSV: {exc}") from None
+        raise FatalError(msg("file.bad_csv", path=f, problem=exc)) from None
     source = Source(record_type, f.name, "csv", body.lines, header_line + 1)
     return body.rows, source, warnings + _unnamed_warnings(record_type, f.name, body.unnamed), body.errors
 
@@ -657,7 +669,7 @@ class FilePlan:
 def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
     """The plan of a directory of CSV/Parquet files for a streamed check (FatalError when there is none)."""
     if not d.is_dir():
-        raise FatalError(f"{d}: streaming reads a directory of <record type>.csv or .parquet files")
+        raise FatalError(msg("file.no_csv", path=d))
     plan = FilePlan()
     files = sorted(f for f in d.iterdir() if f.suffix.lower() in (".csv", ".parquet") and f.is_file())
     for f in files:
@@ -667,11 +679,11 @@ def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
                 rows, source, _ = _read_parquet(f, record_type or f.stem)
             else:
                 rows, source, _, _ = _read_csv(f, record_type or f.stem, header_row)
-            span = f"（第 {source.line_of(1)}–{source.line_of(len(rows))} 行）" if rows and source.kind == "csv" else ""
+            span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows))) if rows and source.kind == "csv" else ""
             if not rows:
                 continue
             if record_type is None:
-                plan.errors.append(unknown_source_error(f.stem, "文件", f.name, len(rows), span))
+                plan.errors.append(unknown_source_error(f.stem, "file", f.name, len(rows), span))
             else:
                 plan.errors.append(two_sources_error(record_type, plan.files[record_type].name, source, len(rows), span))
             continue
@@ -682,7 +694,7 @@ def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
             if layout.encoding:
                 plan.warnings.append(encoding_warning(record_type, f.name, layout.encoding))
     if not plan.files:
-        raise FatalError(f"{d}: no CSV or Parquet files named after a record type (e.g. enterprises.csv or 企业.csv)")
+        raise FatalError(msg("file.no_csv", path=d))
     return plan
 
 
@@ -756,7 +768,7 @@ def plan_csv(path: Path, record_type: str, header_row: int | None = None, sample
         items = _csv_lines(stream)
         names, header_line, rest = _csv_head(items, record_type, path.name, header_row)
     except csv.Error as exc:
-        raise FatalError(f"{path}: malformed CSV: {exc}") from None
+        raise FatalError(msg("file.bad_csv", path=path, problem=exc)) from None
     data_line = header_line + 1 if names else 1
     for line, cells in rest:  # blank rows, then perhaps a second header row
         if _blank(cells):
@@ -853,7 +865,7 @@ def _read_parquet(f: Path, record_type: str) -> tuple[list[dict[str, Any]], Sour
     try:
         table = pq.read_table(f)
     except (pa.ArrowException, OSError) as exc:
-        raise FatalError(f"{f}: cannot be read ({str(exc).splitlines()[0]})") from None
+        raise FatalError(msg("file.unreadable", path=f, reason=str(exc).splitlines()[0])) from None
     cols = parquet_text_columns(table, record_type, f.name)
     n = table.num_rows
     names = list(cols)
@@ -880,7 +892,8 @@ def parquet_text_columns(table: Any, record_type: str, where: str) -> dict[str, 
         t = col.type
         if pa.types.is_nested(t) or pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type):
             if name in kinds:
-                raise FatalError(f"{where}: column {table.schema.names[i]!r} ({name}) holds {t}, not text, numbers or dates")
+                raise FatalError(msg("file.parquet_nested", where=where, column=table.schema.names[i], field=name,
+                                     type=str(t)))
             out[name] = pa.nulls(len(col), pa.string())
             continue
         if pa.types.is_timestamp(t):
@@ -909,7 +922,7 @@ def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(p, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
     got = RawInput()
     try:
         for ws, wf in zip(wb.worksheets, formulas.worksheets):
@@ -917,14 +930,14 @@ def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
             rows, source, warnings = _read_sheet(ws, wf, record_type or ws.title, header_row)
             if record_type is None:
                 if rows and not is_info_sheet(ws.title):
-                    span = f"（第 {source.line_of(1)}–{source.line_of(len(rows))} 行）"
-                    got.errors.append(unknown_source_error(ws.title, "工作表", _sheet_ref(ws.title), len(rows), span))
+                    span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows)))
+                    got.errors.append(unknown_source_error(ws.title, "sheet", _sheet_ref(ws.title), len(rows), span))
                 continue
             if record_type not in got.sources:
                 got.warnings += warnings
-            got.add(record_type, rows, source, f"（第 {source.line_of(1)}–{source.line_of(len(rows))} 行）" if rows else "")
+            got.add(record_type, rows, source, msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows))) if rows else "")
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
     finally:
         wb.close()
         formulas.close()
@@ -979,8 +992,8 @@ def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
                     unnamed.setdefault(i, line)
                 continue
             if value is None and i < len(fcells) and isinstance(fcells[i], str) and fcells[i].startswith("="):
-                row.setdefault(ROW_PROBLEM, (name, fcells[i], f"单元格 {_letters(i)}{line} 是公式 {fcells[i]}，但没有保存"
-                                             "计算结果：请在 Excel 或 WPS 中打开并保存后再检查"))
+                row.setdefault(ROW_PROBLEM, (name, fcells[i], msg("loader.formula_no_value", cell=f"{_letters(i)}{line}",
+                                                                   formula=fcells[i])))
             row[name] = _cell(value)
         for i, name in enumerate(names):
             if name is not None and name not in row:
@@ -989,7 +1002,8 @@ def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
         assert source.lines is not None
         source.lines.append(line)
     for i, line in sorted(unnamed.items()):
-        warnings.append(RecordWarning(f"{_letters(i)} 列有数据（如 {_letters(i)}{line}）但没有表头：这一列未读取",
+        warnings.append(RecordWarning(msg("loader.unnamed_column", column=msg("word.column_letter", col=_letters(i)),
+                                          where=f"{_letters(i)}{line}"),
                                       record_type, None, None, None, None,
                                       f"{_sheet_ref(ws.title)}!{_letters(i)}{line}"))
     return rows, source, warnings

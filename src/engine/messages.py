@@ -40,14 +40,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # --- why a value was rejected ---
     "record.expected": ("应填写{expected}", "expected {expected}"),
     "record.expected_detail": ("{detail}；应填写{expected}", "expected {expected} ({detail})"),
-    "forms.number": ("1234.56、1,234.56、¥1,234.56、1234.56元", "1234.56, 1,234.56, ¥1,234.56, 1234.56元"),
-    "forms.date": ("2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格",
-                   "2021-03-05, 2021-3-5, 2021/3/5, 2021.3.5, 2021年3月5日, or a spreadsheet date cell"),
-    "record.expected_forms": ("应填写{expected}（可接受的写法：{forms}）", "expected {expected} (accepted forms: {forms})"),
-    "record.cell_too_long": ("单元格超过 {max} 个字符（{n} 个）；应填写{expected}",
-                             "the cell has more than {max} characters ({n}): expected {expected}"),
-    "record.total_row": ("第 {row} 行是“{word}”行（小计或合计），已跳过，不作为记录读取",
-                         "row {row} is a “{word}” row (a subtotal or total) and is skipped, not read as a record"),
     "record.required": ("必须填写：{expected}", "a value is required: expected {expected}"),
     "detail.uscc_length": ("{n} 个字符，不是 18 个", "{n} characters, not 18"),
     "detail.uscc_lowercase": ("含小写字母；是否应为“{upper}”？", "lowercase letters; did you mean {upper!r}?"),
@@ -94,6 +86,67 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "file.bad_csv": ("{path}：CSV 格式错误：{problem}", "{path}: malformed CSV: {problem}"),
     "file.bad_xlsx": ("{path}：不是可读取的 XLSX 工作簿（{problem}）", "{path}: not a readable XLSX workbook ({problem})"),
     "loader.unknown_type": ("{where}“{name}”不是记录类型，已忽略{hint}", "{where} {name!r} is not a record type and is ignored{hint}"),
+    # --- reading files as people keep them (engine.loaders, engine.records) ---
+    "forms.date": ("2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格",
+                   "2021-03-05, 2021-3-5, 2021/3/5, 2021.3.5, 2021年3月5日, or a spreadsheet date cell"),
+    "forms.money": ("1234.56、1,234.56、¥1,234.56、1234.56元", "1234.56, 1,234.56, ¥1,234.56, 1234.56元"),
+    "record.expected_forms": ("应填写{expected}（可接受的写法：{forms}）", "expected {expected} (accepted forms: {forms})"),
+    "record.too_long": ("单元格超过 {max} 个字符（{n} 个）；应填写{expected}",
+                        "a cell of more than {max} characters ({n}); expected {expected}"),
+    "record.total_row": ("“{word}”行（小计或合计）已跳过，不作为记录读取",
+                         "a “{word}” (subtotal or total) row was skipped, not read as a record"),
+    "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
+                              "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
+                              "read{hint}"),
+    "loader.hint_type": ("；是否应为 {label}（{type}）？", "; did you mean {type} ({label})?"),
+    "loader.hint_types": ("；可用的名称：{names}", "; the names are: {names}"),
+    "loader.span": ("（第 {first}–{last} 行）", " (lines {first}–{last})"),
+    "loader.span_from": ("（第 {line} 行起）", " (from line {line})"),
+    "loader.two_sources": ("{label}（{type}）有两个来源：“{first}”和“{second}”；只读取了“{first}”，“{second}”的 {rows} "
+                           "行数据{span}未读取（请合并为一个）",
+                           "{type} ({label}) has two sources, {first!r} and {second!r}: only {first!r} was read; "
+                           "the {rows} row(s) of {second!r}{span} were not (merge them into one)"),
+    "loader.gbk": ("“{name}”不是 UTF-8 编码，已按 {encoding}（GBK）读取（Excel“CSV（逗号分隔）”的格式）；如有乱码，"
+                   "请另存为“CSV UTF-8”",
+                   "{name!r} is not UTF-8: it was read as {encoding} (GBK), as Excel's “CSV (Comma delimited)” "
+                   "saves it; if the text looks garbled, save it as “CSV UTF-8”"),
+    "file.not_utf8_nor_gbk": ("{path}：既不是 UTF-8 文本，也不是 GBK/GB18030 中文文本{detail}；请另存为“CSV UTF-8”",
+                              "{path}: not UTF-8 text{detail}, nor GBK/GB18030 Chinese text; save it as “CSV UTF-8”"),
+    "file.not_utf8_at": ("（第 {byte} 字节：{reason}）", " (byte {byte}: {reason})"),
+    "file.null_document": ("{path}：文档为空（null）：应为以记录类型为键的对象，例如 {{\"enterprises\": [...]}}",
+                           "{path}: the document is empty (null): expected an object whose keys are record types, "
+                           "e.g. {{\"enterprises\": [...]}}"),
+    "file.too_deep": ("{path}：{fmt} 格式错误：嵌套过深", "{path}: malformed {fmt}: nested too deeply"),
+    "file.parquet_nested": ("{where}：列“{column}”（{field}）的类型是 {type}，不是文本、数字或日期",
+                            "{where}: column {column!r} ({field}) holds {type}, not text, numbers or dates"),
+    "loader.duplicate_header": ("{where}：表头重复：{first}“{a}”和{second}“{b}”都是字段 {field}；请删除或改名其中一列",
+                                "{where}: duplicate header: {first} {a!r} and {second} {b!r} are both field {field}; "
+                                "delete or rename one of them"),
+    "word.column_letter": ("{col} 列", "column {col}"),
+    "word.column_number": ("第 {n} 列", "column {n}"),
+    "loader.header_row_beyond": ("{name}：--header-row {row} 超出了文件的 {n} 行",
+                                 "{name}: --header-row {row} is beyond the file's {n} rows"),
+    "loader.duplicate_key": ("键“{key}”出现两次：只读取了第一次，第 {line} 行的 {rows} 条记录未读取",
+                             "key {key!r} appears twice: only the first was read; the {rows} record(s) at line "
+                             "{line} were not"),
+    "loader.duplicate_field": ("字段“{field}”在这条记录中出现两次：无法确定取哪个值",
+                               "field {field!r} appears twice in this record: which value holds cannot be told"),
+    "loader.ragged_row": ("第 {line} 行有 {n} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"
+                          "或缺了单元格）",
+                          "line {line} has {n} cells but the header has {width} columns: the row was not read "
+                          "(most likely an unquoted comma in a text, or missing cells)"),
+    "loader.unnamed_column": ("{column}有数据（如{where}）但没有表头：这一列未读取",
+                              "{column} holds data (e.g. {where}) but has no header: the column was not read"),
+    "loader.formula_no_value": ("单元格 {cell} 是公式 {formula}，但没有保存计算结果：请在 Excel 或 WPS 中打开并保存后再检查",
+                                "cell {cell} holds the formula {formula} without a saved result: open and save the "
+                                "workbook in Excel or WPS, then check again"),
+    "stream.rows_disagree": ("{path}：{n} 行无法按列读取，而逐行读取有 {m} 行无法读取；Dask 在行尾切分 CSV 文件，"
+                             "因此含换行的带引号字段无法在此读取：请改用 Parquet",
+                             "{path}: {n} row(s) could not be read column-wise but {m} row by row; a Dask run cuts CSV "
+                             "files at line ends, so a quoted field holding a line break cannot be read there: give "
+                             "the data as Parquet"),
+    "cli.nothing_decided": ("chanjiao: 没有可判定的记录（{n} 个记录错误，列在输出的 errors 中）",
+                            "chanjiao: no record could be decided ({n} record error(s), listed in the output's errors)"),
     "word.sheet": ("工作表", "sheet"),
     "word.file": ("文件", "file"),
     "word.key": ("键", "key"),
@@ -116,8 +169,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.record_errors": ("chanjiao: {n} 条记录错误：被拒绝的记录列在输出的 errors 中；其余记录均已判定",
                           "chanjiao: {n} record error(s): rejected records are listed in the output's errors; "
                           "every other record was decided"),
-    "cli.nothing_decided": ("chanjiao: 没有可判定的记录（{n} 个记录错误，见输出的 errors）",
-                            "chanjiao: no record could be decided ({n} record error(s), listed in the output's errors)"),
     "cli.record_errors_in": ("chanjiao: {n} 条记录错误：被拒绝的记录列在 {path} 中；其余记录均已判定",
                              "chanjiao: {n} record error(s): rejected records are listed in {path}; every other "
                              "record was decided"),
@@ -146,11 +197,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "stream.no_files": ("{path}：没有以记录类型命名的 CSV 或 Parquet 文件（例如 enterprises.csv 或 企业.csv）",
                         "{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)"),
     "stream.unreadable": ("{path}：无法读取（{problem}）{hint}", "{path}: cannot be read ({problem}){hint}"),
-    "stream.line_breaks": ("{path}：{invalid} 行无法按列读取，但按行读取有 {rows} 行；Dask 运行在行尾切分 CSV 文件，"
-                           "引号内含换行的字段无法读取：请改用 Parquet 格式",
-                           "{path}: {invalid} row(s) could not be read column-wise but {rows} row by row; a Dask run "
-                           "cuts CSV files at line ends, so a quoted field holding a line break cannot be read there: "
-                           "give the data as Parquet"),
     "stream.fallback": ("向量化后端无法流式运行这些规则：{rules}", "rules the vectorised backend cannot stream: {rules}"),
     "stream.worker_died": ("判定的一个工作进程意外停止（{problem}）；空闲内存较少时，请减小 --chunk-size 或使用 --workers 1",
                            "a worker process of the check stopped unexpectedly ({problem}); with less memory free, "

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, Wit
 from pydantic_core import PydanticCustomError
 
 from .errors import RecordError, RecordWarning
+from .vocabulary import bool_for, enum_value_for
 from .messages import Message, msg
-from .vocabulary import bool_for, enum_label, enum_value_for, field_label, record_type_label
+from .vocabulary import enum_label, field_label, record_type_label
 
 __all__ = [
     "Kind",
@@ -42,8 +43,6 @@ __all__ = [
     "validate_rows",
     "validate_record",
     "to_decimal",
-    "unknown_field_message",
-    "dangling_message",
     "ROW_PROBLEM",
     "MAX_CELL_CHARS",
     "half_width",
@@ -54,6 +53,8 @@ __all__ = [
     "TOTAL_WORDS",
     "DATE_FORMS",
     "NUMBER_FORMS",
+    "unknown_field_message",
+    "dangling_message",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -109,7 +110,8 @@ def _error(message: Message, error_type: str = "chanjiao") -> PydanticCustomErro
 
 
 def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
-    return _error(msg("record.expected_forms", expected=kind.expected, forms=forms))
+    """The error for a value in none of the accepted spellings, listing them (``forms`` is a catalogue key)."""
+    return _error(msg("record.expected_forms", expected=kind.expected, forms=msg(forms)))
 
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
@@ -128,8 +130,8 @@ def half_width(text: str, alnum_only: bool = False) -> str:
 
 _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
-NUMBER_FORMS = msg("forms.number")
-"""The spellings of a number the readers accept, as a message lists them."""
+NUMBER_FORMS = "1234.56、1,234.56、¥1,234.56、1234.56元"
+"""The spellings of a number the readers accept (the message ``forms.money`` lists them)."""
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -168,7 +170,7 @@ def to_decimal(value: Any) -> Decimal:
 def _validator(kind: Kind) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-            raise _error(msg("record.cell_too_long", max=MAX_CELL_CHARS, n=len(value), expected=kind.expected))
+            raise _error(msg("record.too_long", max=MAX_CELL_CHARS, n=len(value), expected=kind.expected))
         if _is_empty(value):
             if kind.required:
                 raise _error(msg("record.required", expected=kind.expected))
@@ -239,7 +241,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
     try:
         number = to_decimal(value)
     except InvalidOperation:
-        raise _fail_forms(kind, NUMBER_FORMS) from None
+        raise _fail_forms(kind, "forms.money") from None
     if number.is_signed() and number != 0:
         raise _fail(kind, msg("detail.negative"))
     if kind.positive and number == 0:
@@ -255,8 +257,9 @@ def _money(value: Any, kind: Kind) -> Decimal:
 _DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
                re.compile(r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})"),
                re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日"))
-DATE_FORMS = msg("forms.date")
-"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused)."""
+DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日"
+"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused; the message
+``forms.date`` lists them)."""
 
 
 def parse_date_text(text: str) -> dt.date | None:
@@ -284,7 +287,7 @@ def _date(value: Any, kind: Kind) -> dt.date:
             raise _fail(kind, msg("detail.no_such_date")) from None
         if day is not None:
             return day
-        raise _fail_forms(kind, DATE_FORMS)
+        raise _fail_forms(kind, "forms.date")
     raise _fail(kind)
 
 

@@ -120,10 +120,11 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto", header_row: int | None = None, lang: str = "zh") -> CheckResult:
+              engine: str = "auto", lang: str = "zh", header_row: int | None = None) -> CheckResult:
         """Decide every rule of every pack for every accepted record of ``dataset``.
 
-        ``lang`` ('zh' or 'en') is the language of the document's error and warning messages and of the notes.
+        ``lang`` ('zh' or 'en') is the language of the document's error and warning messages and of the notes;
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default).
         """
         result = self._check(dataset, as_of=as_of, params=params, engine=engine, header_row=header_row)
         for key in ("errors", "warnings"):
@@ -132,7 +133,7 @@ class Checker:
         return result
 
     def _check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None,
-               engine: str, header_row: int | None) -> CheckResult:
+               engine: str, header_row: int | None = None) -> CheckResult:
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
         ds = self.load(source, header_row=header_row) if source is not None else dataset
         assert isinstance(ds, Dataset)

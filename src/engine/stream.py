@@ -46,9 +46,9 @@ from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul
 from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
-from .messages import localise, msg
 from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
                       parquet_text_columns, plan_files, record_type_of)
+from .messages import localise, msg
 from .policy import Pack
 from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
@@ -157,7 +157,7 @@ def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[st
             continue
         sources[rtype], errors, warnings = csv_places(layout, st, header_row)
         if st.invalid != len(errors):  # Arrow skipped rows that Python's reader reads: a line break in quotes, cut
-            raise FatalError(msg("stream.line_breaks", path=f, invalid=st.invalid, rows=len(errors)))
+            raise FatalError(msg("stream.rows_disagree", path=f, n=st.invalid, m=len(errors)))
         res.errors += errors
         res.warnings += warnings
     res.errors = locate(res.errors, sources)
@@ -648,9 +648,9 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     plan = plan_files(path, header_row)
     files = plan.files
     res = StreamResult()
-    res.lang = lang
     res.errors += plan.errors
     res.warnings += plan.warnings
+    res.lang = lang
     if progress is None:
         progress = sys.stderr.isatty()
     workers = default_workers() if workers is None else workers
