@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from decimal import Decimal
 from enum import Enum
@@ -463,6 +464,30 @@ def template(
         print(path)
 
 
+def _usage_message(exc: Any) -> Any:
+    """A usage error of the command line (an unknown option, a missing argument, a bad value) as a catalogue
+    message; click's own text for any other, or when this click version's exception looks different."""
+    kind = type(exc).__name__
+    try:
+        if kind == "NoSuchOption":
+            close = list(getattr(exc, "possibilities", None) or [])
+            hint = msg("hint.did_you_mean", name=close[0]) if close else ""
+            return msg("usage.no_such_option", option=exc.option_name, hint=hint)
+        unknown = re.fullmatch(r"No such command '(.+)'\.?", str(getattr(exc, "message", "")))
+        if unknown:
+            return msg("usage.no_such_command", name=unknown.group(1))
+        param = getattr(exc, "param", None)
+        if param is None or kind not in ("MissingParameter", "BadParameter"):
+            return exc.format_message()
+        is_option = getattr(param, "param_type_name", "") == "option"
+        name = " / ".join(param.opts) if is_option else str(param.name).upper()
+        if kind == "MissingParameter":
+            return msg("usage.missing", what=msg("word.option" if is_option else "word.argument"), name=name)
+        return msg("usage.bad_value", name=name, detail=str(exc.message).removeprefix("Value error, "))
+    except Exception:  # never a traceback for a usage error: click's own text
+        return exc.format_message()
+
+
 def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
     """``--lang X`` / ``--lang=X`` taken from anywhere on the command line (before a ``--``): (X, the rest)."""
     rest: list[str] = []
@@ -498,7 +523,7 @@ def main() -> None:
         print(render(msg("cli.error", problem=exc.args[0] if exc.args else ""), lang), file=sys.stderr)
         sys.exit(2)
     except _ClickException as exc:  # usage errors: unknown option, missing argument, bad choice
-        print(render(msg("cli.error", problem=exc.format_message()), lang), file=sys.stderr)
+        print(render(msg("cli.error", problem=_usage_message(exc)), lang), file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         print(render(msg("cli.interrupted"), lang), file=sys.stderr)
