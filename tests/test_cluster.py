@@ -97,7 +97,8 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     folder = generated(tmp_path / "in", 10)
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "tcp://127.0.0.1:1", connect_timeout=1)
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in str(exc.value) and "\n" not in str(exc.value)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in render(exc.value.args[0], "en")
+    assert str(exc.value).startswith("无法连接 Dask 调度器 tcp://127.0.0.1:1") and "\n" not in str(exc.value)
 
 
 def test_an_unreadable_file_is_one_line(client, tmp_path):
@@ -107,7 +108,8 @@ def test_an_unreadable_file_is_one_line(client, tmp_path):
     (folder / "schools.parquet").write_bytes(b"not parquet")
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client)
-    assert "schools.parquet: cannot be read" in str(exc.value) and "\n" not in str(exc.value)
+    assert "schools.parquet: cannot be read" in render(exc.value.args[0], "en") and "\n" not in str(exc.value)
+    assert "schools.parquet：无法读取" in str(exc.value)
 
 
 def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):

@@ -113,7 +113,8 @@ def test_an_unreadable_file_is_one_line(tmp_path):
     try:
         check_stream(folder, PACKS, AS_OF, None, tmp_path / "d.jsonl", "jsonl", progress=False)
     except FatalError as exc:
-        assert "enterprises.parquet: cannot be read" in str(exc) and "\n" not in str(exc)
+        assert "enterprises.parquet: cannot be read" in render(exc.args[0], "en") and "\n" not in str(exc)
+        assert "enterprises.parquet：无法读取" in str(exc)
     else:
         raise AssertionError("no error for an unreadable file")
 

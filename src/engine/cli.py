@@ -315,7 +315,8 @@ def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
 
 
 @rules_app.command("show")
-def rules_show(rule_id: str = typer.Argument(..., help="规则 id。"), rules: Optional[list[Path]] = RulesOpt) -> None:
+def rules_show(ctx: typer.Context, rule_id: str = typer.Argument(..., help="规则 id。"),
+               rules: Optional[list[Path]] = RulesOpt) -> None:
     """显示一条规则：政策出处、适用范围、判定条件及其 YAML 原文。
 
     \b
@@ -325,15 +326,17 @@ def rules_show(rule_id: str = typer.Argument(..., help="规则 id。"), rules: O
     pack, rule = Checker(rules or []).rule(rule_id)
     c = rule.citation
     print(f"{rule.id} — {rule.title}")
-    print(f"effect {rule.effect}; subject {rule.subject}; jurisdiction {pack.jurisdiction} "
-          f"({', '.join(p + 'xx' for p in pack.region_prefixes)}); from {pack.issued_on}")
-    print(f"citation {c.document_number} {c.clause}: “{c.quote}”")
-    print(f"file {rule.file}\n")
+    lang = _lang(ctx)
+    print(render(msg("rules.show_scope", effect=rule.effect, subject=rule.subject, jurisdiction=pack.jurisdiction,
+                     prefixes=", ".join(p + "xx" for p in pack.region_prefixes), issued=pack.issued_on), lang))
+    print(render(msg("rules.show_citation", document=c.document_number, clause=c.clause, quote=c.quote), lang))
+    print(render(msg("rules.show_file", file=rule.file), lang) + "\n")
     print(Path(rule.file).read_text(encoding="utf-8"))
 
 
 @rules_app.command("lint")
-def rules_lint(directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+def rules_lint(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
     """检查规则包：格式、表达式类型、id 唯一、引文逐字见于原文、参数有出处、每种判定状态都有测试用例。
 
     \b
@@ -346,13 +349,15 @@ def rules_lint(directory: Optional[Path] = typer.Argument(None, help="规则包�
         print(p)
     errors = [p for p in problems if p.severity == "error"]
     n_rules = sum(len(p.rules) for p in packs)
-    print(f"{len(packs)} pack(s), {n_rules} rule(s): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    print(render(msg("rules.lint_summary", packs=len(packs), rules=n_rules, errors=len(errors),
+                     warnings=len(problems) - len(errors)), _lang(ctx)))
     if errors:
         raise typer.Exit(1)
 
 
 @rules_app.command("test")
-def rules_test(directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+def rules_test(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
     """用参考评估器运行规则包的 YAML 测试用例。
 
     \b
@@ -368,10 +373,11 @@ def rules_test(directory: Optional[Path] = typer.Argument(None, help="规则包�
                     passed += 1
                 else:
                     failed += 1
-                    print(f"FAIL {result.rule_id}: {result.name} ({result.file})")
+                    print(render(msg("rules.test_fail", rule=result.rule_id, name=result.name, file=result.file),
+                                 _lang(ctx)))
                     for f in result.failures:
                         print(f"     {f}")
-    print(f"{passed} passed, {failed} failed")
+    print(render(msg("rules.test_summary", passed=passed, failed=failed), _lang(ctx)))
     if failed:
         raise typer.Exit(1)
 

@@ -240,6 +240,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "watch.record": ("record 应为对象", "record must be an object"),
     "watch.bad_json": ("JSON 格式错误：{problem}（第 {col} 列）", "malformed JSON: {problem} at column {col}"),
     "join.semicolon": ("{first}；{second}", "{first}; {second}"),
+    # --- chanjiao rules ---
+    "rules.show_scope": ("效力 {effect}；判定对象 {subject}；适用地区 {jurisdiction}（{prefixes}）；自 {issued} 起",
+                         "effect {effect}; subject {subject}; jurisdiction {jurisdiction} ({prefixes}); from {issued}"),
+    "rules.show_citation": ("依据 {document} {clause}：“{quote}”", "citation {document} {clause}: “{quote}”"),
+    "rules.show_file": ("文件 {file}", "file {file}"),
+    "rules.lint_summary": ("{packs} 个规则包，{rules} 条规则：{errors} 个错误，{warnings} 个警告",
+                           "{packs} pack(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)"),
+    "rules.test_fail": ("失败 {rule}：{name}（{file}）", "FAIL {rule}: {name} ({file})"),
+    "rules.test_summary": ("{passed} 个通过，{failed} 个失败", "{passed} passed, {failed} failed"),
     # --- evaluation ---
     "eval.division_by_zero": ("除数为零", "division by zero"),
     # --- explain ---
