@@ -116,7 +116,8 @@ def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(FatalError) as exc:
         check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
-    assert str(exc.value) == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
+    assert render(exc.value.args[0], "en") == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
+    assert str(exc.value) == "Dask 运行需要 dask 扩展：在仓库中运行 pip install '.[dask]'"
 
 
 def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client, tmp_path):
