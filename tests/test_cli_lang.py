@@ -51,6 +51,14 @@ def test_record_errors_are_chinese_by_default_and_english_with_lang_en(tmp_path:
     (["check", str(BAD), "--lang", "fr"], "C.UTF-8", "chanjiao: 错误：--lang 应为 zh 或 en，不是“fr”"),
     (["explain", str(BAD), "--rule", "tonghua.frontline_shar", "--subject", "x"], "C.UTF-8",
      "chanjiao: 错误：没有规则“tonghua.frontline_shar”；是否应为“tonghua.frontline_share”？"),
+    (["check"], "C.UTF-8", "chanjiao: 错误：缺少参数 DATASET（chanjiao --help 查看用法）"),
+    (["check"], "en_US.UTF-8", "chanjiao: error: Missing argument DATASET."),
+    (["check", str(BAD), "--formt", "json"], "C.UTF-8",
+     "chanjiao: 错误：没有选项 --formt；是否应为“--format”？（chanjiao --help 查看用法）"),
+    (["check", str(BAD), "--format", "pdf"], "C.UTF-8",
+     "chanjiao: 错误：--format 的值有误：'pdf' is not one of 'table', 'json', 'csv', 'xlsx', 'jsonl', 'parquet'."),
+    (["explain", str(BAD), "--rule", "x"], "C.UTF-8", "chanjiao: 错误：缺少选项 --subject（chanjiao --help 查看用法）"),
+    (["nosuch"], "C.UTF-8", "chanjiao: 错误：没有命令“nosuch”（chanjiao --help 列出全部命令）"),
 ])
 def test_one_line_errors_follow_the_language(args: list[str], locale: str | None, expected: str) -> None:
     proc = run(*args, locale=locale)

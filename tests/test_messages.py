@@ -69,3 +69,14 @@ def test_an_explicit_language_wins() -> None:
     with pytest.raises(ValueError) as info:
         resolve_lang("fr")
     assert render(info.value.args[0], "en") == "--lang must be zh or en, not 'fr'"
+
+
+def test_no_key_is_defined_twice() -> None:
+    """A dict literal keeps the last of two equal keys silently: each message must be written once."""
+    import ast
+
+    tree = ast.parse((SRC / "messages.py").read_text(encoding="utf-8"))
+    [catalogue] = [n.value for n in ast.walk(tree) if isinstance(n, ast.AnnAssign)
+                   and getattr(n.target, "id", "") == "CATALOGUE"]
+    keys = [k.value for k in catalogue.keys]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)

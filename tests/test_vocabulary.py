@@ -138,3 +138,15 @@ def test_dataset_schema_titles_come_from_the_vocabulary() -> None:
     assert "单位：元" in prop["description"] and prop["examples"] == ["480000.00"]
     assert schema["properties"]["schools"]["title"] == "学校（Schools）"
     assert schema["$defs"]["School"]["properties"]["school_type"]["examples"] == ["secondary_vocational"]
+
+
+def test_the_readme_field_reference_is_current(tmp_path) -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    copy = tmp_path / "README.md"
+    copy.write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
+    stale = v.write_readme_section(copy)
+    assert not stale, ("README's field reference is stale: run python -c \"from engine.vocabulary import "
+                       "write_readme_section as w; w('README.md')\"")
+    assert "| 一线职工教育培训经费（元） | `frontline_training_spend` |" in readme.read_text(encoding="utf-8")

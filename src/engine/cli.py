@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from decimal import Decimal
 from enum import Enum
@@ -319,7 +320,8 @@ def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
 
 
 @rules_app.command("show")
-def rules_show(rule_id: str = typer.Argument(..., help="规则 id。"), rules: Optional[list[Path]] = RulesOpt) -> None:
+def rules_show(ctx: typer.Context, rule_id: str = typer.Argument(..., help="规则 id。"),
+               rules: Optional[list[Path]] = RulesOpt) -> None:
     """显示一条规则：政策出处、适用范围、判定条件及其 YAML 原文。
 
     \b
@@ -329,15 +331,17 @@ def rules_show(rule_id: str = typer.Argument(..., help="规则 id。"), rules: O
     pack, rule = Checker(rules or []).rule(rule_id)
     c = rule.citation
     print(f"{rule.id} — {rule.title}")
-    print(f"effect {rule.effect}; subject {rule.subject}; jurisdiction {pack.jurisdiction} "
-          f"({', '.join(p + 'xx' for p in pack.region_prefixes)}); from {pack.issued_on}")
-    print(f"citation {c.document_number} {c.clause}: “{c.quote}”")
-    print(f"file {rule.file}\n")
+    lang = _lang(ctx)
+    print(render(msg("rules.show_scope", effect=rule.effect, subject=rule.subject, jurisdiction=pack.jurisdiction,
+                     prefixes=", ".join(p + "xx" for p in pack.region_prefixes), issued=pack.issued_on), lang))
+    print(render(msg("rules.show_citation", document=c.document_number, clause=c.clause, quote=c.quote), lang))
+    print(render(msg("rules.show_file", file=rule.file), lang) + "\n")
     print(Path(rule.file).read_text(encoding="utf-8"))
 
 
 @rules_app.command("lint")
-def rules_lint(directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+def rules_lint(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
     """检查规则包：格式、表达式类型、id 唯一、引文逐字见于原文、参数有出处、每种判定状态都有测试用例。
 
     \b
@@ -350,13 +354,15 @@ def rules_lint(directory: Optional[Path] = typer.Argument(None, help="规则包�
         print(p)
     errors = [p for p in problems if p.severity == "error"]
     n_rules = sum(len(p.rules) for p in packs)
-    print(f"{len(packs)} pack(s), {n_rules} rule(s): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    print(render(msg("rules.lint_summary", packs=len(packs), rules=n_rules, errors=len(errors),
+                     warnings=len(problems) - len(errors)), _lang(ctx)))
     if errors:
         raise typer.Exit(1)
 
 
 @rules_app.command("test")
-def rules_test(directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+def rules_test(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
     """用参考评估器运行规则包的 YAML 测试用例。
 
     \b
@@ -372,10 +378,11 @@ def rules_test(directory: Optional[Path] = typer.Argument(None, help="规则包�
                     passed += 1
                 else:
                     failed += 1
-                    print(f"FAIL {result.rule_id}: {result.name} ({result.file})")
+                    print(render(msg("rules.test_fail", rule=result.rule_id, name=result.name, file=result.file),
+                                 _lang(ctx)))
                     for f in result.failures:
                         print(f"     {f}")
-    print(f"{passed} passed, {failed} failed")
+    print(render(msg("rules.test_summary", passed=passed, failed=failed), _lang(ctx)))
     if failed:
         raise typer.Exit(1)
 
@@ -468,6 +475,30 @@ def template(
         print(path)
 
 
+def _usage_message(exc: Any) -> Any:
+    """A usage error of the command line (an unknown option, a missing argument, a bad value) as a catalogue
+    message; click's own text for any other, or when this click version's exception looks different."""
+    kind = type(exc).__name__
+    try:
+        if kind == "NoSuchOption":
+            close = list(getattr(exc, "possibilities", None) or [])
+            hint = msg("hint.did_you_mean", name=close[0]) if close else ""
+            return msg("usage.no_such_option", option=exc.option_name, hint=hint)
+        unknown = re.fullmatch(r"No such command '(.+)'\.?", str(getattr(exc, "message", "")))
+        if unknown:
+            return msg("usage.no_such_command", name=unknown.group(1))
+        param = getattr(exc, "param", None)
+        if param is None or kind not in ("MissingParameter", "BadParameter"):
+            return exc.format_message()
+        is_option = getattr(param, "param_type_name", "") == "option"
+        name = " / ".join(param.opts) if is_option else str(param.name).upper()
+        if kind == "MissingParameter":
+            return msg("usage.missing", what=msg("word.option" if is_option else "word.argument"), name=name)
+        return msg("usage.bad_value", name=name, detail=str(exc.message).removeprefix("Value error, "))
+    except Exception:  # never a traceback for a usage error: click's own text
+        return exc.format_message()
+
+
 def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
     """``--lang X`` / ``--lang=X`` taken from anywhere on the command line (before a ``--``): (X, the rest)."""
     rest: list[str] = []
@@ -503,7 +534,7 @@ def main() -> None:
         print(render(msg("cli.error", problem=exc.args[0] if exc.args else ""), lang), file=sys.stderr)
         sys.exit(2)
     except _ClickException as exc:  # usage errors: unknown option, missing argument, bad choice
-        print(render(msg("cli.error", problem=exc.format_message()), lang), file=sys.stderr)
+        print(render(msg("cli.error", problem=_usage_message(exc)), lang), file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         print(render(msg("cli.interrupted"), lang), file=sys.stderr)

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
+from .messages import msg
 from .policy import Pack
 from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, parquet_text_columns, plan_csv,
                       plan_files, record_type_of)
@@ -117,8 +118,7 @@ def _read_piece(piece: Piece, stats: ReadStats | None = None) -> dict[str, pa.Ar
     except (pa.ArrowException, OSError) as exc:
         cut = piece.header is not None and piece.layout is not None and (
             piece.start > piece.layout.data_offset or piece.end < path.stat().st_size)
-        hint = (f" in bytes {piece.start}–{piece.end}; a Dask run cuts CSV files at line ends, so a quoted field "
-                "holding a line break cannot be read there: give the data as Parquet") if cut else ""
+        hint = msg("dask.piece_hint", start=piece.start, end=piece.end) if cut else ""
         raise unreadable(path, exc, hint) from None
 
 
@@ -187,7 +187,7 @@ def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, school
 
 def _output_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
-        raise FatalError(f"{path}: a Dask run writes a directory of Parquet parts here, and this is a file")
+        raise FatalError(msg("dask.output_is_file", path=path))
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("part-*.parquet"):  # parts of an earlier run would mix with this one's
         old.unlink()
@@ -202,7 +202,7 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
     if scheduler == "local" or scheduler.startswith("local:"):
         count = scheduler.partition(":")[2] or "2"
         if not count.isdigit() or int(count) < 1:
-            raise FatalError(f"--dask {scheduler}: local:N needs a whole number of workers, e.g. local:4")
+            raise FatalError(msg("dask.local_n", scheduler=scheduler))
         workers = int(count)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster, set_as_default=False)
@@ -210,7 +210,7 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
     try:
         client = Client(scheduler, set_as_default=False, timeout=f"{timeout}s")
     except OSError as exc:
-        raise FatalError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        raise FatalError(msg("dask.unreachable", scheduler=scheduler, problem=str(exc))) from None
     return client, [client]
 
 
@@ -228,12 +228,12 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401
     except ImportError:
-        raise FatalError("a Dask run needs the dask extra: pip install '.[dask]' in the repository") from None
+        raise FatalError(msg("dask.missing")) from None
     plan = plan_files(path, header_row)
     files = plan.files
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
-        raise FatalError(f"rules the vectorised backend cannot run on Dask: {', '.join(engine.fallback_rules)}")
+        raise FatalError(msg("dask.fallback", rules=", ".join(engine.fallback_rules)))
     stem = output.with_suffix("")
     rollup_dir = Path(f"{stem}.rollups.parquet")
     _output_dir(output)
@@ -241,6 +241,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     client, owned = _client(scheduler, connect_timeout)
     try:
         res = StreamResult(errors=list(plan.errors), warnings=list(plan.warnings))
+        res.lang = lang
         return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
                     chunk_enterprises, piece_bytes, lang, res, plan.layouts, header_row)
     finally:

@@ -35,6 +35,7 @@ from .expressions import (
 )
 from .policy import Expr, Pack, Rule
 from .records import Dataset
+from .vocabulary import fact_label
 
 __all__ = [
     "BackendMismatch",
@@ -282,7 +283,7 @@ def _fail_reason(variants: tuple[tuple[Expr | None, Any], ...], ctx: Context) ->
 
 
 def _undetermined_reason(unknown: Unknown, lead: str) -> str:
-    text = f"{lead}：缺少 {'、'.join(sorted(unknown.missing))}" if unknown.missing else lead
+    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in sorted(unknown.missing))}" if unknown.missing else lead
     notes = sorted(n for n in unknown.notes if n)
     if notes:
         text += f"（{'；'.join(notes)}）"

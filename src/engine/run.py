@@ -110,7 +110,7 @@ class Checker:
     def choose_engine(self, engine: str, source: Path | Dataset | None = None) -> str:
         """The engine ``auto`` stands for on this input: vectorised above AUTO_THRESHOLD_BYTES, durable below."""
         if engine not in ENGINE_CHOICES:
-            raise FatalError(f"unknown engine {engine!r}; engines: {', '.join(ENGINE_CHOICES)}")
+            raise FatalError(msg("cli.unknown_engine", engine=engine, engines=", ".join(ENGINE_CHOICES)))
         if engine != "auto":
             return engine
         if not isinstance(source, Path):

@@ -87,7 +87,7 @@ class StreamResult:
 def input_files(path: Path) -> dict[str, Path]:
     """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
     if not path.is_dir():
-        raise FatalError(f"{path}: streaming reads a directory of <record type>.csv or .parquet files")
+        raise FatalError(msg("stream.not_dir", path=path))
     out: dict[str, Path] = {}
     for f in sorted(path.iterdir()):
         if f.suffix.lower() in (".csv", ".parquet"):
@@ -95,7 +95,7 @@ def input_files(path: Path) -> dict[str, Path]:
             if rtype is not None and rtype not in out:
                 out[rtype] = f
     if not out:
-        raise FatalError(f"{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)")
+        raise FatalError(msg("stream.no_files", path=path))
     return out
 
 
@@ -110,7 +110,7 @@ def text_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, pa.Array]:
 
 def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
     """The one-line error for a file Arrow cannot read (its first line of explanation, and a hint if any)."""
-    return FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]}){hint}")
+    return FatalError(msg("stream.unreadable", path=path, problem=str(exc).splitlines()[0], hint=hint))
 
 
 def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None = None,
@@ -656,7 +656,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     workers = default_workers() if workers is None else workers
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
-        raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
+        raise FatalError(msg("stream.fallback", rules=", ".join(engine.fallback_rules)))
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
@@ -665,8 +665,7 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
         return _stream(pool, workers, files, packs, as_of, overrides, output, fmt, chunk_enterprises, progress,
                        parts, tmp, res, t0, plan.layouts, header_row)
     except BrokenProcessPool as exc:
-        raise FatalError(f"a worker process of the check stopped unexpectedly ({exc}); with less memory free, "
-                         "try a smaller --chunk-size or --workers 1") from None
+        raise FatalError(msg("stream.worker_died", problem=str(exc))) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)

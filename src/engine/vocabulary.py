@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -41,6 +42,11 @@ __all__ = [
     "TRUE_SPELLINGS",
     "FALSE_SPELLINGS",
     "field_reference_markdown",
+    "write_readme_section",
+    "README_START",
+    "README_END",
+    "kind_text",
+    "enum_label",
 ]
 
 
@@ -506,6 +512,25 @@ def kind_text(info: FieldInfo, lang: str = "zh") -> str:
             return "one of " + ", ".join(info.enum_labels)
         return "选项：" + "、".join(labels[0] for labels in info.enum_labels.values())
     return en if lang == "en" else zh
+
+
+README_START = "<!-- field-reference:start -->"
+README_END = "<!-- field-reference:end -->"
+
+
+def write_readme_section(readme: str | Path) -> bool:
+    """Replace the README's text between :data:`README_START` and :data:`README_END` with the field reference.
+
+    Returns whether the file changed. ``python -c "from engine.vocabulary import write_readme_section as w;
+    w('README.md')"`` regenerates it; a test fails when it is stale.
+    """
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    new = text[:start] + "\n" + field_reference_markdown() + "\n" + text[end:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
 
 
 def field_reference_markdown() -> str:

@@ -372,5 +372,5 @@ def read_csv_columns(path: Path) -> dict[str, pa.Array]:
     try:
         table = pacsv.read_csv(path, convert_options=csv_text_options(path))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FatalError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+        raise FatalError(msg("csv.unreadable", path=path, problem=str(exc).splitlines()[0])) from None
     return {str(name).strip(): table.column(name).combine_chunks() for name in table.column_names}

@@ -52,8 +52,7 @@ def dependencies(packs: list[Pack]) -> Dependencies:
                 types[lk.name] = lk.record_type
                 key = lk.key.node
                 if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"):
-                    raise FatalError(f"{rule.id}: watch needs every lookup keyed by a field of the subject "
-                                     f"(lookup {lk.name} is keyed by {lk.key.text})")
+                    raise FatalError(msg("watch.lookup_key", rule=rule.id, lookup=lk.name, key=lk.key.text))
                 deps.lookups.setdefault(lk.record_type, set()).add((rule.subject, lk.by, key.name))
             for node in rule.nodes():
                 _indexes(node, types, deps)

@@ -34,6 +34,7 @@ from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table,
 from ..decisions import STATUSES, Decision, build_document
 from ..errors import EvaluationError
 from ..messages import msg
+from ..vocabulary import fact_label
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from ..policy import Pack, Rule
@@ -988,7 +989,7 @@ def _undetermined_texts(lead: str, miss: np.ndarray, cn: np.ndarray, dn: dict[in
 
 
 def _undetermined_text(lead: str, names: list[str], notes: list[str]) -> str:
-    text = f"{lead}：缺少 {'、'.join(names)}" if names else lead
+    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in names)}" if names else lead
     return text + f"（{'；'.join(notes)}）" if notes else text
 
 
