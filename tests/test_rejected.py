@@ -83,7 +83,7 @@ def test_rejected_agreements_schools_and_certificates_make_their_decisions_undet
     assert "rejected_inputs" not in got[("tonghua.education_fund_ratio", ENT)]  # reads no rejected type
     assert doc["summary"]["by_rule"]["tonghua.certificate_subsidy"]["undetermined"] == 1
     [warning] = [w for w in doc["warnings"] if w["field"] == "school_id"]
-    assert warning["message"] == "school_id 'S1' is a rejected record of schools (row 1): its facts are unknown"
+    assert warning["message"] == "学校代码（school_id）“S1”是学校（schools）中被拒绝的记录（第 1 行）：相关事实未知"
 
 
 def test_a_payment_whose_agreement_was_rejected_is_undetermined():

@@ -268,6 +268,8 @@ class ErrorOut(BaseModel):
     rule_id: str | None = None
     subject_id: str | None = None
     message: str
+    place: str | None = None
+    """Where the user finds the record: ``校企合作协议!C7`` (sheet!cell), ``企业.csv:7`` (file:line), ``data.json:12``."""
 
 
 class WarningOut(BaseModel):
@@ -279,6 +281,8 @@ class WarningOut(BaseModel):
     field: str | None
     message: str
     suggestion: str | None = None
+    place: str | None = None
+    """Where the user finds it, as for an error's ``place``."""
 
 
 class DecisionDocumentModel(BaseModel):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation, localcontext
 from typing import Any, Callable, Iterable, Sequence
 
+from .messages import msg
 from .records import RECORD_TYPES, field_kinds
 
 __all__ = [
@@ -901,7 +902,7 @@ _PARAMS = object()
 
 def _divide(a: Decimal, b: Decimal) -> Decimal:
     if b == 0:
-        raise ExprEvalError("division by zero")
+        raise ExprEvalError(msg("eval.division_by_zero"))
     return a / b
 
 

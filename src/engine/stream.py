@@ -47,13 +47,15 @@ from .backends.vectorised import rejected_columns, taint_columns
 from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
-from .loaders import _record_type
+from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
+                      parquet_text_columns, plan_files, record_type_of)
+from .messages import localise, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
 from .rejected import EMPTY, TableSource, taint
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
-__all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
+__all__ = ["StreamResult", "check_stream", "place_problems", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
            "partition_of", "partition_tables", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
@@ -81,20 +83,21 @@ class StreamResult:
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
 def input_files(path: Path) -> dict[str, Path]:
     """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
     if not path.is_dir():
-        raise FatalError(f"{path}: streaming reads a directory of <record type>.csv or .parquet files")
+        raise FatalError(msg("stream.not_dir", path=path))
     out: dict[str, Path] = {}
     for f in sorted(path.iterdir()):
         if f.suffix.lower() in (".csv", ".parquet"):
-            rtype = _record_type(f.stem)
-            if rtype is not None:
+            rtype = record_type_of(f.stem)
+            if rtype is not None and rtype not in out:
                 out[rtype] = f
     if not out:
-        raise FatalError(f"{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)")
+        raise FatalError(msg("stream.no_files", path=path))
     return out
 
 
@@ -135,26 +138,58 @@ def _without_blank_rows(cols: dict[str, pa.Array]) -> dict[str, pa.Array]:
 
 def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
     """The one-line error for a file Arrow cannot read (its first line of explanation, and a hint if any)."""
-    return FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]}){hint}")
+    return FatalError(msg("stream.unreadable", path=path, problem=str(exc).splitlines()[0], hint=hint))
 
 
-def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
+def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None = None,
+             stats: ReadStats | None = None) -> Iterator[dict[str, pa.Array]]:
+    """A file's batches as text columns by field: a CSV file read from its data rows by its layout (header
+    aliases, encoding, blank and invalid rows counted in ``stats``), a Parquet file by row group."""
+    stats = stats if stats is not None else ReadStats()
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                yield text_columns(batch)
+                cols = parquet_text_columns(pa.Table.from_batches([batch]), rtype, path.name) if rtype else \
+                    text_columns(batch)
+                stats.rows += batch.num_rows
+                yield cols
             return
         import pyarrow.csv as pacsv
 
-        with open(path, "rb") as fh:
-            if not fh.read(4096).lstrip(b"\xef\xbb\xbf").strip():
-                return  # an empty file: no rows
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
-                                convert_options=csv_text_options(path))
-        for batch in reader:
-            yield text_columns(batch)
+        if layout is None or not layout.fields:
+            return  # an empty file: no rows
+        with pa.OSFile(str(path)) as fh:
+            fh.seek(layout.data_offset)
+            reader = pacsv.open_csv(fh, read_options=layout.read_options(max(1 << 20, rows * 120)),
+                                    parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row_counter(stats)),
+                                    convert_options=layout.convert_options())
+            for batch in reader:
+                yield layout_columns(layout, batch, stats)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
         raise unreadable(path, exc) from None
+
+
+def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
+                   stats: dict[str, ReadStats], header_row: int | None = None) -> None:
+    """Name the place of every error and warning of a streamed check, as the in-memory reader does: rows not
+    read and columns without a header come from one pass over an unusual file; the rest from each type's source."""
+    sources: dict[str, Source] = {}
+    wanted = {p.record_type for p in [*res.errors, *res.warnings] if getattr(p, "row", None)}
+    for rtype, f in files.items():
+        layout = layouts.get(rtype)
+        st = stats.get(rtype, ReadStats())
+        if layout is None:
+            sources[rtype] = Source(rtype, f.name, "parquet", None, 1)
+            continue
+        if rtype not in wanted and not (st.invalid or st.unnamed):
+            continue
+        sources[rtype], errors, warnings = csv_places(layout, st, header_row)
+        if st.invalid != len(errors):  # Arrow skipped rows that Python's reader reads: a line break in quotes, cut
+            raise FatalError(msg("stream.rows_disagree", path=f, n=st.invalid, m=len(errors)))
+        res.errors += errors
+        res.warnings += warnings
+    res.errors = locate(res.errors, sources)
+    res.warnings = locate(res.warnings, sources)
 
 
 _K0, _K1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
@@ -645,31 +680,34 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None) -> StreamResult:
+                 workers: int | None = None, header_row: int | None = None, lang: str = "zh") -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
     partitions side by side; this process reads the files and writes the outputs in partition order, so the
     files are the same whatever the number of workers.
     """
-    files = input_files(path)
+    plan = plan_files(path, header_row)
+    files = plan.files
     res = StreamResult()
+    res.errors += plan.errors
+    res.warnings += plan.warnings
+    res.lang = lang
     if progress is None:
         progress = sys.stderr.isatty()
     workers = default_workers() if workers is None else workers
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
-        raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
+        raise FatalError(msg("stream.fallback", rules=", ".join(engine.fallback_rules)))
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
     pool = _executor(workers)  # before this process reads a file, so no reader thread is running at a fork
     try:
         return _stream(pool, workers, files, packs, as_of, overrides, output, fmt, chunk_enterprises, progress,
-                       parts, tmp, res, t0)
+                       parts, tmp, res, t0, plan.layouts, header_row)
     except BrokenProcessPool as exc:
-        raise FatalError(f"a worker process of the check stopped unexpectedly ({exc}); with less memory free, "
-                         "try a smaller --chunk-size or --workers 1") from None
+        raise FatalError(msg("stream.worker_died", problem=str(exc))) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -677,12 +715,14 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
 
 def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
             overrides: dict[str, Decimal] | None, output: Path, fmt: str, chunk_enterprises: int, progress: bool,
-            parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
+            parts: int, tmp: Path, res: StreamResult, t0: float, layouts: dict[str, FileLayout] | None = None,
+            header_row: int | None = None) -> StreamResult:
     # 1. read (here) and validate and spill by partition (in the workers), a few batches ahead
     spills: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     ids: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     duplicate_of: dict[str, np.ndarray] = {}
     pending: deque[tuple[str, Future | None]] = deque()
+    stats: dict[str, ReadStats] = {}
     bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
 
     def collect() -> None:
@@ -703,7 +743,8 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
         if f is None:
             continue
         start = 1
-        for k, cols in enumerate(_batches(f, chunk_enterprises)):
+        stats[rtype] = ReadStats()
+        for k, cols in enumerate(_batches(f, chunk_enterprises, rtype, (layouts or {}).get(rtype), stats[rtype])):
             n = batch_rows(cols)
             pending.append((rtype, pool.submit(_spill_batch, rtype, cols, start, k == 0, parts,
                                                str(tmp / f"{rtype}-{k:05d}.arrow"))))
@@ -773,6 +814,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
+    place_problems(res, files, layouts or {}, stats, header_row)
     finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
     return res
 
@@ -808,7 +850,7 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
                     rollups.write(ru)
             summary.add(batch)
             decided += len(batch)
-            errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+            errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
     return decided
 
@@ -838,7 +880,7 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
     res.summary = summary.result()
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
-                        key=lambda e: (order[e.record_type], e.row or 0))
+                        key=lambda e: (order.get(e.record_type, -1), e.row or 0))
     ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
     res.errors = [*rec_errors, *ev_errors]
     res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
@@ -904,5 +946,5 @@ def _write_issues(path: Path, res: StreamResult) -> None:
         w.writerow(ISSUE_COLUMNS)
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
             for e in items:
-                d = e.as_dict()
+                d = localise(e.as_dict(), res.lang)
                 w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])

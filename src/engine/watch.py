@@ -20,6 +20,7 @@ from .backends import Engine
 from .decisions import Decision
 from .errors import EvaluationError, FatalError
 from .expressions import Attr, Comp, Index, Name, Node, children
+from .messages import join, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, Rejected, validate_rows
 from .rejected import DatasetSource, Taint, taint
@@ -52,8 +53,7 @@ def dependencies(packs: list[Pack]) -> Dependencies:
                 types[lk.name] = lk.record_type
                 key = lk.key.node
                 if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"):
-                    raise FatalError(f"{rule.id}: watch needs every lookup keyed by a field of the subject "
-                                     f"(lookup {lk.name} is keyed by {lk.key.text})")
+                    raise FatalError(msg("watch.lookup_key", rule=rule.id, lookup=lk.name, key=lk.key.text))
                 deps.lookups.setdefault(lk.record_type, set()).add((rule.subject, lk.by, key.name))
             for node in rule.nodes():
                 _indexes(node, types, deps)
@@ -164,7 +164,8 @@ class Watcher:
         if op == "upsert":
             ds = validate_rows({record_type: [record]})
             if ds.errors:
-                raise ChangeError("; ".join(f"field {e.field}: {e.message} (value {e.value!r})" for e in ds.errors))
+                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=e.value)
+                                        for e in ds.errors]))
             new = ds.records[record_type][0]
             touched = self._superseded(record_type, new.id)
             old = self.dataset.upsert(new, line)
@@ -176,7 +177,7 @@ class Watcher:
             old = None if rid is None else self.dataset.by_id(record_type, rid)
             touched = set() if rid is None else self._superseded(record_type, rid)
             if old is None and not touched:
-                raise ChangeError(f"no {record_type} record with id {rid!r} to delete")
+                raise ChangeError(msg("watch.no_record", type=record_type, id=rid))
             if old is not None:
                 touched |= self.affected(old)
                 self.dataset.remove(record_type, old.id)
@@ -211,14 +212,14 @@ class Watcher:
 
 def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(change, dict):
-        raise ChangeError("a change must be a JSON object")
+        raise ChangeError(msg("watch.not_object"))
     op, record_type, record = change.get("op"), change.get("record_type"), change.get("record")
     if op not in ("upsert", "delete"):
-        raise ChangeError(f"op must be 'upsert' or 'delete', not {op!r}")
+        raise ChangeError(msg("watch.op", op=op))
     if record_type not in RECORD_TYPES:
-        raise ChangeError(f"record_type must be one of {', '.join(RECORD_TYPES)}, not {record_type!r}")
+        raise ChangeError(msg("watch.record_type", types=", ".join(RECORD_TYPES), value=record_type))
     if not isinstance(record, dict):
-        raise ChangeError("record must be an object")
+        raise ChangeError(msg("watch.record"))
     return op, record_type, record
 
 
@@ -227,4 +228,4 @@ def read_change(text: str) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise ChangeError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+        raise ChangeError(msg("watch.bad_json", problem=exc.msg, col=exc.colno)) from None

@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
 from ..decisions import STATUSES, Decision, build_document
 from ..errors import EvaluationError
+from ..messages import msg
+from ..vocabulary import fact_label
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from ..policy import Pack, Rule
@@ -1049,7 +1051,7 @@ def _undetermined_texts(lead: str, miss: np.ndarray, cn: np.ndarray, dn: dict[in
 
 
 def _undetermined_text(lead: str, names: list[str], notes: list[str]) -> str:
-    text = f"{lead}：缺少 {'、'.join(names)}" if names else lead
+    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in names)}" if names else lead
     return text + f"（{'；'.join(notes)}）" if notes else text
 
 
@@ -1206,7 +1208,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     if len(err_rows):
         for slot in slots:
             slot.drop(error)
-    slots.append(_Slot().put(err_rows, "规则求值出错：division by zero"))
+    slots.append(_Slot().put(err_rows, f"规则求值出错：{msg('eval.division_by_zero')}"))
     # amounts only on positive decisions
     keep = np.zeros(n, dtype=bool)
     keep[pos_rows] = True
@@ -1328,7 +1330,7 @@ class VectorisedEngine:
         errors: list[EvaluationError] = []
         for batch in self.decide_tables(tables, as_of, overrides):
             decisions += batch.decisions()
-            errors += [EvaluationError("division by zero", batch.rule.id, str(batch.subject_ids[r]))
+            errors += [EvaluationError(msg("eval.division_by_zero"), batch.rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
         for pack in self.packs:
             for rule in pack.rules:
