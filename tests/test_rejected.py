@@ -218,3 +218,25 @@ def test_explain_decides_as_check_does():
     assert trace.decision.status == "undetermined"
     assert [r.as_dict() for r in trace.decision.rejected_inputs] == [{"record_type": "schools", "row": 1, "id": "S1"}]
     assert "schools S1 被拒绝（第 1 行）" in trace.decision.reasons[1]  # not "不在数据集中": it was there, rejected
+
+
+@settings(max_examples=25 * SCALE, deadline=None)
+@given(corrupted(), st.data(), st.sampled_from(["durable", "reference"]))
+def test_watch_from_rejected_records_ends_where_a_fresh_check_ends(pair, data, engine):
+    """Start from a dataset with rejected records, upsert valid records (some with a rejected record's id, which
+    they replace): the decisions are those of a fresh check of the final rows."""
+    valid, rejected = pair
+    w = Watcher(DURABLE if engine == "durable" else ReferenceEngine(PACKS), AS_OF, dataset=validate_rows(rejected))
+    final = {k: list(rows) for k, rows in rejected.items()}
+    ops = [(k, r) for k, rows in valid.items() for r in rows]
+    for n, (rtype, record) in enumerate(data.draw(st.lists(st.sampled_from(ops), max_size=6)) if ops else [], 1):
+        w.apply({"op": "upsert", "record_type": rtype, "record": record}, n)
+        rows = final[rtype]
+        at = next((i for i, r in enumerate(rows) if str(r.get("id")) == str(record["id"])), None)
+        if at is None:
+            rows.append(record)
+        else:
+            rows[at] = record
+    fresh = evaluate_dataset(validate_rows(final), PACKS, AS_OF)["decisions"]
+    got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+    assert got == fresh
