@@ -238,7 +238,9 @@ def _start_streamed(population: Path, out: Path) -> tuple[subprocess.Popen, list
         (out / name).write_text("OLD", encoding="utf-8")
     proc = subprocess.Popen([CHANJIAO, "check", str(population), "--engine", "vectorised", "--format", "csv",
                              "--output", str(out / "d.csv"), "--workers", "2", "--chunk-size", "500", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**{k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES")},
+                                 "LANG": "en_US.UTF-8"})
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:

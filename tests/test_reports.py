@@ -32,7 +32,13 @@ from engine.records import Dataset, validate_record
 from engine.render import to_table
 from engine.report_context import report_context
 from engine.xlsx_report import write_report_xlsx
-from test_cli import assert_one_line_error, run
+from test_cli import assert_one_line_error
+from test_cli import run as _run
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command in a Chinese locale: the reports are checked in Chinese (English is the --lang en test)."""
+    return _run(*args, lang="zh_CN.UTF-8")
 
 AS_OF = dt.date(2021, 12, 31)
 PACKS = load_packs()[0]
@@ -164,7 +170,7 @@ def test_the_cli_period_in_json_table_csv_and_xlsx(data, tmp_path):
     ws = load_workbook(tmp_path / "r.xlsx")["企业×年度"]
     rows = {(r[0], r[3]): r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert rows[(E1, 2021)][4:7] == (2800.75, 0, 123.45) and rows[(E2, 2021)][5] == 750.05
-    assert_one_line_error(run("check", str(data), "--period", "2021Q9"), "--period")
+    assert_one_line_error(_run("check", str(data), "--period", "2021Q9"), "--period")
 
 
 # --------------------------------------------------------------------------------------------- 14.5 gaps
@@ -243,7 +249,7 @@ def test_the_benefits_sheet_of_one_enterprise(data):
     sheet = json.loads(run("check", str(data), "--as-of", "2021-12-31", "--enterprise", T2, "--format", "json").stdout)
     assert {"tonghua.education_fund_ratio", "tonghua.frontline_share"} <= {u["rule_id"] for u in sheet["undetermined"]}
     assert any(u["gap"] and u["gap"]["target"] == "30000.00" for u in sheet["undetermined"])
-    assert_one_line_error(run("check", str(data), "--enterprise", "nobody"), "no accepted enterprise")
+    assert_one_line_error(_run("check", str(data), "--enterprise", "nobody"), "no accepted enterprise")
 
 
 def test_an_undetermined_yes_no_fact_says_which_value_decides_favourably(packs, tmp_path):
@@ -393,7 +399,7 @@ def test_compare_from_the_command_line_with_a_scenario_file(data, tmp_path):
     ws = load_workbook(tmp_path / "c.xlsx")["按区县"]
     deltas = {r[0]: r[3] for r in ws.iter_rows(min_row=2, values_only=True)}
     assert deltas == {"东昌区": 5000, "通化县": 350}
-    assert_one_line_error(run("compare", str(data)), "scenario")
+    assert_one_line_error(_run("compare", str(data)), "scenario")
 
 
 # ------------------------------------------------------------------------------------------- 14.6 HTML report

@@ -16,6 +16,7 @@ from typing import Any
 from .atomic import OutputSet
 from .explain import STATUS_LABELS
 from .safe import spreadsheet_cell, visible_data
+from .vocabulary import fact_label
 
 __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "write_text",
            "DECISION_COLUMNS", "CSV_BOM"]
@@ -29,7 +30,7 @@ DECISION_COLUMNS = [
     "missing_facts", "reasons", "document_number", "clause", "quote",
 ]
 TAX_COLUMNS = ["enterprise_id", "year", "deductible", "non_deductible", "undetermined"]
-ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message"]
+ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message", "place"]
 
 
 def to_json(doc: dict[str, Any]) -> str:
@@ -40,7 +41,8 @@ def to_json(doc: dict[str, Any]) -> str:
 def _flat(d: dict[str, Any]) -> dict[str, Any]:
     c = d["citation"]
     return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
-            "clause": c["clause"], "quote": c["quote"]}
+            "clause": c["clause"], "quote": c["quote"],
+            **({"rejected_inputs": d["rejected_inputs"]} if d.get("rejected_inputs") else {})}
 
 
 def to_jsonl(doc: dict[str, Any]) -> str:
@@ -72,12 +74,27 @@ def _decision_row(d: dict[str, Any]) -> list[Any]:
             c["clause"], c["quote"]]
 
 
+def _rejected_columns(doc: dict[str, Any]) -> list[str]:
+    """``["rejected_inputs"]`` when some decision depends on rejected records (then every row has the column)."""
+    return ["rejected_inputs"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
+
+
+def _rejected_cell(d: dict[str, Any]) -> str:
+    """A decision's rejected inputs as JSON text (as the streamed CSV writes them)."""
+    return json.dumps(d.get("rejected_inputs", []), ensure_ascii=False)
+
+
 def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     by_rule = doc["summary"]["by_rule"]
     keys: list[str] = []
     for counts in by_rule.values():
         keys += [k for k in counts if k not in keys]
     return ["rule_id", *keys], [[rule_id, *(counts.get(k, "") for k in keys)] for rule_id, counts in by_rule.items()]
+
+
+def _where(p: dict[str, Any]) -> str:
+    """Where a problem is, as the user sees it: its place (``校企合作协议!C7``, ``企业.csv:7``), else type and row."""
+    return p.get("place") or f"{p['record_type']} 第 {p['row']} 行"
 
 
 def _issue_rows(doc: dict[str, Any]) -> list[list[Any]]:
@@ -102,7 +119,9 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
         w.writerows([spreadsheet_cell(v) for v in row] for row in rows)
         return buf.getvalue()
 
-    decisions = table(DECISION_COLUMNS, [_decision_row(d) for d in doc["decisions"]])
+    extra = _rejected_columns(doc)
+    decisions = table(DECISION_COLUMNS + extra,
+                      [_decision_row(d) + [_rejected_cell(d)] * len(extra) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")
@@ -135,13 +154,15 @@ def _yuan(text: str | None) -> str:
     return f"{Decimal(text):,.2f}"
 
 
-def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False, *, summary_only: bool = False,
-             titles: dict[str, str] | None = None) -> str:
-    """The document for people: decisions grouped by rule (Chinese titles, amounts with thousands separators,
-    gaps), a summary per rule, deductions per enterprise and year, the top missing facts, rejected records.
+def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False, lang: str = "zh", *,
+             summary_only: bool = False, titles: dict[str, str] | None = None) -> str:
+    """The document for people: rejected records and warnings first, then decisions grouped by rule (Chinese
+    titles, amounts with thousands separators, gaps), a summary per rule, deductions per enterprise and year and
+    the top missing facts (named in ``lang``: 一线职工教育培训经费（enterprises.…）).
 
     ``width`` is the terminal's (default 100); reasons fold to fit. ``summary_only`` leaves out the decisions
-    (for populations). ``titles`` maps rule ids to titles. Control characters in the data are shown escaped.
+    (for populations) and lists at most 20 rejected records and warnings. ``titles`` maps rule ids to titles.
+    Control characters in the data are shown escaped.
     """
     from rich import box
     from rich.console import Console
@@ -166,6 +187,23 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     if overrides:
         console.print(escape("测算：已覆盖参数 " + "、".join(f"{p['name']}={p['value']}" for p in overrides)
                              + "（非正式结果）"), style="bold yellow" if color else None)
+    limit = 20 if summary_only else None
+    if doc["errors"]:
+        console.print(f"[red]被拒绝的记录 {len(doc['errors']):,} 条：[/]")
+        for e in doc["errors"][:limit]:
+            if "row" in e:
+                console.print(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
+                                     f"值 {e['value']!r}：{e['message']}"))
+            else:
+                console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
+        if limit and len(doc["errors"]) > limit:
+            console.print(f"  …… 另有 {len(doc['errors']) - limit:,} 条（见 --format json/csv）")
+    if doc["warnings"]:
+        console.print(f"警告 {len(doc['warnings']):,} 条：")
+        for w in doc["warnings"][:limit]:
+            console.print(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
+        if limit and len(doc["warnings"]) > limit:
+            console.print(f"  …… 另有 {len(doc['warnings']) - limit:,} 条（见 --format json/csv）")
     statuses: dict[str, set[str]] = {}
     for d in doc["decisions"]:
         statuses.setdefault(d["rule_id"], set()).add(d["status"])
@@ -197,10 +235,10 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
             if d.get("gap"):
                 why += f"\n差距：{gap_text(d['gap'])}"
             if narrow and d["missing_facts"]:
-                why += "\n缺少：" + "、".join(d["missing_facts"])
+                why += "\n缺少：" + "、".join(fact_label(f, lang) for f in d["missing_facts"])
             cells = [escape(d["subject_id"]), f"[{styles[d['status']]}]{STATUS_LABELS[d['status']]}[/]", amount]
             if not narrow:
-                cells.append(escape("\n".join(d["missing_facts"])))
+                cells.append(escape("\n".join(fact_label(f, lang) for f in d["missing_facts"])))
             cells.append(escape(why))
             assert table is not None
             table.add_row(*cells)
@@ -255,23 +293,6 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     if missing:
         console.print("最常缺少的事实（补充后可作出判定）：")
         for fact, n in missing:
-            console.print(escape(f"  {fact:<45} {n:>6,} 项决定"))
-    limit = 20 if summary_only else None
-    if doc["errors"]:
-        console.print(f"[red]被拒绝的记录 {len(doc['errors']):,} 条：[/]")
-        for e in doc["errors"][:limit]:
-            if "row" in e:
-                console.print(escape(f"  {e['record_type']} 第 {e['row']} 行 id={e['id']} 字段 {e['field']} "
-                                     f"值 {e['value']!r}：{e['message']}"))
-            else:
-                console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
-        if limit and len(doc["errors"]) > limit:
-            console.print(f"  …… 另有 {len(doc['errors']) - limit:,} 条（见 --format json/csv）")
-    if doc["warnings"]:
-        console.print(f"警告 {len(doc['warnings']):,} 条：")
-        for w in doc["warnings"][:limit]:
-            console.print(escape(f"  {w['record_type']} 第 {w['row']} 行 id={w['id']}：{w['message']}"))
-        if limit and len(doc["warnings"]) > limit:
-            console.print(f"  …… 另有 {len(doc['warnings']) - limit:,} 条（见 --format json/csv）")
+            console.print(escape(f"  {fact_label(fact, lang):<45} {n:>6,} 项决定"))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return out
