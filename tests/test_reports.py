@@ -312,11 +312,13 @@ def test_the_xlsx_report_in_english_and_past_excels_row_limit(data, packs, tmp_p
     wb = load_workbook(tmp_path / "split.xlsx", read_only=True)
     parts = [s for s in wb.sheetnames if s.startswith("决定")]
     assert len(parts) == -(-n // 11) > 1 and sum(wb[s].max_row - 1 for s in parts) == n
-    with pytest.raises(FatalError, match="csv or --format parquet"):
+    with pytest.raises(FatalError, match="--format parquet") as refused:
         write_report_xlsx(doc, tmp_path / "no.xlsx", max_rows=12, max_sheets=2)
+    assert refused.value.args[0].key == "xlsx.too_many_sheets"
     assert not (tmp_path / "no.xlsx").exists()
-    with pytest.raises(FatalError, match="would need"):  # a roll-up or the issues never overflow silently either
+    with pytest.raises(FatalError) as refused:  # a roll-up or the issues never overflow silently either
         write_report_xlsx(doc, tmp_path / "no.xlsx", max_rows=2, max_sheets=n)
+    assert refused.value.args[0].key == "xlsx.sheet_too_long"
     buf = io.BytesIO()  # a file object, as the service's downloads use
     write_report_xlsx(doc, buf)
     assert buf.getvalue()[:2] == b"PK"

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Iterable
 
 from .errors import FatalError
+from .messages import msg
 
 __all__ = ["OutputSet", "PARTIAL_MARK", "refuse_overwriting_inputs", "die_with_parent", "terminate_on_sigterm"]
 
@@ -114,7 +115,7 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], dataset: Path) -> None:
         out = Path(out)
         for inp in inputs:
             if _same(out, inp) or (not out.exists() and out.resolve() == inp.resolve()):
-                raise FatalError(f"--output {out} is an input of this run ({inp}); choose another path")
+                raise FatalError(msg("output.is_input", out=out, inp=inp))
 
 
 def die_with_parent() -> None:

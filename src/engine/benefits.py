@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import FatalError
+from .messages import msg
 from .explain import STATUS_LABELS
 from .gaps import favourable_values, gap_text, joint_targets
 from .policy import Pack
@@ -38,8 +39,8 @@ def benefits_sheet(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_
     ent = dataset.by_id("enterprises", enterprise_id)
     if ent is None:
         rejected = [e for e in doc["errors"] if e.get("record_type") == "enterprises" and e.get("id") == enterprise_id]
-        why = f" (row {rejected[0]['row']} was rejected: {rejected[0]['message']})" if rejected else ""
-        raise FatalError(f"no accepted enterprise with id {visible(enterprise_id)!r}{why}")
+        why = msg("benefits.rejected_row", row=rejected[0]["row"], problem=rejected[0]["message"]) if rejected else ""
+        raise FatalError(msg("benefits.no_enterprise", id=repr(visible(enterprise_id)), why=why))
     titles = titles or {r.id: r.title for p in packs for r in p.rules}
     rules = {r.id: (r, p) for p in packs for r in p.rules}
     groups: dict[str, list[dict[str, Any]]] = {"qualified": [], "not_qualified": [], "undetermined": [],

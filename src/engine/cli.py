@@ -207,7 +207,7 @@ def check(
     if output is not None:
         _refuse_inputs(output, format, dataset)
     if the_period is not None and (dask is not None or _streamed(checker, engine, dataset, output, format)):
-        _fail("--period is not available for streamed or Dask checks yet; use --engine reference or durable")
+        _fail(msg("period.streamed"))
     if dask is not None:
         _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet,
                        lang, header_row)
@@ -303,7 +303,7 @@ def _write_benefits(doc: dict[str, Any], ds: Any, packs: list[Pack], day: dt.dat
     elif fmt is OutputFormat.table:
         text = benefits_text(sheet)
     else:
-        _fail(f"--enterprise writes --format table or json, not {fmt.value}")
+        _fail(msg("benefits.format", fmt=fmt.value))
     if output is None:
         sys.stdout.write(text)
     else:
@@ -383,9 +383,9 @@ def compare(
     what_if.params += param or []
     what_if.rules += rules or []
     if not what_if.params and not what_if.rules:
-        _fail("compare needs a scenario: --param NAME=VALUE, --scenario FILE or --rules DIR")
+        _fail(msg("compare.no_scenario"))
     if format is CompareFormat.xlsx and output is None:
-        _fail("--format xlsx needs --output FILE")
+        _fail(msg("cli.needs_output", fmt="xlsx"))
     if not dataset.exists():
         _fail(msg("file.not_found", path=dataset))
     if output is not None:
@@ -465,7 +465,7 @@ def report(
         page = write_html_report(doc, output, lang=lang,
                                  context=report_context(res.dataset, checker.packs, day, dataset))
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        _fail(msg("cli.cannot_write", path=output, reason=exc.strerror or exc))
     print(f"chanjiao: {visible(str(page))}", file=sys.stderr)
     if doc["errors"]:
         raise typer.Exit(1)

@@ -28,6 +28,7 @@ import yaml
 
 from .decisions import money
 from .errors import FatalError
+from .messages import msg
 from .report_context import ReportContext
 
 __all__ = ["Scenario", "load_scenario", "compare_documents", "comparison_table", "write_comparison_xlsx"]
@@ -52,16 +53,16 @@ def load_scenario(path: Path) -> Scenario:
         # BaseLoader: every scalar is text, so 0.1 stays the decimal 0.1 (parsed exactly later)
         data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise FatalError(f"{path}: cannot read the scenario ({str(exc).splitlines()[0]})") from None
+        raise FatalError(msg("scenario.unreadable", path=path, problem=str(exc).splitlines()[0])) from None
     if not isinstance(data, dict):
-        raise FatalError(f"{path}: a scenario is a mapping with name, params and rules")
+        raise FatalError(msg("scenario.shape", path=path))
     unknown = set(data) - {"name", "params", "rules"}
     if unknown:
-        raise FatalError(f"{path}: unknown scenario key {sorted(unknown)[0]!r} (keys: name, params, rules)")
+        raise FatalError(msg("scenario.unknown_key", path=path, key=sorted(unknown)[0]))
     params = data.get("params") or {}
     rules = data.get("rules") or []
     if not isinstance(params, dict) or not isinstance(rules, list):
-        raise FatalError(f"{path}: params is a mapping NAME: VALUE and rules a list of folders")
+        raise FatalError(msg("scenario.shape", path=path))
     base = Path(path).parent
     return Scenario(name=str(data.get("name") or Path(path).stem),
                     params=[f"{k}={v}" for k, v in params.items()],

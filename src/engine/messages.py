@@ -255,6 +255,41 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "eval.division_by_zero": ("除数为零", "division by zero"),
     # --- explain ---
     "explain.supply": ("{label}未知：请补充该事实以作出判定", "{label} is unknown: supply it to decide"),
+    # --- reports, periods, what-ifs, outputs (engine.periods, engine.benefits, engine.compare, engine.xlsx_report,
+    # engine.atomic) ---
+    "period.bad": ("--period“{text}”不是纳税年度（2021）或季度（2021Q3）",
+                   "--period {text!r} is not a tax year (2021) or a quarter (2021Q3)"),
+    "period.streamed": ("流式或 Dask 判定暂不支持 --period；请使用 --engine reference 或 durable",
+                        "--period is not available for streamed or Dask checks yet; use --engine reference or durable"),
+    "period.outside": ("{field} {day} 不在所选期间 {start} 至 {end} 内，未作判定，不计入任何合计",
+                       "{field} {day} is outside the period {start} to {end}: not decided, in no total"),
+    "period.after_as_of": ("{field} {day} 晚于评估日期 {as_of}，未作判定，不计入任何合计",
+                           "{field} {day} is after the evaluation date {as_of}: not decided, in no total"),
+    "period.after_as_of_kept": ("{field} {day} 晚于评估日期 {as_of}；请核对评估日期（--as-of）或用 --period 选择期间",
+                                "{field} {day} is after the evaluation date {as_of}; check --as-of, or choose a "
+                                "period with --period"),
+    "output.is_input": ("--output {out} 是本次运行的输入（{inp}）；请换一个路径",
+                        "--output {out} is an input of this run ({inp}); choose another path"),
+    "benefits.no_enterprise": ("没有编号为 {id} 的已接受企业记录{why}", "no accepted enterprise with id {id}{why}"),
+    "benefits.rejected_row": ("（第 {row} 行被拒绝：{problem}）", " (row {row} was rejected: {problem})"),
+    "benefits.format": ("--enterprise 只输出 --format table 或 json，不支持 {fmt}",
+                        "--enterprise writes --format table or json, not {fmt}"),
+    "compare.no_scenario": ("compare 需要测算情景：--param NAME=VALUE、--scenario 文件或 --rules 文件夹",
+                            "compare needs a scenario: --param NAME=VALUE, --scenario FILE or --rules DIR"),
+    "scenario.unreadable": ("{path}：无法读取测算情景（{problem}）", "{path}: cannot read the scenario ({problem})"),
+    "scenario.shape": ("{path}：测算情景应为映射，键为 name、params（NAME: VALUE）和 rules（文件夹列表）",
+                       "{path}: a scenario is a mapping with name, params (NAME: VALUE) and rules (a list of folders)"),
+    "scenario.unknown_key": ("{path}：未知的测算情景键“{key}”（可用：name、params、rules）",
+                             "{path}: unknown scenario key {key!r} (keys: name, params, rules)"),
+    "xlsx.too_many_sheets": ("{n} 条决定需要超过 {sheets} 个 Excel 工作表（每表 {rows} 行）；数据量这么大请用 "
+                             "--format csv 或 --format parquet",
+                             "{n} decisions need more than {sheets} sheets of Excel's {rows} rows; use --format csv "
+                             "or --format parquet for a population this large"),
+    "xlsx.sheet_too_long": ("工作表 {sheet} 需要 {n} 行，超过 Excel 的 {rows} 行；数据量这么大请用 --format csv 或 "
+                            "--format json",
+                            "the sheet {sheet} would need {n} rows, more than Excel's {rows}; use --format csv or "
+                            "--format json for a population this large"),
+    "xlsx.lang": ("--lang“{lang}”：请选择 zh 或 en", "--lang {lang!r}: choose zh or en"),
 }
 
 

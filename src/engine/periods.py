@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, fields
 
 from .errors import FatalError, RecordWarning
+from .messages import msg
 from .expressions import Attr, Name
 from .policy import Pack
 from .records import Dataset
@@ -43,7 +44,7 @@ def parse_period(text: str) -> Period:
     """``2021`` (a tax year) or ``2021Q3`` (a quarter); FatalError otherwise."""
     m = _PERIOD.match(text.strip())
     if not m or not 1 <= int(m.group(1)) <= 9998:
-        raise FatalError(f"--period {text!r} is not a tax year (2021) or a quarter (2021Q3)")
+        raise FatalError(msg("period.bad", text=text))
     year = int(m.group(1))
     if m.group(2) is None:
         return Period(dt.date(year, 1, 1), dt.date(year, 12, 31), str(year))
@@ -79,15 +80,14 @@ def restrict_to_period(dataset: Dataset, packs: list[Pack], period: Period | Non
                 kept.append(rec)
                 continue
             if period is not None and day not in period:
-                warnings.append(RecordWarning(
-                    f"{fld} {day.isoformat()} 不在所选期间 {period.start.isoformat()} 至 {period.end.isoformat()} 内，"
-                    "未作判定，不计入任何合计", rtype, row, rec.id, fld))
+                warnings.append(RecordWarning(msg("period.outside", field=fld, day=day.isoformat(),
+                                                  start=period.start.isoformat(), end=period.end.isoformat()),
+                                              rtype, row, rec.id, fld))
                 continue
             if day > as_of:
-                warnings.append(RecordWarning(
-                    f"{fld} {day.isoformat()} 晚于评估日期 {as_of.isoformat()}"
-                    + ("，未作判定，不计入任何合计" if period is not None else "；请核对评估日期（--as-of）或用 --period 选择期间"),
-                    rtype, row, rec.id, fld))
+                key = "period.after_as_of" if period is not None else "period.after_as_of_kept"
+                warnings.append(RecordWarning(msg(key, field=fld, day=day.isoformat(), as_of=as_of.isoformat()),
+                                              rtype, row, rec.id, fld))
                 if period is not None:
                     continue
             kept.append(rec)

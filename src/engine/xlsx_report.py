@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import FatalError
+from .messages import msg
 from .report_context import ReportContext
 from .report_tables import ReportTables, report_tables
 from .safe import xlsx_text
@@ -232,8 +233,7 @@ def _decisions(b: _Book, doc: dict[str, Any], ctx: ReportContext, max_rows: int,
     decisions = doc["decisions"]
     sheets = max(1, -(-len(decisions) // per_sheet))
     if sheets > max_sheets:
-        raise FatalError(f"{len(decisions):,} decisions need {sheets} sheets of Excel's {max_rows:,} rows (more "
-                         f"than {max_sheets}); use --format csv or --format parquet for a population this large")
+        raise FatalError(msg("xlsx.too_many_sheets", n=f"{len(decisions):,}", sheets=max_sheets, rows=f"{max_rows:,}"))
     words = STATUS_WORDS[b.lang]
     for k in range(sheets):
         ws = b.sheet("decisions", "" if k == 0 else f" ({k + 1})")
@@ -351,13 +351,12 @@ def write_report_xlsx(document: dict[str, Any], target: str | Path | IO[bytes], 
     Raises FatalError, before writing anything, when the decisions need more than ``max_sheets`` sheets.
     """
     if lang not in LABELS:
-        raise FatalError(f"--lang {lang!r}: choose zh or en")
+        raise FatalError(msg("xlsx.lang", lang=lang))
     ctx = context or ReportContext()
     per_sheet = max_rows - 1
     if -(-len(document["decisions"]) // per_sheet) > max_sheets:
-        _decisions_check = len(document["decisions"])
-        raise FatalError(f"{_decisions_check:,} decisions need more than {max_sheets} sheets of Excel's {max_rows:,} "
-                         "rows; use --format csv or --format parquet for a population this large")
+        raise FatalError(msg("xlsx.too_many_sheets", n=f"{len(document['decisions']):,}", sheets=max_sheets,
+                             rows=f"{max_rows:,}"))
     tables = report_tables(document, ctx)
     # every other sheet must fit one sheet's rows too; checked before anything is written
     sizes = {"by_enterprise_year": len(tables.by_enterprise_year), "by_school": len(tables.by_school),
@@ -365,8 +364,7 @@ def write_report_xlsx(document: dict[str, Any], target: str | Path | IO[bytes], 
              "issues": len(document["errors"]) + len(document["warnings"])}
     for key, n in sizes.items():
         if n > per_sheet:
-            raise FatalError(f"the sheet {LABELS[lang][key]} would need {n:,} rows, more than Excel's {max_rows:,}; "
-                             "use --format csv or --format json for a population this large")
+            raise FatalError(msg("xlsx.sheet_too_long", sheet=LABELS[lang][key], n=f"{n:,}", rows=f"{max_rows:,}"))
     if isinstance(target, Path):
         target = str(target)
     b = _Book(target, lang)
