@@ -243,9 +243,9 @@ def test_the_benefits_sheet_of_one_enterprise(data):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "通化甲公司" in out and "符合条件" in out and "不合规及原因" in out and "补充以下事实后可申请" in out
-    assert "enterprises.education_fund 还需增加 ¥5,000.00（达到 ¥15,000.00）" in out
+    assert "职工教育经费（enterprises.education_fund） 还需增加 ¥5,000.00（达到 ¥15,000.00）" in out
     # the joint target: fund to 15,000 and frontline to 60 % of it, 9,000 (not the 6,000 of the separate gap)
-    assert "enterprises.frontline_training_spend 增加 ¥4,000.00，达到 ¥9,000.00" in out
+    assert "（enterprises.frontline_training_spend） 增加 ¥4,000.00，达到 ¥9,000.00" in out
     sheet = json.loads(run("check", str(data), "--as-of", "2021-12-31", "--enterprise", T2, "--format", "json").stdout)
     assert {"tonghua.education_fund_ratio", "tonghua.frontline_share"} <= {u["rule_id"] for u in sheet["undetermined"]}
     assert any(u["gap"] and u["gap"]["target"] == "30000.00" for u in sheet["undetermined"])
@@ -261,7 +261,7 @@ def test_an_undetermined_yes_no_fact_says_which_value_decides_favourably(packs, 
     [cert] = [u for u in sheet["undetermined"] if u["rule_id"] == "tonghua.certificate_subsidy"]
     assert cert["favourable"] == {"certificates.insured": True}
     text = run("check", str(path), "--as-of", "2021-12-31", "--enterprise", T1).stdout
-    assert "如能证明 certificates.insured 为“是”，即可判定为符合条件" in text
+    assert "（certificates.insured） 为“是”，即可判定为符合条件" in text
 
 
 # ------------------------------------------------------------------------------------------- 14.2 XLSX report

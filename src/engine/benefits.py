@@ -18,6 +18,7 @@ from .gaps import favourable_values, gap_text, joint_targets
 from .policy import Pack
 from .records import Dataset
 from .safe import visible
+from .vocabulary import fact_label
 
 __all__ = ["benefits_sheet", "benefits_text"]
 
@@ -68,6 +69,7 @@ def benefits_sheet(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_
         **groups,
         "tax_by_year": doc["summary"].get("tax_by_enterprise_year", {}).get(enterprise_id, {}),
         "joint_target": joint_targets(packs, ent, dataset, as_of, overrides),
+        "titles": {rid: title for rid, title in titles.items() if rid in {r.id for r, _ in rules.values()}},
     }
 
 
@@ -85,11 +87,12 @@ def benefits_text(sheet: dict[str, Any]) -> str:
     lines = [f"企业政策享受情况 — {e['name']}（{e['id']}，行政区划 {e['region_code']}）",
              f"评估日期 {sheet['as_of']}" + (f"    期间 {sheet['period']['from']} 至 {sheet['period']['to']}"
                                           if sheet.get("period") else ""), ""]
-    sections = (("qualified", "一、符合条件 / 合规"), ("not_qualified", "二、不符合条件 / 不合规及原因"),
-                ("undetermined", "三、无法判定：补充以下事实后可申请"))
+    numbers = iter("一二三四五六七八九")
+    sections = (("qualified", "符合条件 / 合规"), ("not_qualified", "不符合条件 / 不合规及原因"),
+                ("undetermined", "无法判定：补充以下事实后可申请"))
     for key, head in sections:
         items = sheet[key]
-        lines.append(f"{head}（{len(items)} 项）")
+        lines.append(f"{next(numbers)}、{head}（{len(items)} 项）")
         for it in items:
             lines.append(f"  · {it['title']}  [{STATUS_LABELS[it['status']]}]  {it['subject_type']} "
                          f"{it['subject_id']}{_amount(it)}  依据 {it['citation']}")
@@ -99,30 +102,32 @@ def benefits_text(sheet: dict[str, Any]) -> str:
             if it["gap"]:
                 lines.append(f"      差距：{gap_text(it['gap'])}")
             if key == "undetermined" and it.get("favourable"):
-                values = "、".join(f"{f} 为“{'是' if v else '否'}”" for f, v in it["favourable"].items())
+                values = "、".join(f"{fact_label(f)} 为“{'是' if v else '否'}”" for f, v in it["favourable"].items())
                 lines.append(f"      如能证明 {values}，即可判定为符合条件 / 合规")
             elif key == "undetermined" and it["missing_facts"]:
-                lines.append(f"      如能补充 {'、'.join(it['missing_facts'])}，即可判定")
+                lines.append(f"      如能补充 {'、'.join(fact_label(f) for f in it['missing_facts'])}，即可判定")
         lines.append("")
     if sheet["not_applicable"]:
-        lines.append(f"四、不适用（{len(sheet['not_applicable'])} 项）："
+        lines.append(f"{next(numbers)}、不适用（{len(sheet['not_applicable'])} 项）："
                      + "、".join(sorted({it['title'] for it in sheet['not_applicable']})))
         lines.append("")
     if sheet["tax_by_year"]:
-        lines.append("五、税前扣除（按年度）")
+        lines.append(f"{next(numbers)}、税前扣除（按年度）")
         for year, v in sheet["tax_by_year"].items():
             lines.append(f"  {year} 年：可扣除 ¥{Decimal(v['deductible']):,.2f}；不可扣除（纳税调增）"
                          f"¥{Decimal(v['non_deductible']):,.2f}；待定 ¥{Decimal(v['undetermined']):,.2f}")
         lines.append("")
     jt = sheet.get("joint_target")
     if jt and not jt["feasible"]:
-        lines.append("六、各项比例要求无法同时满足（工资总额过小，1.5%—2.5% 之间没有以分计的金额）")
+        lines.append(f"{next(numbers)}、各项比例要求无法同时满足（工资总额过小，1.5%—2.5% 之间没有以分计的金额）")
         lines.append("")
     elif jt and jt["changes"]:
-        lines.append("六、同时满足各项比例要求的目标（一次调整到位）")
+        lines.append(f"{next(numbers)}、同时满足各项比例要求的目标（一次调整到位）")
         for fact, delta in jt["changes"].items():
             verb = "增加" if Decimal(delta) > 0 else "减少"
-            lines.append(f"  {fact} {verb} ¥{abs(Decimal(delta)):,.2f}，达到 ¥{Decimal(jt['targets'][fact]):,.2f}")
-        lines.append("  调整后：" + "；".join(f"{r} {STATUS_LABELS[s]}" for r, s in jt["statuses"].items()))
+            lines.append(f"  {fact_label(fact)} {verb} ¥{abs(Decimal(delta)):,.2f}，"
+                         f"达到 ¥{Decimal(jt['targets'][fact]):,.2f}")
+        lines.append("  调整后：" + "；".join(f"{sheet['titles'].get(r, r)} {STATUS_LABELS[s]}"
+                                             for r, s in jt["statuses"].items()))
         lines.append("")
     return visible("\n".join(lines)) + "\n"

@@ -147,19 +147,27 @@ def decision_gap(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
     return None
 
 
-def gap_text(gap: dict[str, Any]) -> str:
-    """A gap for people, in Chinese: ``enterprises.education_fund 还需增加 ¥17,000.00（达到 ¥837,000.00）``, or for an
-    unknown fact ``补充 enterprises.education_fund：不低于 ¥837,000.00 即可判定为符合``."""
-    fact = gap["fact"]
+def gap_text(gap: dict[str, Any], lang: str = "zh") -> str:
+    """A gap for people: ``职工教育经费（enterprises.education_fund）还需增加 ¥17,000.00（达到 ¥837,000.00）``, or for
+    an unknown fact ``补充 …：不低于 ¥837,000.00 即可判定为符合``; in English with ``lang="en"``."""
+    from .vocabulary import fact_label
+
+    fact = fact_label(gap["fact"], lang)
     target = f"{Decimal(gap['target']):,.2f}"
+    up = gap["op"] in (">=", ">")
+    if lang == "en":
+        if gap.get("amount") is None:
+            text = f"supply {fact}: {'at least' if up else 'at most'} ¥{target}"
+            if gap.get("max"):
+                text += f" and at most ¥{Decimal(gap['max']):,.2f}"
+            return text + " to be decided favourably"
+        return f"{fact}: {'increase' if up else 'decrease'} by ¥{Decimal(gap['amount']):,.2f} (to ¥{target})"
     if gap.get("amount") is None:
-        bound = "不低于" if gap["op"] in (">=", ">") else "不高于"
-        text = f"补充 {fact}：{bound} ¥{target}"
+        text = f"补充 {fact}：{'不低于' if up else '不高于'} ¥{target}"
         if gap.get("max"):
             text += f" 且不高于 ¥{Decimal(gap['max']):,.2f}"
         return text + " 即可判定为符合"
-    verb = "还需增加" if gap["op"] in (">=", ">") else "需减少"
-    return f"{fact} {verb} ¥{Decimal(gap['amount']):,.2f}（达到 ¥{target}）"
+    return f"{fact} {'还需增加' if up else '需减少'} ¥{Decimal(gap['amount']):,.2f}（达到 ¥{target}）"
 
 
 def _facts(rules: list[tuple[Rule, Pack]]) -> set[str]:

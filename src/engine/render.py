@@ -233,7 +233,7 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
                 f"{_yuan(d['amount_min'])}–{_yuan(d['amount_max'])}" if d["amount_min"] else "")
             why = "；".join(d["reasons"])
             if d.get("gap"):
-                why += f"\n差距：{gap_text(d['gap'])}"
+                why += f"\n差距：{gap_text(d['gap'], lang)}"
             if narrow and d["missing_facts"]:
                 why += "\n缺少：" + "、".join(fact_label(f, lang) for f in d["missing_facts"])
             cells = [escape(d["subject_id"]), f"[{styles[d['status']]}]{STATUS_LABELS[d['status']]}[/]", amount]

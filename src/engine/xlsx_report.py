@@ -28,6 +28,7 @@ from .messages import msg
 from .report_context import ReportContext
 from .report_tables import ReportTables, report_tables
 from .safe import xlsx_text
+from .vocabulary import fact_label
 
 __all__ = ["write_report_xlsx", "EXCEL_MAX_ROWS", "LABELS"]
 
@@ -50,7 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
         "subject_name": "对象名称", "enterprise_id": "企业编号", "enterprise_name": "企业名称", "school_id": "学校编号",
         "school_name": "学校名称", "region_code": "行政区划代码", "district": "区县", "year": "年度", "month": "月份",
         "status": "状态", "amount": "金额（元）", "amount_min": "金额下限（元）", "amount_max": "金额上限（元）",
-        "gap": "差距", "missing_facts": "缺少的事实", "reasons": "理由", "clause": "条款",
+        "gap": "差距", "missing_facts": "缺少的事实", "rejected_inputs": "依赖的被拒绝记录", "reasons": "理由", "clause": "条款",
         "deductible": "可税前扣除（元）", "non_deductible": "不可扣除·纳税调增（元）", "undetermined_amt": "待定（元）",
         "subsidy": "补贴（已配置金额，元）", "subsidy_min": "补贴区间下限（元）", "subsidy_max": "补贴区间上限（元）",
         "decisions_n": "决定数", "positive_n": "符合/合规数", "amount_total": "金额合计（元）",
@@ -76,7 +77,7 @@ LABELS: dict[str, dict[str, str]] = {
         "enterprise_name": "Enterprise name", "school_id": "School id", "school_name": "School name",
         "region_code": "Region code", "district": "District", "year": "Year", "month": "Month", "status": "Status",
         "amount": "Amount (yuan)", "amount_min": "Amount min (yuan)", "amount_max": "Amount max (yuan)",
-        "gap": "Gap", "missing_facts": "Missing facts", "reasons": "Reasons", "clause": "Clause",
+        "gap": "Gap", "missing_facts": "Missing facts", "rejected_inputs": "Rejected records it depends on", "reasons": "Reasons", "clause": "Clause",
         "deductible": "Deductible (yuan)", "non_deductible": "Not deductible (yuan)",
         "undetermined_amt": "Undetermined (yuan)", "subsidy": "Subsidy, configured (yuan)",
         "subsidy_min": "Subsidy range min (yuan)", "subsidy_max": "Subsidy range max (yuan)",
@@ -217,15 +218,25 @@ _DECISION_HEADERS = [("rule_id", 34), ("rule_title", 30), ("subject_type", 18), 
                      ("subject_name", 24), ("enterprise_id", 22), ("enterprise_name", 24), ("school_id", 14),
                      ("school_name", 22), ("region_code", 12), ("district", 14), ("year", 8), ("status", 12),
                      ("amount", 16), ("amount_min", 16), ("amount_max", 16), ("gap", 36), ("missing_facts", 30),
-                     ("reasons", 60), ("document_number", 22), ("clause", 12)]
+                     ("reasons", 60), ("document_number", 22), ("clause", 12), ("rejected_inputs", 30)]
 
 
-def _gap_words(gap: dict[str, Any] | None) -> str:
+def _gap_words(gap: dict[str, Any] | None, lang: str) -> str:
     if not gap:
         return ""
     from .gaps import gap_text
 
-    return gap_text(gap)
+    return gap_text(gap, lang)
+
+
+def _rejected_words(d: dict[str, Any], lang: str) -> str:
+    """The rejected records a decision depends on: ``agreements 第 3 行（XQ-2020-011）``."""
+    parts = []
+    for r in d.get("rejected_inputs") or []:
+        rid = f"（{r['id']}）" if lang != "en" and r.get("id") else (f" ({r['id']})" if r.get("id") else "")
+        parts.append(f"{r['record_type']} 第 {r['row']} 行{rid}" if lang != "en"
+                     else f"{r['record_type']} row {r['row']}{rid}")
+    return "；".join(parts) if lang != "en" else "; ".join(parts)
 
 
 def _decisions(b: _Book, doc: dict[str, Any], ctx: ReportContext, max_rows: int, max_sheets: int) -> None:
@@ -249,11 +260,12 @@ def _decisions(b: _Book, doc: dict[str, Any], ctx: ReportContext, max_rows: int,
             for c, key in ((13, "amount"), (14, "amount_min"), (15, "amount_max")):
                 if d[key] is not None:
                     b.cell(ws, r, c, d[key], money=True)
-            b.cell(ws, r, 16, _gap_words(d.get("gap")))
-            b.cell(ws, r, 17, "; ".join(d["missing_facts"]))
+            b.cell(ws, r, 16, _gap_words(d.get("gap"), b.lang))
+            b.cell(ws, r, 17, "; ".join(fact_label(f, b.lang) for f in d["missing_facts"]))
             b.cell(ws, r, 18, " | ".join(d["reasons"]))
             b.cell(ws, r, 19, d["citation"]["document_number"])
             b.cell(ws, r, 20, d["citation"]["clause"])
+            b.cell(ws, r, 21, _rejected_words(d, b.lang))
         ws.autofilter(0, 0, max(len(chunk), 1), len(_DECISION_HEADERS) - 1)
 
 
