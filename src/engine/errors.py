@@ -119,6 +119,7 @@ class FatalError(Exception):
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, bool)):
+    if value is None or isinstance(value, (int, bool)):
         return value
-    return str(value)
+    # a lone surrogate (from a JSON escape) has no UTF-8 form: shown escaped, so any writer can write it
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -19,34 +19,37 @@ from typing import Any
 
 import yaml
 
+from .docparse import parse_json_document, parse_yaml_document
 from .errors import FatalError, RecordWarning
-from .records import RECORD_TYPES, SHEET_ALIASES, Dataset, validate_rows
+from .limits import DEFAULT_LIMITS, Limits, check_input, limit_error
+from .records import RECORD_TYPES, SHEET_ALIASES, Dataset, UnreadableRow, validate_rows
 
 __all__ = ["load_dataset", "read_raw"]
 
 RawRows = dict[str, list[dict[str, Any]]]
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """Load and validate the dataset at ``path`` (file or CSV directory)."""
-    raw, warnings = read_raw(path)
+def load_dataset(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Dataset:
+    """Load and validate the dataset at ``path`` (file or CSV directory), within ``limits``."""
+    raw, warnings = read_raw(path, limits)
     return validate_rows(raw, warnings)
 
 
-def read_raw(path: str | Path) -> tuple[RawRows, list[RecordWarning]]:
-    """Read the raw rows of every record type, choosing the reader from the path."""
+def read_raw(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[RecordWarning]]:
+    """Read the raw rows of every record type, choosing the reader from the path; input over a limit is refused."""
     p = Path(path)
     if not p.exists():
         raise FatalError(f"{p}: no such file or directory")
+    check_input(p, limits)
     if p.is_dir():
         return _read_csv_dir(p)
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(p)
+        return _read_xlsx(p, limits)
     if suffix == ".csv":
         return _read_csv_dir(p.parent, only=p)
     if suffix in (".json", ".yaml", ".yml"):
-        return _read_document(p, suffix)
+        return _read_document(p, suffix, limits)
     raise FatalError(f"{p}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, .xlsx or a directory of CSV files")
 
 
@@ -73,13 +76,13 @@ def _read_text(p: Path) -> str:
         raise FatalError(f"{p}: cannot be read ({exc.strerror})") from None
 
 
-def _read_document(p: Path, suffix: str) -> tuple[RawRows, list[RecordWarning]]:
+def _read_document(p: Path, suffix: str, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[RecordWarning]]:
     text = _read_text(p)
     try:
         if suffix == ".json":
-            doc = json.loads(text, parse_float=Decimal)
+            doc = parse_json_document(text, limits)  # exact numbers; a record nested too deep is rejected alone
         else:
-            doc = yaml.safe_load(text)
+            doc = parse_yaml_document(text, str(p), limits)  # scalars as written; aliases and nesting bounded
     except json.JSONDecodeError as exc:
         raise FatalError(f"{p}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:
@@ -102,7 +105,8 @@ def _read_document(p: Path, suffix: str) -> tuple[RawRows, list[RecordWarning]]:
             rows = []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise FatalError(f"{p}: {key!r} must be a list of objects")
-        raw.setdefault(record_type, []).extend({str(k): v for k, v in r.items()} for r in rows)
+        raw.setdefault(record_type, []).extend(r if isinstance(r, UnreadableRow) else {str(k): v for k, v in r.items()}
+                                               for r in rows)
     return raw, warnings
 
 
@@ -143,7 +147,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _read_xlsx(p: Path) -> tuple[RawRows, list[RecordWarning]]:
+def _read_xlsx(p: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[RecordWarning]]:
     import openpyxl  # imported here: only workbooks need it
 
     try:
@@ -152,6 +156,7 @@ def _read_xlsx(p: Path) -> tuple[RawRows, list[RecordWarning]]:
         raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     raw: RawRows = {}
     warnings: list[RecordWarning] = []
+    cells_read = 0
     try:
         for ws in wb.worksheets:
             record_type = _record_type(ws.title)
@@ -165,6 +170,9 @@ def _read_xlsx(p: Path) -> tuple[RawRows, list[RecordWarning]]:
             names = [str(h).strip() if h is not None else "" for h in header]
             rows = []
             for cells in it:
+                cells_read += max(1, len(cells))  # a forged sheet dimension pads every row: bounded here
+                if cells_read > limits.xlsx_cells:
+                    raise limit_error(f"{p} [{ws.title}]", "xlsx_cells", limits)
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
                     continue
                 rows.append({n: _cell(cells[i]) if i < len(cells) else None for i, n in enumerate(names) if n})

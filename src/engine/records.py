@@ -40,6 +40,7 @@ __all__ = [
     "validate_rows",
     "validate_record",
     "to_decimal",
+    "UnreadableRow",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -118,6 +119,9 @@ def _validator(kind: Kind) -> Callable[[Any], Any]:
     return validate
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any, kind: Kind) -> str:
     if isinstance(value, bool):
         raise _fail(kind)
@@ -127,6 +131,8 @@ def _text(value: Any, kind: Kind) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise _fail(kind)
+    if _SURROGATE.search(value):  # from a JSON/YAML escape such as \ud800: no UTF-8 encoding exists
+        raise _fail(kind, "a lone surrogate, not valid Unicode text")
     return value.strip()
 
 
@@ -544,6 +550,14 @@ class Dataset:
         return sum(len(v) for v in self.records.values())
 
 
+class UnreadableRow(dict):  # type: ignore[type-arg]
+    """A raw row a loader could not read (nested too deep, say): validation rejects it with ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
+
+
 def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[RecordWarning] = ()) -> Dataset:
     """Validate raw rows of every record type into a Dataset, collecting errors and warnings.
 
@@ -558,6 +572,9 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
+            if isinstance(row, UnreadableRow):
+                ds.errors.append(RecordError(row.reason, record_type, row_no, None, None, None))
+                continue
             rec, errors = validate_record(record_type, row_no, row)
             if rec is None:
                 ds.errors.extend(errors)
