@@ -27,7 +27,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PolicyError
+from .docparse import TOO_DEEP_TAG, YamlLimitError, limited_yaml_loader
+from .errors import FatalError, PolicyError
 from .expressions import (
     BOOL,
     DATE,
@@ -47,6 +48,7 @@ from .expressions import (
     record_t,
     template_nodes,
 )
+from .limits import DEFAULT_LIMITS, check_file_size
 from .records import RECORD_TYPES, field_kinds
 
 __all__ = [
@@ -389,17 +391,20 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[Any, ...], Pos]]:
     """Load YAML keeping the position of every scalar, keyed by its path; floats become exact Decimals."""
     try:
+        check_file_size(path, DEFAULT_LIMITS)  # a FIFO or a huge file is refused, not read
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, FatalError) as exc:
         errors.append(PolicyError(f"cannot read: {exc}", str(path)))
         return None, {}
     lines = text.splitlines()
-    loader = yaml.SafeLoader(text)
+    loader = limited_yaml_loader(text)  # aliases' expansion counted, nesting bounded (DEFAULT_LIMITS)
     try:
         node = loader.get_single_node()
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        errors.append(PolicyError(f"malformed YAML: {getattr(exc, 'problem', exc)}", str(path),
+        what = exc.problem if isinstance(exc, YamlLimitError) else \
+            f"malformed YAML: {getattr(exc, 'problem', None) or exc}"
+        errors.append(PolicyError(str(what), str(path),
                                   mark.line + 1 if mark else 0, mark.column + 1 if mark else 0))
         return None, {}
     finally:
@@ -420,6 +425,9 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
             for k, v in n.value:
                 key = convert(k, p + ("<key>",))
                 where = positions.pop(p + ("<key>",))
+                if isinstance(key, (list, dict)):  # unhashable: only text keys are meaningful in a pack
+                    errors.append(PolicyError("a key must be text, not a list or mapping", str(path), *where[:2]))
+                    continue
                 if key in out:  # PyYAML would silently keep the last one: a condition lost without a word
                     errors.append(PolicyError(f"{'.'.join(map(str, p + (key,)))}: duplicate key {key!r} "
                                               f"(first at line {positions[p + (key, '<key>')][0]})",
@@ -438,7 +446,15 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
                 return _CONSTRUCTOR.construct_object(n, deep=True)
         if tag.endswith(":str"):
             return n.value
-        return _CONSTRUCTOR.construct_object(n, deep=True)
+        if tag == TOO_DEEP_TAG:
+            errors.append(PolicyError(f"nested deeper than {DEFAULT_LIMITS.nesting} levels", str(path), line, col))
+            return None
+        try:  # a 5,000-digit integer, 2021-02-30 or an unknown tag is an error at its place, not an exception
+            return _CONSTRUCTOR.construct_object(n, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
+            errors.append(PolicyError(f"cannot read the value {n.value[:40]!r} ({str(exc).splitlines()[0]})",
+                                      str(path), line, col))
+            return n.value
 
     return convert(node, ()), positions
 
@@ -537,7 +553,9 @@ def _pack_dirs(d: Path) -> list[Path]:
 def _digest(d: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in sorted(files):
-        h.update(str(f.relative_to(d)).encode())
+        if not f.is_file():  # a FIFO or device is reported by the loader, never read
+            continue
+        h.update(str(f.relative_to(d) if f.is_relative_to(d) else f).encode())
         h.update(b"\0")
         h.update(f.read_bytes())
         h.update(b"\0")
@@ -608,8 +626,9 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
         return None, errors + _model_errors(exc, PackModel, str(pack_file), positions, data)
     source_path = d / pm.document.source
     try:
+        check_file_size(source_path, DEFAULT_LIMITS)
         source = source_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, FatalError) as exc:
         errors.append(PolicyError(f"document.source: cannot read {source_path.name}: {exc}", str(pack_file),
                                   *_locate(positions, ("document", "source"))))
         source = ""
