@@ -28,7 +28,8 @@ from .policy import Pack
 from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_xlsx
 from .run import AUTO_THRESHOLD_BYTES, Checker
 from .schema import write_schemas
-from .watch import ChangeError, Watcher, read_change
+from .limits import parse_limits
+from .watch import ChangeError, Watcher, change_lines, read_change
 
 __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
 
@@ -105,6 +106,9 @@ EngineOpt = typer.Option(EngineName.auto, "--engine",
 RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
 ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
+LimitOpt = typer.Option(None, "--limit", metavar="NAME=VALUE",
+                        help="Raise a resource limit on input (repeatable): file_size, xlsx_unzipped, xlsx_cells, "
+                             "csv_columns, line_length, nesting, yaml_alias_nodes; sizes may end in K, M or G.")
 
 
 @app.command()
@@ -129,6 +133,7 @@ def check(
     partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
                                              help="Partitions of a --dask run (default: one per --chunk-size "
                                                   "enterprises, at least one per worker thread)."),
+    limit: Optional[list[str]] = LimitOpt,
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
@@ -150,7 +155,7 @@ def check(
                                      chunk_size=chunk_size, workers=workers,
                                      progress=sys.stderr.isatty() and not quiet), quiet)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, limits=parse_limits(limit))
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     try:
@@ -225,11 +230,13 @@ def explain(
     format: TraceFormat = typer.Option(TraceFormat.text, "--format", help="text or json."),
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
+    limit: Optional[list[str]] = LimitOpt,
 ) -> None:
     """Show how one decision was made: every condition, fact, parameter and citation."""
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param))
+    trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param),
+                            limits=parse_limits(limit))
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -299,6 +306,7 @@ def watch(
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
+    limit: Optional[list[str]] = LimitOpt,
 ) -> None:
     """Apply JSON Lines changes and print one JSON line per decision whose outcome changed.
 
@@ -308,19 +316,20 @@ def watch(
     day = _as_of(as_of)
     checker = Checker(rules or [])
     packs, overrides = checker.packs, checker.overrides(param)
-    initial = checker.load(dataset) if dataset else None
-    try:
-        stream = open(changes, encoding="utf-8") if changes else sys.stdin
+    bounds = parse_limits(limit)
+    initial = checker.load(dataset, limits=bounds) if dataset else None
+    bad = _report_rejected(dataset, initial)
+    try:  # bytes: a line that is not UTF-8 is reported and skipped, not the end of the stream
+        stream = open(changes, "rb") if changes else sys.stdin.buffer
     except OSError as exc:
         _fail(f"{changes}: {exc.strerror}")
-    bad = 0
     with _engine(engine, packs) as eng, stream:
         watcher = Watcher(eng, day, overrides, initial)
-        for number, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
+        for number, text in change_lines(stream, bounds):
             try:
-                lines = watcher.apply(read_change(text), number)
+                if isinstance(text, ChangeError):
+                    raise text
+                lines = watcher.apply(read_change(text, bounds), number)
             except ChangeError as exc:
                 bad += 1
                 print(f"chanjiao: line {number}: {exc}; skipped", file=sys.stderr)
@@ -330,6 +339,13 @@ def watch(
             sys.stdout.flush()
     if bad:
         raise typer.Exit(1)
+
+
+def _report_rejected(dataset: Optional[Path], ds: Any) -> int:
+    """``watch --dataset``: each rejected record of the starting dataset, one line on stderr; how many."""
+    for e in ds.errors if ds is not None else []:
+        print(f"chanjiao: {dataset}: {e}; rejected", file=sys.stderr)
+    return len(ds.errors) if ds is not None else 0
 
 
 @app.command()

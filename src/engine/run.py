@@ -24,6 +24,7 @@ from .backends import ENGINES, make_engine
 from .backends.durable_compile import CompileError, compile_rules
 from .errors import FatalError
 from .evaluate import Trace, decide, parse_param_overrides
+from .limits import DEFAULT_LIMITS, Limits
 from .loaders import load_dataset
 from .policy import Pack, Rule, load_packs
 from .records import Dataset
@@ -82,12 +83,13 @@ class Checker:
         except ValueError as exc:
             raise FatalError(f"--param: {exc}") from None
 
-    def load(self, source: Path | str) -> Dataset:
-        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV directory), validated."""
+    def load(self, source: Path | str, *, limits: Limits = DEFAULT_LIMITS) -> Dataset:
+        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV directory), validated; input over one of
+        ``limits`` is refused (:class:`FatalError` naming the limit and ``--limit``)."""
         path = Path(source)
         if not path.exists():
             raise FatalError(f"{path}: no such file or directory")
-        return load_dataset(path)
+        return load_dataset(path, limits)
 
     def rule(self, rule_id: str) -> tuple[Pack, Rule]:
         """The pack and rule with this id; :class:`FatalError` with a suggestion when there is none."""
@@ -115,10 +117,10 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto") -> CheckResult:
+              engine: str = "auto", limits: Limits = DEFAULT_LIMITS) -> CheckResult:
         """Decide every rule of every pack for every accepted record of ``dataset``."""
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
-        ds = self.load(source) if source is not None else dataset
+        ds = self.load(source, limits=limits) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
         overrides = dict(params or {})
@@ -163,10 +165,10 @@ class Checker:
         return check_dask(source, self.packs, as_of, dict(params or {}), output, scheduler, partitions, chunk_size)
 
     def explain(self, dataset: Dataset | Path | str, rule_id: str, subject_id: str, *, as_of: dt.date,
-                params: Mapping[str, Decimal] | None = None) -> Trace:
+                params: Mapping[str, Decimal] | None = None, limits: Limits = DEFAULT_LIMITS) -> Trace:
         """The recorded trace of one decision; :class:`FatalError` when the subject is not an accepted record."""
         pack, rule = self.rule(rule_id)
-        ds = self.load(dataset) if isinstance(dataset, (str, Path)) else dataset
+        ds = self.load(dataset, limits=limits) if isinstance(dataset, (str, Path)) else dataset
         record = ds.by_id(rule.subject, subject_id)
         if record is None:
             rejected = [e for e in ds.errors if e.record_type == rule.subject and e.id == subject_id]
