@@ -29,6 +29,7 @@ from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write
 from .run import AUTO_THRESHOLD_BYTES, Checker
 from .schema import write_schemas
 from .limits import parse_limits
+from .params import override_warnings
 from .watch import ChangeError, Watcher, change_lines, read_change
 
 __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
@@ -86,6 +87,14 @@ def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pa
     return Checker(rules or [], include_shipped=include_shipped).packs
 
 
+def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bool) -> dict[str, Decimal]:
+    """The checked ``--param`` overrides; an out-of-range what-if (allowed) is a warning line on stderr."""
+    overrides = checker.overrides(param, allow_out_of_range=allow_out_of_range)
+    for w in override_warnings(overrides, checker.packs):
+        print(f"chanjiao: warning: {w.message}", file=sys.stderr)
+    return overrides
+
+
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
     if name is EngineName.auto:  # one subject at a time (watch, small files): durable
         name = EngineName.durable
@@ -106,6 +115,8 @@ EngineOpt = typer.Option(EngineName.auto, "--engine",
 RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
 ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
+AllowOpt = typer.Option(False, "--allow-out-of-range",
+                        help="Let a --param what-if go beyond the parameter's cited range (the output then says so).")
 LimitOpt = typer.Option(None, "--limit", metavar="NAME=VALUE",
                         help="Raise a resource limit on input (repeatable): file_size, xlsx_unzipped, xlsx_cells, "
                              "csv_columns, line_length, nesting, yaml_alias_nodes; sizes may end in K, M or G.")
@@ -134,11 +145,12 @@ def check(
                                              help="Partitions of a --dask run (default: one per --chunk-size "
                                                   "enterprises, at least one per worker thread)."),
     limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """Decide every rule for every record of DATASET."""
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    overrides = checker.overrides(param)
+    overrides = _params(checker, param, allow_out_of_range)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
         _fail(f"--format {format.value} needs --output FILE")
     if not dataset.exists():
@@ -231,11 +243,12 @@ def explain(
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """Show how one decision was made: every condition, fact, parameter and citation."""
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param),
+    trace = checker.explain(dataset, rule, subject, as_of=day, params=_params(checker, param, allow_out_of_range),
                             limits=parse_limits(limit))
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
@@ -307,6 +320,7 @@ def watch(
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
     limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """Apply JSON Lines changes and print one JSON line per decision whose outcome changed.
 
@@ -315,7 +329,7 @@ def watch(
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    packs, overrides = checker.packs, checker.overrides(param)
+    packs, overrides = checker.packs, _params(checker, param, allow_out_of_range)
     bounds = parse_limits(limit)
     initial = checker.load(dataset, limits=bounds) if dataset else None
     bad = _report_rejected(dataset, initial)

@@ -105,20 +105,12 @@ def params_for(pack: Pack, day: dt.date, overrides: dict[str, Decimal] | None = 
     return out
 
 
-def parse_param_overrides(items: list[str], packs: list[Pack]) -> dict[str, Decimal]:
-    """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides; raise ValueError naming a bad one."""
-    known = {n for p in packs for n in p.parameters} | {f"{p.id}.{n}" for p in packs for n in p.parameters}
-    out: dict[str, Decimal] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or name not in known:
-            raise ValueError(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
-        try:
-            out[name] = Decimal(value.strip())
-        except ArithmeticError:
-            raise ValueError(f"parameter {name}: {value!r} is not a number") from None
-    return out
+def parse_param_overrides(items: list[str], packs: list[Pack], allow_out_of_range: bool = False) -> dict[str, Decimal]:
+    """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides, checked against each parameter's type,
+    unit and cited range (:func:`engine.params.parse_overrides`); raise ValueError naming a bad one."""
+    from .params import parse_overrides
+
+    return parse_overrides(items, packs, allow_out_of_range)
 
 
 class _Run:

@@ -60,6 +60,7 @@ __all__ = [
     "Rule",
     "Criterion",
     "Parameter",
+    "ParamRange",
     "Expr",
     "load_packs",
     "load_pack",
@@ -109,6 +110,16 @@ class ParameterValueModel(_Strict):
     value: Any = None
 
 
+class RangeModel(_Strict):
+    """The values a number parameter may take (``--param`` refuses others unless told a what-if goes beyond)."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+    citation: CitationModel | None = Field(
+        default=None, description="the sentence that sets the range; none when the range is the value's domain "
+                                  "(a ratio lies between 0 and 1, an amount is not negative)")
+
+
 class ParameterModel(_Strict):
     """A dated parameter with its legal reference (OpenFisca style)."""
 
@@ -117,6 +128,7 @@ class ParameterModel(_Strict):
     unit: str | None = None
     values: list[ParameterValueModel] = Field(min_length=1)
     citation: CitationModel
+    range: RangeModel | None = None
 
 
 class PackModel(_Strict):
@@ -247,6 +259,19 @@ class Tpl:
 
 
 @dataclass(frozen=True)
+class ParamRange:
+    """The values a number parameter may take, and the citation that sets them (None: the value's domain)."""
+
+    min: Decimal | None
+    max: Decimal | None
+    citation: Citation | None
+
+    def contains(self, value: Decimal) -> bool:
+        """Whether ``value`` lies in the range, both ends included."""
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A compiled parameter: its dated values and citation."""
 
@@ -256,6 +281,7 @@ class Parameter:
     unit: str | None
     values: tuple[tuple[dt.date, Any], ...]
     citation: Citation
+    range: ParamRange | None = None
 
     def value_on(self, day: dt.date) -> Any:
         """The value in force on ``day``, or None when none is (not configured)."""
@@ -646,8 +672,20 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
         if source and not quote_in_source(p.citation.quote, source):
             errors.append(PolicyError(f"parameters.{name}.citation.quote is not found in {doc.source}", str(pack_file),
                                       *_locate(positions, ("parameters", name, "citation", "quote"))))
+        rng = None
+        if p.range is not None:
+            rng = ParamRange(p.range.min, p.range.max, cite(p.range.citation) if p.range.citation else None)
+            if p.range.citation and source and not quote_in_source(p.range.citation.quote, source):
+                errors.append(PolicyError(f"parameters.{name}.range.citation.quote is not found in {doc.source}",
+                                          str(pack_file), *_locate(positions, ("parameters", name, "range", "citation",
+                                                                               "quote"))))
+            for i, (_, value) in enumerate(values):
+                if isinstance(value, Decimal) and not rng.contains(value):
+                    errors.append(PolicyError(f"parameters.{name}.values.{i}.value: {value} is outside its range",
+                                              str(pack_file),
+                                              *_locate(positions, ("parameters", name, "values", i, "value"))))
         params[name] = Parameter(name, p.description, p.type, p.unit, tuple(sorted(values, key=lambda x: x[0])),
-                                 cite(p.citation))
+                                 cite(p.citation), rng)
     pack = Pack(pm.id, d, doc.number, doc.title, doc.issuer, doc.issued_on, doc.jurisdiction,
                 tuple(doc.region_prefixes), source, params, [], "", pm.notes)
     rule_files = sorted((d / "rules").glob("*.yaml"))

@@ -76,10 +76,12 @@ class Checker:
 
     # -- inputs ------------------------------------------------------------------------------------------------
 
-    def overrides(self, params: Sequence[str] | None) -> dict[str, Decimal]:
-        """``NAME=VALUE`` / ``PACK.NAME=VALUE`` what-if overrides, checked against the packs' parameters."""
+    def overrides(self, params: Sequence[str] | None, *, allow_out_of_range: bool = False) -> dict[str, Decimal]:
+        """``NAME=VALUE`` / ``PACK.NAME=VALUE`` what-if overrides, checked against the packs' parameters: their
+        type, unit and cited range (a value beyond the range only with ``allow_out_of_range``; the document of
+        a check with it then carries a warning)."""
         try:
-            return parse_param_overrides(list(params or []), self.packs)
+            return parse_param_overrides(list(params or []), self.packs, allow_out_of_range)
         except ValueError as exc:
             raise FatalError(f"--param: {exc}") from None
 
@@ -130,13 +132,24 @@ class Checker:
 
             self.require_engine("durable")
             try:
-                return CheckResult(evaluate_isolated(self.packs, ds, as_of, overrides), ds, "durable")
+                return CheckResult(self._warn_params(evaluate_isolated(self.packs, ds, as_of, overrides), overrides),
+                                   ds, "durable")
             except DurableCrashed as exc:
                 notes.append(f"{exc}, a known defect of its C engine; the reference evaluator decided instead "
                              "(the same decisions)")
                 chosen = "reference"
         with make_engine(chosen, self.packs) as eng:  # type: ignore[attr-defined]
-            return CheckResult(eng.evaluate_dataset(ds, as_of, overrides), ds, chosen, notes)
+            return CheckResult(self._warn_params(eng.evaluate_dataset(ds, as_of, overrides), overrides), ds, chosen,
+                               notes)
+
+    def _warn_params(self, document: dict[str, Any], overrides: Mapping[str, Decimal]) -> dict[str, Any]:
+        """The document, its warnings led by one per override beyond its parameter's cited range."""
+        from .params import override_warnings
+
+        beyond = [w.as_dict() for w in override_warnings(dict(overrides), self.packs)]
+        if beyond:
+            document["warnings"] = beyond + document["warnings"]
+        return document
 
     def require_engine(self, engine: str) -> None:
         """:class:`FatalError` in one line when ``engine`` cannot run these packs."""
