@@ -13,6 +13,7 @@ import difflib
 import io
 import json
 import zipfile
+import zlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,12 +148,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# what openpyxl raises for a damaged workbook: zip and inflate errors, malformed XML (a SyntaxError), bad values
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, TypeError, AttributeError,
+                IndexError, SyntaxError)
+
+
 def _read_xlsx(p: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[RecordWarning]]:
     import openpyxl  # imported here: only workbooks need it
 
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except _XLSX_ERRORS as exc:
         raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     raw: RawRows = {}
     warnings: list[RecordWarning] = []
@@ -177,6 +183,9 @@ def _read_xlsx(p: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[
                     continue
                 rows.append({n: _cell(cells[i]) if i < len(cells) else None for i, n in enumerate(names) if n})
             raw.setdefault(record_type, []).extend(rows)
+    except _XLSX_ERRORS as exc:  # a broken part found while reading a sheet (malformed XML, a bad cell)
+        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     finally:
         wb.close()
     return raw, warnings

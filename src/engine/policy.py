@@ -423,8 +423,9 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
         errors.append(PolicyError(f"cannot read: {exc}", str(path)))
         return None, {}
     lines = text.splitlines()
-    loader = limited_yaml_loader(text)  # aliases' expansion counted, nesting bounded (DEFAULT_LIMITS)
+    loader = None
     try:
+        loader = limited_yaml_loader(text)  # aliases' expansion counted, nesting bounded (DEFAULT_LIMITS)
         node = loader.get_single_node()
     except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -434,7 +435,8 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
                                   mark.line + 1 if mark else 0, mark.column + 1 if mark else 0))
         return None, {}
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     positions: dict[tuple[Any, ...], Pos] = {}
 
     def convert(n: yaml.Node | None, p: tuple[Any, ...]) -> Any:
