@@ -64,7 +64,7 @@ class RecordError(Problem):
         return {
             "record_type": self.record_type,
             "row": self.row,
-            "id": self.id,
+            "id": _jsonable(self.id),
             "field": self.field,
             "value": _jsonable(self.value),
             "message": self.message,
@@ -89,7 +89,7 @@ class RecordWarning(Problem):
         out: dict[str, Any] = {
             "record_type": self.record_type,
             "row": self.row,
-            "id": self.id,
+            "id": _jsonable(self.id),
             "field": self.field,
             "message": self.message,
         }

@@ -136,10 +136,11 @@ def check_line_lengths(data: bytes, limits: Limits, where: str, first_line: int 
         ends = np.flatnonzero(np.frombuffer(view[base:base + step], dtype=np.uint8) == 10) + base
         if len(ends):
             lengths = np.diff(np.concatenate(([start - 1], ends))) - 1
-            worst = int(np.argmax(lengths))
-            if int(lengths[worst]) > limits.line_length:
-                raise limit_error(f"{where}:{lines + worst + 1}", "line_length", limits,
-                                  f"{int(lengths[worst]):,} bytes")
+            over = np.flatnonzero(lengths > limits.line_length)
+            if len(over):  # the first over-long line
+                first = int(over[0])
+                raise limit_error(f"{where}:{lines + first + 1}", "line_length", limits,
+                                  f"{int(lengths[first]):,} bytes")
             lines += len(ends)
             start = int(ends[-1]) + 1
     if len(data) - start > limits.line_length:

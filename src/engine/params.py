@@ -19,7 +19,7 @@ __all__ = ["parse_overrides", "override_warnings", "ALLOW_OPTION"]
 ALLOW_OPTION = "--allow-out-of-range"
 """The command-line option that lets a what-if go beyond a parameter's range."""
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)  # ASCII digits only: １５００ is refused
 
 
 def _parameters(name: str, packs: list[Pack]) -> list[Parameter]:
