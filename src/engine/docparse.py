@@ -213,7 +213,9 @@ class _LimitedLoader(yaml.SafeLoader):
             if ch in "\"'":
                 self.forward()
                 while self.peek() not in (ch, "\0"):
-                    self.forward(2 if ch == '"' and self.peek() == "\\" else 1)
+                    self.forward(2 if ch == '"' and self.peek() == "\\" and self.peek(1) != "\0" else 1)
+                if self.peek() == "\0":
+                    continue  # unterminated: reported at the end of the document above
             elif ch in "[{":
                 depth += 1
             elif ch in "]}":
