@@ -495,3 +495,87 @@ def test_cli_out_of_range_what_if_says_so(tmp_path: Path) -> None:
     doc = json.loads(allowed.stdout)
     assert any(w["record_type"] == "parameters" and "假设测算" in w["message"] for w in doc["warnings"])
     assert "假设测算" in allowed.stderr
+
+
+# ---------------------------------------------------------------------------------------------- watch survives
+
+
+def _change(i: int, **extra: Any) -> dict[str, Any]:
+    return {"op": "upsert", "record_type": "schools",
+            "record": {**school(i % 4, demonstration_project=True, enrolled_students=10 + i),
+                       "school_type": "secondary_vocational", **extra}}
+
+
+def _line(change: dict[str, Any]) -> bytes:
+    return json.dumps(change, ensure_ascii=True).encode()
+
+
+HOSTILE_LINES = {
+    "invalid utf-8": st.integers(0, 40).map(lambda k: _line(_change(k))[:20] + b"\xff\xc3" + _line(_change(k))[20:]),
+    "truncated utf-8": st.just('{"op": "upsert", "record_type": "schools", "record": {"name": "职'.encode()[:-1]),
+    "lone surrogate": st.sampled_from(["\ud800", "a\udfff", "\udbff\udc00"[0]]).map(
+        lambda s: _line(_change(1, name=s))),
+    "huge number": st.integers(4000, 6000).map(
+        lambda n: _line(_change(2))[:-2] + b', "training_cost": ' + b"9" * n + b"}}"),
+    "deep nesting": st.integers(DEFAULT_LIMITS.nesting, 5000).map(
+        lambda d: _line(_change(3))[:-2] + b', "name": ' + b"[" * d + b"]" * d + b"}}"),
+    "bare CR in a string": st.just(_line(_change(1)).replace(b'"name": "', b'"name": "a\rb')),
+    "BOM after line 1": st.just(b"\xef\xbb\xbf" + _line(_change(2))),
+    "over-long": st.integers(2100, 5000).map(lambda n: _line(_change(1, name="x" * n))),
+    "not a change": st.sampled_from([b"[]", b"null", b"42", b'"x"', b"{}", b'{"op": "upsert"}']),
+}
+
+
+@some(30)
+@given(data=st.data())
+def test_watch_skips_every_bad_line_and_applies_every_other(data: Any) -> None:
+    from engine.backends import make_engine
+    from engine.watch import ChangeError, Watcher, change_lines, read_change
+
+    limits = Limits(line_length=2000)
+    valid = [_line(_change(i)) for i in range(data.draw(st.integers(1, 6)))]
+    bad_kinds = data.draw(st.lists(st.sampled_from(sorted(HOSTILE_LINES)), min_size=1, max_size=5))
+    bad = [data.draw(HOSTILE_LINES[k]) for k in bad_kinds]
+    order = data.draw(st.permutations([("ok", v) for v in valid] + [("bad", b) for b in bad]))
+    bom_first = data.draw(st.booleans())
+    lines = [b for _, b in order]
+    if bom_first:
+        lines[0] = b"\xef\xbb\xbf" + lines[0]  # a BOM on the first line is not an error
+    packs = load_packs()[0]
+
+    def run(stream: bytes) -> tuple[dict[Any, Any], list[int]]:
+        skipped = []
+        with make_engine("reference", packs) as eng:
+            watcher = Watcher(eng, dt.date(2021, 12, 31))
+            for number, text in change_lines(io.BytesIO(stream), limits):
+                try:
+                    if isinstance(text, ChangeError):
+                        raise text
+                    watcher.apply(read_change(text, limits), number)
+                except ChangeError as exc:
+                    assert "\n" not in str(exc)
+                    skipped.append(number)
+            return dict(watcher.decisions), skipped
+
+    decisions, skipped = run(b"\n".join(lines) + b"\n")
+    assert skipped == [i + 1 for i, (kind, _) in enumerate(order) if kind == "bad"]
+    only_valid, none = run(b"\n".join(b for kind, b in order if kind == "ok") + b"\n")
+    assert none == [] and decisions == only_valid
+
+
+def test_cli_watch_reports_each_bad_line_and_the_datasets_rejected_records(tmp_path: Path) -> None:
+    start = write(tmp_path, "start.json", json.dumps({"schools": [school(1), school(2, region_code="99")]}))
+    bad = [b"\xff\xfe", _line(_change(1, name="\ud800")), _line(_change(2))[:-2] + b', "training_cost": '
+           + b"9" * 5000 + b"}}", _line(_change(3))[:-2] + b', "name": ' + b"[" * 3000 + b"]" * 3000 + b"}}",
+           _line(_change(1)).replace(b'"name": "', b'"name": "a\rb')]
+    lines = [b"\xef\xbb\xbf" + _line(_change(0))] + bad + [_line(_change(5))]
+    changes = write(tmp_path, "changes.jsonl", b"\n".join(lines) + b"\r\n")
+    proc = subprocess.run([CHANJIAO, "watch", str(changes), "--dataset", str(start), "--as-of", "2021-12-31",
+                           "--engine", "reference"], capture_output=True, timeout=120)
+    err = proc.stderr.decode("utf-8")
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    for n in range(2, 2 + len(bad)):
+        assert f"line {n}:" in err, err
+    assert "start.json" in err and "schools row 2" in err  # the starting dataset's rejected record
+    applied = {json.loads(o)["change"]["line"] for o in proc.stdout.decode().splitlines()}
+    assert applied == {1, len(lines)}
