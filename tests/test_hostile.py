@@ -579,3 +579,33 @@ def test_cli_watch_reports_each_bad_line_and_the_datasets_rejected_records(tmp_p
     assert "start.json" in err and "schools row 2" in err  # the starting dataset's rejected record
     applied = {json.loads(o)["change"]["line"] for o in proc.stdout.decode().splitlines()}
     assert applied == {1, len(lines)}
+
+
+# ---------------------------------------------------------------------------------------------- the money bound
+
+_EDGE = 10**16 // 450  # 450 yuan per student: the last enrolment whose subsidy stays below 10¹⁶ yuan
+
+
+@some(15)
+@given(students=st.integers(_EDGE - 3, _EDGE + 3) | st.integers(1, 10**17 - 1),
+       base=st.sampled_from([None, "1000", "123456789.12"]))
+def test_computed_amounts_stay_within_the_money_bound_in_every_engine(students: int, base: str | None) -> None:
+    from engine.backends import make_engine
+    from engine.decisions import AMOUNT_BEYOND_BOUND
+    from engine.records import validate_rows
+
+    packs = load_packs()[0]
+    ds = validate_rows({"schools": [school(1, school_type="secondary_vocational", demonstration_project=True,
+                                           enrolled_students=students)]})
+    overrides = parse_overrides([f"school_subsidy_base_per_student={base}"], packs) if base else {}
+    docs = []
+    for name in ("reference", "vectorised"):
+        with make_engine(name, packs) as eng:
+            docs.append(eng.evaluate_dataset(ds, dt.date(2021, 12, 31), overrides))
+    assert docs[0] == docs[1]
+    (d,) = [d for d in docs[0]["decisions"] if d["rule_id"] == "tonghua.school_subsidy"]
+    amount = Decimal(base or 1000) * Decimal("0.45") * students
+    if amount >= 10**16:
+        assert d["status"] == "undetermined" and d["amount"] is None and d["reasons"] == [AMOUNT_BEYOND_BOUND]
+    else:
+        assert d["status"] == "eligible" and Decimal(d["amount"]) == amount.quantize(Decimal("0.01"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .decisions import Decision, build_document
+from .decisions import AMOUNT_BEYOND_BOUND, Decision, amount_beyond_bound, build_document
 from .errors import EvaluationError
 from .expressions import (
     Context,
@@ -250,6 +250,9 @@ def _positive(r: _Run, d: Decision) -> None:
     if blocked.missing:
         d.missing_facts = sorted(blocked.missing)
         d.reasons = [_undetermined_reason(blocked, "条件已满足，但无法计算金额")]
+        return
+    if any(amount_beyond_bound(v) for v in amounts.values()):  # no amount beyond the documented money bound
+        d.reasons = [AMOUNT_BEYOND_BOUND]
         return
     d.status = rule.positive
     d.amount, d.amount_min, d.amount_max = (amounts.get(k) for k in ("amount", "amount_min", "amount_max"))
