@@ -609,3 +609,53 @@ def test_computed_amounts_stay_within_the_money_bound_in_every_engine(students: 
         assert d["status"] == "undetermined" and d["amount"] is None and d["reasons"] == [AMOUNT_BEYOND_BOUND]
     else:
         assert d["status"] == "eligible" and Decimal(d["amount"]) == amount.quantize(Decimal("0.01"))
+
+
+# ---------------------------------------------------------------------------------------------- the streamed reader
+
+
+def _stream(folder: Path, **kw: Any) -> Any:
+    from engine.stream import check_stream
+
+    out = folder.parent / f"{folder.name}-out"
+    out.mkdir(exist_ok=True)
+    return check_stream(folder, load_packs()[0], dt.date(2021, 12, 31), None, out / "d.csv", "csv", workers=1,
+                        progress=False, **kw)
+
+
+def test_stream_refuses_a_fifo(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    write(d, "schools.csv", "id,name,region_code,school_type\nS1,a,220502,technical\n")
+    os.mkfifo(d / "enterprises.csv")
+    with pytest.raises(FatalError) as info:
+        _stream(d)
+    one_line(info.value, "FIFO")
+
+
+@some(4)
+@given(columns=st.integers(1, 40), limit=st.integers(5, 30))
+def test_stream_header_columns_are_bounded(tmp_path_factory: Any, columns: int, limit: int) -> None:
+    d = tmp_path_factory.mktemp("scols")
+    header = ["id", "name", "region_code", "school_type"] + [f"x{i}" for i in range(columns)]
+    write(d, "schools.csv", ",".join(header) + "\nS1,a,220502,technical" + "," * columns + "\n")
+    if len(header) > limit:
+        with pytest.raises(FatalError) as info:
+            _stream(d, limits=Limits(csv_columns=limit))
+        one_line(info.value, "--limit csv_columns=")
+    else:
+        assert _stream(d, limits=Limits(csv_columns=limit)).records == 1
+
+
+@pytest.mark.parametrize("chunk,ok", [(10_000, False), (50_000, True)])
+def test_stream_line_longer_than_its_read_block(tmp_path: Path, chunk: int, ok: bool) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    write(d, "schools.csv", "id,name,region_code,school_type\nS1," + "x" * 3_000_000 + ",220502,technical\n"
+          "S2,b,220502,technical\n")
+    if ok:
+        assert _stream(d, chunk_enterprises=chunk).records == 2
+    else:
+        with pytest.raises(FatalError) as info:
+            _stream(d, chunk_enterprises=chunk)
+        one_line(info.value, "--chunk-size")

@@ -165,7 +165,7 @@ def check(
         assert output is not None
         _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
                                      chunk_size=chunk_size, workers=workers,
-                                     progress=sys.stderr.isatty() and not quiet), quiet)
+                                     progress=sys.stderr.isatty() and not quiet, limits=parse_limits(limit)), quiet)
         return
     result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, limits=parse_limits(limit))
     for note in result.notes:

@@ -32,7 +32,7 @@ from pathlib import Path
 from .errors import FatalError
 
 __all__ = ["Limits", "DEFAULT_LIMITS", "parse_limits", "limit_error", "check_regular_file", "check_file_size",
-           "check_line_lengths", "check_columns", "check_xlsx_archive", "check_csv_file", "check_input", "LIMIT_NAMES"]
+           "check_line_lengths", "check_columns", "check_xlsx_archive", "check_csv_file", "check_input", "check_stream_file", "LIMIT_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -213,3 +213,23 @@ def check_input(path: Path, limits: Limits) -> None:
             check_csv_file(f, limits)
         elif suffix in (".xlsx", ".xlsm"):
             check_xlsx_archive(f, limits)
+
+
+def check_stream_file(path: Path, limits: Limits) -> None:
+    """A file the streamed check reads in batches (any size): regular, and for CSV a header line within
+    ``line_length`` and ``csv_columns`` (read alone, never the whole file)."""
+    import csv
+
+    check_regular_file(path)
+    if path.suffix.lower() != ".csv":
+        return
+    with open(path, "rb") as fh:
+        first = fh.readline(limits.line_length + 2)
+    if len(first.rstrip(b"\r\n")) > limits.line_length:
+        raise limit_error(f"{path}:1", "line_length", limits, f"> {limits.line_length:,} bytes")
+    text = first.decode("utf-8", "replace").lstrip("\ufeff")
+    try:
+        count = len(next(csv.reader(io.StringIO(text, newline="")), []))
+    except csv.Error:
+        count = text.count(",") + 1
+    check_columns(count, limits, f"{path}:1")

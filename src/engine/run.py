@@ -161,13 +161,14 @@ class Checker:
 
     def check_stream(self, source: Path, output: Path, fmt: str, *, as_of: dt.date,
                      params: Mapping[str, Decimal] | None = None, chunk_size: int = 50_000,
-                     workers: int | None = None, progress: bool | None = None) -> Any:
+                     workers: int | None = None, progress: bool | None = None,
+                     limits: Limits = DEFAULT_LIMITS) -> Any:
         """The vectorised check of a CSV/Parquet directory in bounded memory, written to ``output``
         (``csv``, ``jsonl`` or ``parquet``); returns :class:`engine.stream.StreamResult`."""
         from .stream import check_stream
 
         return check_stream(source, self.packs, as_of, dict(params or {}), output, fmt, chunk_size,
-                            progress=progress, workers=workers)
+                            progress=progress, workers=workers, limits=limits)
 
     def check_dask(self, source: Path, output: Path, scheduler: Any, *, as_of: dt.date,
                    params: Mapping[str, Decimal] | None = None, partitions: int | None = None,

@@ -46,6 +46,7 @@ from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul
 from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
+from .limits import DEFAULT_LIMITS, Limits, check_stream_file
 from .loaders import _record_type
 from .policy import Pack
 from .records import RECORD_TYPES
@@ -81,8 +82,9 @@ class StreamResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def input_files(path: Path) -> dict[str, Path]:
-    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
+def input_files(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Path]:
+    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases); a FIFO or
+    device is refused, and a CSV header over ``limits`` (line length, columns) too."""
     if not path.is_dir():
         raise FatalError(f"{path}: streaming reads a directory of <record type>.csv or .parquet files")
     out: dict[str, Path] = {}
@@ -93,6 +95,8 @@ def input_files(path: Path) -> dict[str, Path]:
                 out[rtype] = f
     if not out:
         raise FatalError(f"{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)")
+    for f in out.values():
+        check_stream_file(f, limits)
     return out
 
 
@@ -121,11 +125,17 @@ def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
         with open(path, "rb") as fh:
             if not fh.read(4096).lstrip(b"\xef\xbb\xbf").strip():
                 return  # an empty file: no rows
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
-                                convert_options=csv_text_options(path))
+        block = max(1 << 20, rows * 120)
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block),
+                                convert_options=csv_text_options(path, block))
         for batch in reader:
             yield text_columns(batch)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
+        if "straddl" in str(exc):  # one line longer than a read block: bounded, and the option that raises it
+            block = max(1 << 20, rows * 120)
+            raise FatalError(f"{path}: 有一行超过流式读取块大小 {block:,} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
+                             f"chunk-size）/ a line longer than the streaming read block of {block:,} bytes; raise it "
+                             "with --chunk-size (block = 120 bytes x chunk size)") from None
         raise unreadable(path, exc) from None
 
 
@@ -603,14 +613,14 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None) -> StreamResult:
+                 workers: int | None = None, limits: Limits = DEFAULT_LIMITS) -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
     partitions side by side; this process reads the files and writes the outputs in partition order, so the
     files are the same whatever the number of workers.
     """
-    files = input_files(path)
+    files = input_files(path, limits)
     res = StreamResult()
     if progress is None:
         progress = sys.stderr.isatty()
