@@ -659,3 +659,19 @@ def test_stream_line_longer_than_its_read_block(tmp_path: Path, chunk: int, ok: 
         with pytest.raises(FatalError) as info:
             _stream(d, chunk_enterprises=chunk)
         one_line(info.value, "--chunk-size")
+
+
+@some(25)
+@given(mantissa=st.sampled_from(["1", "9.99", "-1", "0", "123456789012345678"]),
+       exponent=st.integers(-10**12, 10**12) | st.integers(-30, 30),
+       field=st.sampled_from(["enrolled_students", "training_cost"]))
+def test_json_exponents_of_any_size_reject_or_accept_one_record(tmp_path_factory: Any, mantissa: str, exponent: int,
+                                                                field: str) -> None:
+    number = Decimal(f"{mantissa}E{exponent}")
+    rec = json.dumps(school(2))[:-1] + f', "{field}": {mantissa}e{exponent}}}'
+    ds = load_dataset(write(tmp_path_factory.mktemp("exp"), "d.json",
+                            '{"schools": [' + json.dumps(school(1)) + ", " + rec + "]}"))
+    assert [s.id for s in ds.records["schools"]][:1] == ["S1"]
+    fine = (number == number.to_integral_value() and 0 <= number < 10**17) if field == "enrolled_students" else \
+        (0 <= number < 10**16 and number == number.quantize(Decimal("0.01")) if abs(exponent) < 100 else number == 0)
+    assert rejected_rows(ds, "schools") == (set() if fine else {2})

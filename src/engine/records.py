@@ -93,6 +93,12 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise InvalidOperation("a boolean is not a number")
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidOperation("not a finite number")
+        if value.is_zero():
+            return Decimal(0).copy_sign(value)  # 0E+999999999 is zero: its exponent is dropped
+        if abs(value.adjusted()) > 1000:  # 1E+999999999: no arithmetic on it (it would overflow); beyond every bound
+            return Decimal(f"1E{'+' if value.adjusted() > 0 else '-'}1000").copy_sign(value)
         return value
     if isinstance(value, int):
         return Decimal(value)
