@@ -26,8 +26,8 @@ from .errors import FatalError
 from .limits import DEFAULT_LIMITS, Limits, limit_error
 from .records import RECORD_TYPES, SHEET_ALIASES, UnreadableRow
 
-__all__ = ["parse_json_document", "parse_yaml_document", "limited_yaml_loader", "YamlLimitError", "TOO_DEEP_TAG",
-           "json_number"]
+__all__ = ["parse_json_document", "parse_yaml_document", "limited_yaml_loader", "load_yaml", "YamlLimitError",
+           "TOO_DEEP_TAG", "json_number"]
 
 TOO_DEEP_TAG = "tag:chanjiao,2026:too-deep"
 """The tag of the placeholder node that stands for a collection nested deeper than the limit (not composed)."""
@@ -281,6 +281,22 @@ def limited_yaml_loader(text: str, limits: Limits = DEFAULT_LIMITS) -> yaml.Safe
     ``limits.nesting`` is composed as a scalar node tagged :data:`TOO_DEEP_TAG`. Call ``dispose()`` when done.
     """
     return _LimitedLoader(text, limits)
+
+
+def load_yaml(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """``yaml.safe_load`` within ``limits`` (aliases counted, nesting bounded): any unreadable document —
+    malformed, over a limit, a 5,000-digit integer, an impossible date — raises ``yaml.YAMLError``."""
+    loader = None
+    try:
+        loader = _LimitedLoader(text, limits)
+        node = loader.get_single_node()
+        return None if node is None else loader.construct_document(node)
+    except (ValueError, OverflowError, TypeError, RecursionError) as exc:
+        raise yaml.YAMLError(f"unreadable value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+            from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_yaml_document(text: str, where: str, limits: Limits = DEFAULT_LIMITS) -> Any:

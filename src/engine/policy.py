@@ -451,8 +451,8 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
         if isinstance(n, yaml.MappingNode):
             out = {}
             for k, v in n.value:
-                key = convert(k, p + ("<key>",))
-                where = positions.pop(p + ("<key>",))
+                key = convert(k, p + ("<key?>",))  # a scratch path: p + (name, "<key>") holds the keys kept
+                where = positions.pop(p + ("<key?>",))
                 if isinstance(key, (list, dict)):  # unhashable: only text keys are meaningful in a pack
                     errors.append(PolicyError("a key must be text, not a list or mapping", str(path), *where[:2]))
                     continue
