@@ -58,6 +58,8 @@ def _value(text: str, param: Parameter) -> Decimal | None:
     if not _NUMBER.fullmatch(text):
         return None
     value = Decimal(text)
+    if value.is_zero():
+        value = value.copy_abs()  # -0 is 0
     return value / 100 if percent else value
 
 
