@@ -675,3 +675,20 @@ def test_json_exponents_of_any_size_reject_or_accept_one_record(tmp_path_factory
     fine = (number == number.to_integral_value() and 0 <= number < 10**17) if field == "enrolled_students" else \
         (0 <= number < 10**16 and number == number.quantize(Decimal("0.01")) if abs(exponent) < 100 else number == 0)
     assert rejected_rows(ds, "schools") == (set() if fine else {2})
+
+
+@some(8)
+@given(bad=st.sampled_from([b"\xff\xfe", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]), where=st.integers(0, 5))
+def test_invalid_utf8_in_a_parquet_string_is_one_line(tmp_path_factory: Any, bad: bytes, where: int) -> None:
+    """Parquet does not check its strings: invalid UTF-8 in one is refused in one line, never an Arrow exception."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([{"id": ENT, "name": "abcdef", "region_code": "220502"}]), buf,
+                   compression="none")
+    d = tmp_path_factory.mktemp("pq")
+    write(d, "enterprises.parquet", buf.getvalue().replace(b"abcdef", b"abcdef"[:where] + bad + b"abcdef"[where:]))
+    with pytest.raises(FatalError) as info:
+        _stream(d)
+    one_line(info.value, "enterprises.parquet", "UTF8")

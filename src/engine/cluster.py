@@ -93,7 +93,9 @@ def _read_piece(piece: Piece) -> dict[str, pa.Array]:
     path = Path(piece.path)
     try:
         if piece.header is None:
-            return text_columns(pq.ParquetFile(path).read_row_group(piece.start))
+            group = pq.ParquetFile(path).read_row_group(piece.start)
+            group.validate(full=True)  # invalid UTF-8 in a Parquet string column: one line, as the stream says
+            return text_columns(group)
         with open(path, "rb") as fh:
             fh.seek(piece.start)
             body = fh.read(piece.end - piece.start)

@@ -159,7 +159,8 @@ def _read_xlsx(p: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except _XLSX_ERRORS as exc:
-        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise FatalError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     raw: RawRows = {}
     warnings: list[RecordWarning] = []
     cells_read = 0

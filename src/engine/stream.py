@@ -118,6 +118,7 @@ def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                batch.validate(full=True)  # Parquet does not check its strings: invalid UTF-8 stops here, in one line
                 yield text_columns(batch)
             return
         import pyarrow.csv as pacsv
