@@ -688,7 +688,7 @@ def test_invalid_utf8_in_a_parquet_string_is_one_line(tmp_path_factory: Any, bad
     pq.write_table(pa.Table.from_pylist([{"id": ENT, "name": "abcdef", "region_code": "220502"}]), buf,
                    compression="none")
     d = tmp_path_factory.mktemp("pq")
-    write(d, "enterprises.parquet", buf.getvalue().replace(b"abcdef", b"abcdef"[:where] + bad + b"abcdef"[where:]))
+    write(d, "enterprises.parquet", buf.getvalue().replace(b"abcdef", (b"abcdef"[:where] + bad + b"abcdef")[:6]))
     with pytest.raises(FatalError) as info:
         _stream(d)
     one_line(info.value, "enterprises.parquet", "UTF8")
