@@ -55,7 +55,10 @@ def parse_json_document(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
         doc = json.loads(text, parse_float=Decimal, parse_int=json_number)
     except RecursionError:  # some value nests deeper than the interpreter's stack: read record by record
         doc = _json_by_record(text, limits)
-    _mark_deep_records(doc, limits)
+    # a flat document has one bracket per list and per record: only a document with more is walked for depth
+    flat = 1 + sum(1 + len(v) for v in doc.values() if isinstance(v, list)) if isinstance(doc, dict) else 0
+    if text.count("{") + text.count("[") > flat:
+        _mark_deep_records(doc, limits)
     return doc
 
 
