@@ -692,3 +692,25 @@ def test_invalid_utf8_in_a_parquet_string_is_one_line(tmp_path_factory: Any, bad
     with pytest.raises(FatalError) as info:
         _stream(d)
     one_line(info.value, "enterprises.parquet", "UTF8")
+
+
+def test_money_bound_is_the_same_in_the_durable_engine_and_the_stream(tmp_path: Path) -> None:
+    from engine.run import Checker
+
+    rows = [school(i, school_type="secondary_vocational", demonstration_project=True, enrolled_students=n)
+            for i, n in enumerate([_EDGE, _EDGE + 1, 10**17 - 1])]
+    d = tmp_path / "in"
+    d.mkdir()
+    write(d, "schools.csv", "\n".join([",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]) + "\n")
+    checker = Checker()
+    docs = {e: checker.check(d, as_of=dt.date(2021, 12, 31), engine=e).document for e in ("reference", "durable")}
+    assert docs["reference"] == docs["durable"]
+    statuses = {x["subject_id"]: x["status"] for x in docs["reference"]["decisions"]
+                if x["rule_id"] == "tonghua.school_subsidy"}
+    assert statuses == {"S0": "eligible", "S1": "undetermined", "S2": "undetermined"}
+    res = _stream(d)
+    import csv as _csv
+
+    with open(tmp_path / "in-out" / "d.csv", encoding="utf-8") as fh:
+        streamed = {r["subject_id"]: r["status"] for r in _csv.DictReader(fh) if r["rule_id"] == "tonghua.school_subsidy"}
+    assert streamed == statuses and res.records == 3
