@@ -27,7 +27,7 @@ from .limits import DEFAULT_LIMITS, Limits, limit_error
 from .records import RECORD_TYPES, SHEET_ALIASES, UnreadableRow
 
 __all__ = ["parse_json_document", "parse_yaml_document", "limited_yaml_loader", "load_yaml", "YamlLimitError",
-           "TOO_DEEP_TAG", "json_number"]
+           "TOO_DEEP_TAG", "json_number", "json_value_end", "too_deep_reason", "yaml_plain", "TooDeep"]
 
 TOO_DEEP_TAG = "tag:chanjiao,2026:too-deep"
 """The tag of the placeholder node that stands for a collection nested deeper than the limit (not composed)."""
@@ -38,7 +38,8 @@ def json_number(text: str) -> int | Decimal:
     return int(text) if len(text) < 4000 else Decimal(text)
 
 
-def _too_deep_reason(limits: Limits) -> str:
+def too_deep_reason(limits: Limits) -> str:
+    """The rejection reason of a record nested deeper than ``limits.nesting``."""
     return (f"记录嵌套超过 {limits.nesting} 层，无法读取（--limit nesting=N 可提高） / nested deeper than "
             f"{limits.nesting} levels")
 
@@ -92,14 +93,14 @@ def _mark_deep_records(doc: Any, limits: Limits) -> None:
         for i, row in enumerate(rows):
             if isinstance(row, dict) and not isinstance(row, UnreadableRow) \
                     and _depth(row, limits.nesting - 2) > limits.nesting - 2:
-                rows[i] = UnreadableRow(_too_deep_reason(limits))
+                rows[i] = UnreadableRow(too_deep_reason(limits))
 
 
 _WS = re.compile(r"[ \t\n\r]*")
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
 
 
-def _value_end(text: str, i: int, decoder: json.JSONDecoder) -> int:
+def json_value_end(text: str, i: int, decoder: json.JSONDecoder) -> int:
     """Where the JSON value starting at ``i`` ends, found without parsing it (so without recursion)."""
     if i < len(text) and text[i] in "[{":
         depth = 0
@@ -150,17 +151,17 @@ def _json_by_record(text: str, limits: Limits) -> Any:
                     i += 1
                 else:
                     while True:
-                        end = _value_end(text, i, decoder)
+                        end = json_value_end(text, i, decoder)
                         try:
                             rows.append(_parse_part(text, i, end))
                         except RecursionError:
-                            rows.append(UnreadableRow(_too_deep_reason(limits)))
+                            rows.append(UnreadableRow(too_deep_reason(limits)))
                         sep, i = _expect(text, end, ",]")
                         if sep == "]":
                             break
                 doc[key] = rows
             else:
-                end = _value_end(text, i, decoder)
+                end = json_value_end(text, i, decoder)
                 try:
                     doc[key] = _parse_part(text, i, end)
                 except RecursionError:
@@ -320,14 +321,14 @@ def parse_yaml_document(text: str, where: str, limits: Limits = DEFAULT_LIMITS) 
     if node is None:
         return None
     if not isinstance(node, MappingNode):
-        return _plain(node, limits)
+        return yaml_plain(node)
     doc: dict[str, Any] = {}
     for k, v in node.value:
         key = _key(k)
         if _is_record_key(key) and isinstance(v, SequenceNode):
             doc[key] = [_record(r, limits) for r in v.value]
         else:
-            doc[key] = _plain(v, limits)
+            doc[key] = yaml_plain(v)
     return doc
 
 
@@ -343,28 +344,29 @@ def _scalar(node: ScalarNode) -> Any:
 
 def _record(node: Node, limits: Limits) -> Any:
     if not isinstance(node, MappingNode):
-        return _plain(node, limits)
+        return yaml_plain(node)
     row: dict[str, Any] = {}
     for k, v in node.value:
-        value = _plain(v, limits)
+        value = yaml_plain(v)
         if _contains_too_deep(value):
-            return UnreadableRow(_too_deep_reason(limits))
+            return UnreadableRow(too_deep_reason(limits))
         row[_key(k)] = value
     return row
 
 
-class _TooDeep:
+class TooDeep:
     """Stands for a collection that was not composed."""
 
 
-def _plain(node: Node, limits: Limits) -> Any:
-    """A node as lists, dicts and text (scalars as written); depth is bounded by the composer."""
+def yaml_plain(node: Node) -> Any:
+    """A composed YAML node as lists, dicts and text: scalars as written, ``None`` for a plain null, a
+    :class:`TooDeep` for a collection the composer did not compose; depth is bounded by the composer."""
     if isinstance(node, ScalarNode):
-        return _TooDeep() if node.tag == TOO_DEEP_TAG else _scalar(node)
+        return TooDeep() if node.tag == TOO_DEEP_TAG else _scalar(node)
     if isinstance(node, SequenceNode):
-        return [_plain(c, limits) for c in node.value]
+        return [yaml_plain(c) for c in node.value]
     if isinstance(node, MappingNode):
-        return {_key(k): _plain(v, limits) for k, v in node.value}
+        return {_key(k): yaml_plain(v) for k, v in node.value}
     return None  # pragma: no cover - PyYAML has no other node kind
 
 
@@ -372,7 +374,7 @@ def _contains_too_deep(value: Any) -> bool:
     todo = [value]
     while todo:
         v = todo.pop()
-        if isinstance(v, _TooDeep):
+        if isinstance(v, TooDeep):
             return True
         if isinstance(v, dict):
             todo.extend(v.values())

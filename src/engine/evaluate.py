@@ -35,6 +35,7 @@ from .expressions import (
 )
 from .policy import Expr, Pack, Rule
 from .records import Dataset
+from .vocabulary import fact_label
 
 __all__ = [
     "BackendMismatch",
@@ -107,7 +108,7 @@ def params_for(pack: Pack, day: dt.date, overrides: dict[str, Decimal] | None = 
 
 def parse_param_overrides(items: list[str], packs: list[Pack], allow_out_of_range: bool = False) -> dict[str, Decimal]:
     """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides, checked against each parameter's type,
-    unit and cited range (:func:`engine.params.parse_overrides`); raise ValueError naming a bad one."""
+    unit and cited range (:func:`engine.params.parse_overrides`; -0 is 0); raise ValueError naming a bad one."""
     from .params import parse_overrides
 
     return parse_overrides(items, packs, allow_out_of_range)
@@ -277,7 +278,7 @@ def _fail_reason(variants: tuple[tuple[Expr | None, Any], ...], ctx: Context) ->
 
 
 def _undetermined_reason(unknown: Unknown, lead: str) -> str:
-    text = f"{lead}：缺少 {'、'.join(sorted(unknown.missing))}" if unknown.missing else lead
+    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in sorted(unknown.missing))}" if unknown.missing else lead
     notes = sorted(n for n in unknown.notes if n)
     if notes:
         text += f"（{'；'.join(notes)}）"
@@ -292,7 +293,7 @@ def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
     try:
         return decide(rule, pack, subject, dataset, as_of, overrides, outcomes).decision
     except ExprEvalError as exc:
-        errors.append(EvaluationError(str(exc), rule.id, subject.id))
+        errors.append(EvaluationError(exc.args[0], rule.id, subject.id))
         return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
                         reasons=[f"规则求值出错：{exc}"])
 
