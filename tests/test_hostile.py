@@ -125,10 +125,10 @@ def test_file_size_limit(tmp_path_factory: Any, fmt: str, limit: int, pad: int) 
     limits = Limits(file_size=limit)
     if size > limit:
         with pytest.raises(FatalError) as info:
-            load_dataset(tmp if fmt == "csv" else path, limits)
+            load_dataset(tmp if fmt == "csv" else path, limits=limits)
         one_line(info.value, "文件大小超过上限", "--limit file_size=")
     else:
-        assert len(load_dataset(tmp if fmt == "csv" else path, limits).records["schools"]) == 1
+        assert len(load_dataset(tmp if fmt == "csv" else path, limits=limits).records["schools"]) == 1
 
 
 @some(20)
@@ -144,10 +144,10 @@ def test_csv_line_length_limit(tmp_path_factory: Any, lengths: list[int], limit:
     too_long = [i + 1 for i, n in enumerate(sizes) if n > limit]
     if too_long:
         with pytest.raises(FatalError) as info:
-            load_dataset(tmp, Limits(line_length=limit))
+            load_dataset(tmp, limits=Limits(line_length=limit))
         one_line(info.value, f"schools.csv:{too_long[0]}", "--limit line_length=")
     else:
-        assert len(load_dataset(tmp, Limits(line_length=limit)).records["schools"]) == len(lengths)
+        assert len(load_dataset(tmp, limits=Limits(line_length=limit)).records["schools"]) == len(lengths)
 
 
 @some(10)
@@ -158,10 +158,10 @@ def test_csv_column_limit(tmp_path_factory: Any, columns: int, limit: int) -> No
     write(tmp, "schools.csv", ",".join(header) + "\nS1,a,220502,technical\n")
     if len(header) > limit:
         with pytest.raises(FatalError) as info:
-            load_dataset(tmp, Limits(csv_columns=limit))
+            load_dataset(tmp, limits=Limits(csv_columns=limit))
         one_line(info.value, "CSV 列数超过上限", "--limit csv_columns=")
     else:
-        load_dataset(tmp, Limits(csv_columns=limit))
+        load_dataset(tmp, limits=Limits(csv_columns=limit))
 
 
 def _workbook(rows: int, cols: int) -> bytes:
@@ -184,10 +184,10 @@ def test_xlsx_cell_limit(tmp_path_factory: Any, rows: int, cols: int, limit: int
     path = write(tmp_path_factory.mktemp("cells"), "d.xlsx", _workbook(rows, cols))
     if rows * cols > limit:
         with pytest.raises(FatalError) as info:
-            load_dataset(path, Limits(xlsx_cells=limit))
+            load_dataset(path, limits=Limits(xlsx_cells=limit))
         one_line(info.value, "XLSX 单元格数超过上限", "--limit xlsx_cells=")
     else:
-        assert len(load_dataset(path, Limits(xlsx_cells=limit)).records["schools"]) == rows
+        assert len(load_dataset(path, limits=Limits(xlsx_cells=limit)).records["schools"]) == rows
 
 
 def _patch_part(blob: bytes, part: str, edit: Any) -> bytes:
@@ -205,7 +205,7 @@ def test_xlsx_forged_dimension_counts_the_padded_cells(tmp_path: Path) -> None:
                        lambda x: x.replace(b'<dimension ref="A1:D11" />', b'<dimension ref="A1:XFD1048576" />'))
     path = write(tmp_path, "d.xlsx", blob)
     with pytest.raises(FatalError) as info:
-        load_dataset(path, Limits(xlsx_cells=100_000))  # 10 rows x 16,384 padded cells
+        load_dataset(path, limits=Limits(xlsx_cells=100_000))  # 10 rows x 16,384 padded cells
     one_line(info.value, "--limit xlsx_cells=")
     assert len(load_dataset(path).records["schools"]) == 10  # within the default: every record still read
 
@@ -217,7 +217,7 @@ def test_xlsx_zip_bomb_is_refused_before_unpacking(tmp_path: Path, megabytes: in
     path = write(tmp_path, "d.xlsx", blob)
     assert path.stat().st_size < 200_000  # a few kilobytes that unpack to megabytes
     with pytest.raises(FatalError) as info:
-        load_dataset(path, Limits(xlsx_unzipped=1 << 20))
+        load_dataset(path, limits=Limits(xlsx_unzipped=1 << 20))
     one_line(info.value, "XLSX 解压后大小超过上限", "--limit xlsx_unzipped=")
 
 
@@ -295,7 +295,8 @@ def test_deep_nesting_rejects_that_record_only(tmp_path_factory: Any, fmt: str, 
                                                position: int) -> None:
     tmp = tmp_path_factory.mktemp("deep")
     records = [json.dumps(school(i), ensure_ascii=False) for i in range(3)]
-    records[position] = records[position][:-1] + f', "{field}x": 1, "{field}": {_nested(depth)}}}'
+    without = {k: v for k, v in school(position).items() if k != field}  # the field once (twice is its own error)
+    records[position] = json.dumps(without, ensure_ascii=False)[:-1] + f', "{field}": {_nested(depth)}}}'
     text = '{"schools": [' + ", ".join(records) + "]}"
     path = write(tmp, f"d.{fmt}", text)  # JSON is YAML too (flow style)
     ds = load_dataset(path)
@@ -401,7 +402,7 @@ def test_impossible_dates_reject_that_record_in_every_format(tmp_path_factory: A
     for path in (write(tmp, "d.json", json.dumps({"agreements": rows})), write(tmp, "d.yaml", plain), tmp / "csv"):
         ds = load_dataset(path)
         assert rejected_rows(ds, "agreements") == {2}, (path, ds.errors)
-        assert [e.field for e in ds.errors] == [field] and "no such date" in ds.errors[0].message
+        assert [e.field for e in ds.errors] == [field] and "没有这一天" in ds.errors[0].message
         assert [a.id for a in ds.records["agreements"]] == ["A0", "A2"]
 
 
@@ -576,7 +577,7 @@ def test_cli_watch_reports_each_bad_line_and_the_datasets_rejected_records(tmp_p
     err = proc.stderr.decode("utf-8")
     assert proc.returncode == 1 and "Traceback" not in err, err
     for n in range(2, 2 + len(bad)):
-        assert f"line {n}:" in err, err
+        assert f"第 {n} 行" in err or f"line {n}:" in err, err
     assert "start.json" in err and "schools row 2" in err  # the starting dataset's rejected record
     applied = {json.loads(o)["change"]["line"] for o in proc.stdout.decode().splitlines()}
     assert applied == {1, len(lines)}
@@ -652,8 +653,10 @@ def test_stream_header_columns_are_bounded(tmp_path_factory: Any, columns: int, 
 def test_stream_line_longer_than_its_read_block(tmp_path: Path, chunk: int, ok: bool) -> None:
     d = tmp_path / "in"
     d.mkdir()
-    write(d, "schools.csv", "id,name,region_code,school_type\nS1," + "x" * 3_000_000 + ",220502,technical\n"
-          "S2,b,220502,technical\n")
+    extra = [f"x{i}" for i in range(30)]  # 30 cells of 100,000 bytes: a 3 MB line, each cell a readable field
+    write(d, "schools.csv", ",".join(["id", "name", "region_code", "school_type", *extra]) + "\n"
+          + "S1,a,220502,technical," + ",".join("y" * 100_000 for _ in extra) + "\n"
+          + "S2,b,220502,technical" + "," * len(extra) + "\n")
     if ok:
         assert _stream(d, chunk_enterprises=chunk).records == 2
     else:
