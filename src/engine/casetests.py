@@ -31,7 +31,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .decisions import money
+from .docparse import load_yaml
+from .errors import FatalError
 from .evaluate import decide
+from .limits import DEFAULT_LIMITS, check_file_size
 from .policy import Pack, Rule
 from .records import validate_rows
 
@@ -90,9 +93,10 @@ class CaseResult:
 def load_case_file(path: Path) -> CaseFileModel:
     """Read and validate a test-case file; raises ValueError with a readable message."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        check_file_size(path, DEFAULT_LIMITS)  # a FIFO or a huge file is refused, not read
+        data = load_yaml(path.read_text(encoding="utf-8"))  # aliases and nesting bounded, odd values an error
         return CaseFileModel.model_validate(data)
-    except (yaml.YAMLError, ValidationError, OSError) as exc:
+    except (yaml.YAMLError, ValidationError, OSError, UnicodeDecodeError, FatalError) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
 

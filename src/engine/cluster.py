@@ -106,6 +106,7 @@ def _read_piece(piece: Piece, stats: ReadStats | None = None) -> dict[str, pa.Ar
     try:
         if piece.header is None:
             group = pq.ParquetFile(path).read_row_group(piece.start)
+            group.validate(full=True)  # invalid UTF-8 in a Parquet string column: one line, as the stream says
             stats.rows += group.num_rows
             return (parquet_text_columns(group, piece.record_type, path.name) if piece.record_type
                     else text_columns(group))
@@ -232,6 +233,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         import distributed  # noqa: F401
     except ImportError:
         raise FatalError(msg("dask.missing")) from None
+    input_files(path)  # FIFOs, devices and CSV headers over a limit are refused before any file is read
     plan = plan_files(path, header_row)
     files = plan.files
     engine = VectorisedEngine(packs)

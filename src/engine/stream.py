@@ -47,6 +47,7 @@ from .backends.vectorised import rejected_columns, taint_columns
 from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
+from .limits import DEFAULT_LIMITS, Limits, check_stream_file
 from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
                       parquet_text_columns, plan_files, record_type_of)
 from .messages import localise, msg
@@ -86,8 +87,9 @@ class StreamResult:
     lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
-def input_files(path: Path) -> dict[str, Path]:
-    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
+def input_files(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Path]:
+    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases); a FIFO or
+    device is refused, and a CSV header over ``limits`` (line length, columns) too."""
     if not path.is_dir():
         raise FatalError(msg("stream.not_dir", path=path))
     out: dict[str, Path] = {}
@@ -98,6 +100,8 @@ def input_files(path: Path) -> dict[str, Path]:
                 out[rtype] = f
     if not out:
         raise FatalError(msg("stream.no_files", path=path))
+    for f in out.values():
+        check_stream_file(f, limits)
     return out
 
 
@@ -149,6 +153,7 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                batch.validate(full=True)  # Parquet does not check its strings: invalid UTF-8 stops here, in one line
                 cols = parquet_text_columns(pa.Table.from_batches([batch]), rtype, path.name) if rtype else \
                     text_columns(batch)
                 stats.rows += batch.num_rows
@@ -166,6 +171,11 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
             for batch in reader:
                 yield layout_columns(layout, batch, stats)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
+        if "straddl" in str(exc):  # one line longer than a read block: bounded, and the option that raises it
+            block = max(1 << 20, rows * 120)
+            raise FatalError(f"{path}: 有一行超过流式读取块大小 {block:,} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
+                             f"chunk-size）/ a line longer than the streaming read block of {block:,} bytes; raise it "
+                             "with --chunk-size (block = 120 bytes x chunk size)") from None
         raise unreadable(path, exc) from None
 
 
@@ -680,13 +690,15 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None, header_row: int | None = None, lang: str = "zh") -> StreamResult:
+                 workers: int | None = None, header_row: int | None = None, lang: str = "zh",
+                 limits: Limits = DEFAULT_LIMITS) -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
     partitions side by side; this process reads the files and writes the outputs in partition order, so the
     files are the same whatever the number of workers.
     """
+    input_files(path, limits)  # FIFOs, devices and CSV headers over a limit are refused before any file is read
     plan = plan_files(path, header_row)
     files = plan.files
     res = StreamResult()

@@ -14,18 +14,20 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from .backends import Engine
 from .decisions import Decision
+from .docparse import json_number
 from .errors import EvaluationError, FatalError
+from .limits import DEFAULT_LIMITS, Limits
 from .expressions import Attr, Comp, Index, Name, Node, children
 from .messages import join, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, Rejected, validate_rows
 from .rejected import DatasetSource, Taint, taint
 
-__all__ = ["Watcher", "ChangeError", "dependencies", "read_change"]
+__all__ = ["Watcher", "ChangeError", "dependencies", "read_change", "change_lines"]
 
 
 class ChangeError(ValueError):
@@ -164,7 +166,7 @@ class Watcher:
         if op == "upsert":
             ds = validate_rows({record_type: [record]})
             if ds.errors:
-                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=e.value)
+                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=_shown(e.value))
                                         for e in ds.errors]))
             new = ds.records[record_type][0]
             touched = self._superseded(record_type, new.id)
@@ -210,6 +212,12 @@ class Watcher:
         return out
 
 
+def _shown(value: Any) -> Any:
+    """A rejected value as a message shows it: itself, or its first characters when it is long (5,000 digits)."""
+    text = str(value)
+    return value if len(text) <= 80 else f"{text[:60]}…({len(text):,} characters)"
+
+
 def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(change, dict):
         raise ChangeError(msg("watch.not_object"))
@@ -223,9 +231,61 @@ def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     return op, record_type, record
 
 
-def read_change(text: str) -> Any:
-    """One JSON line, numbers kept exact."""
+def read_change(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """One JSON line, numbers kept exact (a 5,000-digit number too); nesting deeper than ``limits.nesting`` is
+    a ChangeError, like malformed JSON."""
     try:
-        return json.loads(text, parse_float=Decimal)
+        change = json.loads(text, parse_float=Decimal, parse_int=json_number)
     except json.JSONDecodeError as exc:
         raise ChangeError(msg("watch.bad_json", problem=exc.msg, col=exc.colno)) from None
+    except RecursionError:
+        change = _TOO_DEEP
+    if change is _TOO_DEEP or _too_deep(change, limits.nesting):
+        raise ChangeError(f"嵌套超过 {limits.nesting} 层 / nested deeper than {limits.nesting} levels "
+                          f"(--limit nesting=N raises it)")
+    return change
+
+
+_TOO_DEEP = object()
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (dict, list)):
+            if d > limit:
+                return True
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def change_lines(stream: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[int, str | ChangeError]]:
+    """The lines of a JSON Lines byte stream as (line number, text), or (line number, ChangeError) for a line
+    that cannot be text: invalid UTF-8, or longer than ``limits.line_length`` bytes (skipped without being held).
+
+    Lines end at LF only (a bare CR is part of its line, white space to JSON); a UTF-8 BOM before the first line
+    is dropped. Blank lines are not yielded.
+    """
+    number = 0
+    while True:
+        raw = stream.readline(limits.line_length + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > limits.line_length and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # the rest of the over-long line, read and dropped
+                raw = stream.readline(1 << 20)
+            yield number, ChangeError(f"行长度超过上限 {limits.line_length:,} 字节 / line longer than "
+                                      f"{limits.line_length:,} bytes (--limit line_length=N raises it)")
+            continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, ChangeError(f"不是有效的 UTF-8 文本（第 {exc.start + 1} 字节）/ not UTF-8 text "
+                                      f"(byte {exc.start + 1}: {exc.reason})")
+            continue
+        if text.strip():
+            yield number, text

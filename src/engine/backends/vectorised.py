@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
-from ..decisions import STATUSES, Decision, build_document
+from ..decisions import AMOUNT_BEYOND_BOUND, STATUSES, Decision, build_document
 from ..errors import EvaluationError
 from ..messages import msg
 from ..vocabulary import fact_label
@@ -51,6 +51,19 @@ class Unsupported(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- exact integers
+
+
+def _beyond_bound(num: Any, den: Any) -> np.ndarray:
+    """Rows whose amount num/den is at or beyond the money bound (MAX_YUAN yuan), exactly."""
+    from ..records import MAX_YUAN
+
+    if isinstance(den, int) and isinstance(num, np.ndarray) and num.dtype != object:
+        threshold = den * MAX_YUAN
+        if threshold > _LIMIT:
+            return np.zeros(len(num), dtype=bool)  # an int64 numerator never reaches it
+        return np.abs(num) >= threshold  # int64 throughout: the common case costs one pass
+    limit = np.asarray(den, dtype=object) * MAX_YUAN if not isinstance(den, int) else den * MAX_YUAN
+    return np.asarray(np.abs(np.asarray(num, dtype=object)) >= limit, dtype=bool)
 
 
 def _bound(x: Any) -> float:
@@ -1142,7 +1155,11 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
             if has_missing[i]:
                 b_dn[i] = b_dn.get(i, frozenset()) | s
         amounts[key] = (v.data, v.den, v.known)
-    positive = candidate & ~blocked
+    # an amount at or beyond the money bound: undetermined with no amount, as the reference decides
+    beyond = np.zeros(n, dtype=bool)
+    for num, den, known in amounts.values():
+        beyond |= candidate & ~blocked & known & _beyond_bound(num, den)
+    positive = candidate & ~blocked & ~beyond
     # roll-up keys of positive decisions
     rollup_key = rollup_period = None
     if rule.rollup is not None:
@@ -1179,6 +1196,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
          a_cn | np.where(met_unknown, m_cn, 0), _merge_dn(a_dn, m_dn, met_unknown)),
         (examined & ~applies_unknown & met_unknown, "无法判定", m_miss, m_cn, m_dn),
         (blocked, "条件已满足，但无法计算金额", b_miss, b_cn, b_dn),
+        (beyond, AMOUNT_BEYOND_BOUND, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), {}),
     ):
         rows = np.flatnonzero(mask & ~error)
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
