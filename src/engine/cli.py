@@ -86,16 +86,17 @@ def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pa
 
 
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
-    if name is EngineName.auto:  # one subject at a time (watch, small files): durable
+    auto = name is EngineName.auto
+    if auto:  # one subject at a time (watch, small files): durable, the reference deciding what it refuses
         name = EngineName.durable
     try:
-        return make_engine(name.value, packs)
+        return make_engine(name.value, packs, fallback=auto)
     except CompileError as exc:
         _cannot_run(name, exc)
 
 
 def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
-    _fail(f"the {name.value} engine cannot run these rules: {exc} (use --engine reference)")
+    _fail(f"the {name.value} engine cannot run rule {exc} (use --engine auto or reference)")
 
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
@@ -150,7 +151,7 @@ def check(
                                      chunk_size=chunk_size, workers=workers,
                                      progress=sys.stderr.isatty() and not quiet), quiet)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     try:

@@ -47,6 +47,7 @@ from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import _record_type
+from .partition import PLACEMENT, PartitionPlan, plan_for
 from .policy import Pack
 from .records import RECORD_TYPES
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
@@ -63,9 +64,7 @@ ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name",
                            ("amount_min", pa.string()), ("amount_max", pa.string())])
 _FILTERED_COLUMNS = {"rule_id", "subject_type", "subject_id", "status", "effect", "group", "id", "period"}
 _DISTINCT_COLUMNS = {"subject_id", "reasons", "amount", "amount_min", "amount_max", "id"}
-BY_ENTERPRISE = {"enterprises": "id", "agreements": "enterprise_id", "internship_payments": "enterprise_id",
-                 "practice_expenses": "enterprise_id", "certificates": "enterprise_id",
-                 "land_applications": "enterprise_id", "graduates": "id"}
+BY_ENTERPRISE = {rtype: by for rtype, by in PLACEMENT.items() if by is not None}  # schools: kept whole
 
 
 @dataclass
@@ -547,35 +546,44 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
-def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray]
+def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
+                     plan: PartitionPlan, whole: bool = False
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
-    """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
-    and warnings (the schools' own are reported once, not per partition); ``validated`` None: the schools' partition.
+    """One partition's tables (with the whole schools table), the ids of the rules it decides, and its record errors
+    and warnings (the schools' own are reported once, not per partition).
+
+    ``whole`` (or ``validated`` None): the whole partition, which decides the plan's whole-partition rules over the
+    entire tables of the types they read (``validated``); those records' errors and warnings are reported by the
+    partitions that hold them, so none are returned here.
     """
-    if validated is None:
-        return {**{t: empty_table(t) for t in RECORD_TYPES}, "schools": schools}, {"schools"}, [], []
+    if whole or validated is None:
+        tables, _, _ = finish_tables(validated or {}, known_ids={"schools": schools.columns["id"]},
+                                     duplicate_of=duplicate_of)
+        tables["schools"] = schools
+        return tables, set(plan.whole_rules), [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
                                              duplicate_of=duplicate_of)
     tables["schools"] = schools
-    return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
+    return (tables, set(plan.partitioned_rules), [e for e in errors if e.record_type != "schools"],
             [w for w in warnings if w.record_type != "schools"])
 
 
-def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, school_file: tuple[str, int],
+def _decide_partition(spills: dict[str, list[tuple[str, int, int]]], whole: bool, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
-    """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``spills`` None: the schools').
+    """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``whole``: the whole partition,
+    ``spills`` then holding every row of the types its rules read).
 
     ``school_file`` is the Arrow file of the whole schools table and its rows, mapped here (not sent to each task).
 
     In a worker process the writers are Arrow stream files of its own, closed here; the parent copies them.
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
-    validated = None if spills is None else {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
+    validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
+    tables, rule_ids, errors, warnings = partition_tables(validated, schools, duplicate_of, plan_for(packs), whole)
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, rule_ids, packs, as_of, overrides, out, rollups, summary, errors)
     if out.fmt == "arrows":
         out.close()
         rollups.close()
@@ -693,13 +701,16 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     bar = _Progress(progress, parts + 1, "deciding")
     inline = isinstance(pool, _Inline)
     handover = Path(tempfile.mkdtemp(prefix="chanjiao-", dir=_handover_dir())) if not inline else tmp
-    jobs: list[dict[str, list[tuple[str, int, int]]] | None] = [None]  # the schools first
+    # the whole partition first (the schools' rules, and rules whose lookups cross partitions, over whole tables)
+    jobs: list[tuple[dict[str, list[tuple[str, int, int]]], bool]] = [
+        ({rtype: [(path, 0, int(c.sum())) for path, c in spills[rtype]]
+          for rtype in sorted(plan_for(packs).reads_whole()) if spills[rtype]}, True)]
     for p in range(parts):
         part_spills = {}
         for rtype, batches_of in spills.items():
             if rtype != "schools" and sum(int(c[p]) for _, c in batches_of):  # as if the type had no file
                 part_spills[rtype] = [(path, int(c[:p].sum()), int(c[p])) for path, c in batches_of]
-        jobs.append(part_spills)
+        jobs.append((part_spills, False))
     running: deque[tuple[Future, Path, Path]] = deque()
     try:
         for k, job in enumerate(jobs):
@@ -708,7 +719,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
             else:
                 sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
                          RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
-            running.append((pool.submit(_decide_partition, job, school_file, duplicate_of, packs, as_of, overrides,
+            running.append((pool.submit(_decide_partition, *job, school_file, duplicate_of, packs, as_of, overrides,
                                         *sinks), sinks[0].path, sinks[1].path))
             # a few partitions ahead of the writing, so finished ones do not pile up
             while running and (len(running) > 2 * workers or k == len(jobs) - 1):
@@ -733,10 +744,10 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     return res
 
 
-def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
+def decide_tables(tables: dict[str, Table], rule_ids: set[str], packs: list[Pack], as_of: dt.date,
                   overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
                   summary: "RunningSummary", errors: list[RecordError | EvaluationError]) -> int:
-    """Decide every rule whose subject is in ``subjects`` over one partition's tables; the number of decisions.
+    """Decide every rule in ``rule_ids`` over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
     errors to ``errors``.
@@ -744,7 +755,7 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
     decided = 0
     for pack in packs:
         for rule in pack.rules:
-            if rule.subject not in subjects:
+            if rule.id not in rule_ids:
                 continue
             batch = decide_rule(rule, pack, tables, as_of, overrides)
             if len(batch):

@@ -16,9 +16,39 @@ from ..errors import EvaluationError
 from ..policy import Pack
 from ..records import Dataset, RecordModel
 
-__all__ = ["ENGINES", "Engine", "make_engine"]
+__all__ = ["AUTO_DURABLE_MAX_RECORDS", "ENGINES", "Engine", "choose_engine", "decided_by", "make_engine"]
 
 ENGINES = ("durable", "reference", "vectorised")
+
+AUTO_DURABLE_MAX_RECORDS = 1_000
+"""``auto`` gives durable-rules a submission of at most this many accepted records (a case: one enterprise's
+workbook, a school's return), the vectorised backend anything larger. durable decides one subject per session, so
+its cost grows with the records; the vectorised backend's is nearly flat at this size. Measured by
+``benchmarks/bench_engines.py`` (the crossover it prints is where durable stops being within a second of the
+vectorised backend)."""
+
+
+def choose_engine(dataset: Dataset) -> str:
+    """The engine ``auto`` stands for on this dataset: durable for a case-sized submission, else vectorised."""
+    return "durable" if dataset.accepted_count <= AUTO_DURABLE_MAX_RECORDS else "vectorised"
+
+
+def decided_by(name: str, packs: list[Pack]) -> dict[str, str]:
+    """Which engine decides each rule when ``name`` runs these packs (``auto``'s per-rule fallbacks): a debug view,
+    never part of the decision document. durable hands a rule its compiler refuses to the reference evaluator, and
+    the vectorised backend a rule it does not vectorise."""
+    rules = [r.id for p in packs for r in p.rules]
+    if name == "durable":
+        from .durable_compile import compile_rules
+
+        refused = compile_rules(packs).refused
+        return {r: "reference" if r in refused else "durable" for r in rules}
+    if name == "vectorised":
+        from .vectorised import VectorisedEngine
+
+        fallback = VectorisedEngine(packs).fallback_rules
+        return {r: "reference" if r in fallback else "vectorised" for r in rules}
+    return {r: name for r in rules}
 
 
 class Engine(Protocol):
@@ -38,12 +68,16 @@ class Engine(Protocol):
         """Free what the engine holds."""
 
 
-def make_engine(name: str, packs: list[Pack]) -> Engine:
-    """The engine called ``name`` for these packs; the caller closes it."""
+def make_engine(name: str, packs: list[Pack], fallback: bool = False) -> Engine:
+    """The engine called ``name`` for these packs; the caller closes it.
+
+    durable raises :class:`engine.backends.durable_compile.CompileError` naming a rule it cannot express, unless
+    ``fallback`` lets the reference evaluator decide that rule (the document is the same).
+    """
     if name == "durable":
         from .durable import DurableEngine
 
-        return DurableEngine(packs)
+        return DurableEngine(packs, fallback=fallback)
     if name == "vectorised":
         from .vectorised import VectorisedEngine
 
