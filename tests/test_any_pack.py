@@ -226,3 +226,33 @@ def test_generated_packs_streamed_by_two_workers_give_the_references_decisions(s
         out = Path(d) / "out"
         out.mkdir()
         streamed_matches_reference(paths["csv"], out, packs, as_of, chunk=chunk, workers=2)
+
+
+# ------------------------------------------------------------------------------------ rules lint / rules test
+
+
+def test_lint_and_test_run_every_case_on_every_engine_and_place_a_disagreement(monkeypatch, tmp_path):
+    from engine.backends import vectorised
+    from engine.casetests import CaseEngines, disagreements
+    from engine.lint import lint_dirs
+
+    packs = _load(SCHOOL_PACK)
+    [case_file] = packs[0].test_files
+    engines = CaseEngines(packs)
+    assert disagreements(case_file, packs, engines) == []  # durable refuses the rule; vectorised and streamed agree
+    original = vectorised.decide_rule
+
+    def wrong(rule, pack, tables, as_of, overrides=None):  # a vectorised backend with a bug: every school complies
+        batch = original(rule, pack, tables, as_of, overrides)
+        batch.status[:] = vectorised.STATUSES.index("compliant")
+        return batch
+
+    monkeypatch.setattr(vectorised, "decide_rule", wrong)
+    found = disagreements(case_file, packs, engines)
+    assert [(p.file, p.line) for p in found] == [(str(case_file), 9)] * 2  # the line of the case's name
+    assert "the vectorised engine disagrees with the reference on schools S2: status is 'compliant', the " \
+           "reference's 'non_compliant'" in found[0].message and "schools S3" in found[1].message
+    _, problems = lint_dirs([SCHOOL_PACK], include_shipped=False)
+    assert [str(p) for p in problems] == [str(p) for p in found] and found[0].severity == "error"
+    test = subprocess.run([CHANJIAO, "rules", "test", str(SCHOOL_PACK)], capture_output=True, text=True)
+    assert test.returncode == 0, test.stdout  # the installed command, unpatched: every engine agrees

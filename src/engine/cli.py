@@ -18,7 +18,7 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
-from .casetests import run_case_file
+from .casetests import CaseEngines, disagreements, run_case_file
 from .errors import FatalError, RecordError
 from .backends import make_engine
 from .backends.durable_compile import CompileError
@@ -274,11 +274,15 @@ def rules_lint(directory: Optional[Path] = typer.Argument(None, help="A pack or 
 
 @rules_app.command("test")
 def rules_test(directory: Optional[Path] = typer.Argument(None, help="A pack or folder of packs (default: the shipped packs).")) -> None:
-    """Run the packs' YAML test cases against the reference evaluator."""
+    """Run the packs' YAML test cases against the reference evaluator, and every case on every engine."""
     packs = _packs([directory] if directory else None, include_shipped=directory is None)
     passed = failed = 0
+    engines = CaseEngines(packs)
     for pack in packs:
         for tf in pack.test_files:
+            for problem in disagreements(tf, packs, engines):
+                failed += 1
+                print(f"FAIL {problem}")
             for result in run_case_file(tf, packs):
                 if result.passed:
                     passed += 1

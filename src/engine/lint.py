@@ -2,14 +2,15 @@
 
 Loading already checks the schema, expression types, unique ids and verbatim quotes (see
 :mod:`engine.policy`); lint adds what needs the whole pack: every parameter used and cited, every rule with a
-test file whose cases cover each status the rule can give.
+test file whose cases cover each status the rule can give, and every case decided alike by every engine
+(durable, vectorised, streamed) — a disagreement is an error at the case's ``file:line``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .casetests import expected_statuses
+from .casetests import CaseEngines, disagreements, expected_statuses
 from .errors import PolicyError
 from .expressions import params_used
 from .policy import Pack, load_packs, possible_statuses
@@ -23,9 +24,18 @@ def lint_dirs(dirs: list[Path] | None, include_shipped: bool) -> tuple[list[Pack
     return packs, errors + lint_packs(packs)
 
 
-def lint_packs(packs: list[Pack]) -> list[PolicyError]:
-    """Pack-level problems: unused parameters, rules without test files, statuses no case covers."""
+def lint_packs(packs: list[Pack], every_engine: bool = True) -> list[PolicyError]:
+    """Pack-level problems: unused parameters, rules without test files, statuses no case covers, and (with
+    ``every_engine``) cases an engine decides differently from the reference evaluator."""
     problems: list[PolicyError] = []
+    if every_engine and packs:
+        engines = CaseEngines(packs)
+        try:
+            for pack in packs:
+                for tf in pack.test_files:
+                    problems += disagreements(tf, packs, engines)
+        finally:
+            engines.close()
     for pack in packs:
         used = {name for r in pack.rules for node in r.nodes() for name in params_used(node)}
         for name in pack.parameters:
