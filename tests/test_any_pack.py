@@ -63,8 +63,11 @@ def streamed_matches_reference(folder: Path, out_dir: Path, packs, as_of, chunk=
     except FatalError as exc:
         assert "\n" not in str(exc) and "cannot stream" in str(exc)
         return "refused"
-    got = sorted((json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()) if out.exists() else [],
-                 key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+    if fmt == "parquet":
+        rows = pq.read_table(out).to_pylist() if out.exists() else []
+    else:
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    got = sorted(rows, key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
     assert got == [_flat(d) for d in doc["decisions"]]
     assert res.summary["by_rule"] == doc["summary"]["by_rule"]
     assert res.summary["missing_facts"] == doc["summary"]["missing_facts"]
@@ -256,3 +259,42 @@ def test_lint_and_test_run_every_case_on_every_engine_and_place_a_disagreement(m
     assert [str(p) for p in problems] == [str(p) for p in found] and found[0].severity == "error"
     test = subprocess.run([CHANJIAO, "rules", "test", str(SCHOOL_PACK)], capture_output=True, text=True)
     assert test.returncode == 0, test.stdout  # the installed command, unpatched: every engine agrees
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """Two single-threaded Dask workers for this module's Dask examples (a small share: they are the slowest)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        with Client(cluster, set_as_default=False) as client:
+            yield client
+
+
+@settings(max_examples=3 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_packs(max_rules=2), pack_datasets(), st.sampled_from(AS_OFS))
+def test_generated_packs_on_dask_give_the_references_decisions_and_the_streams_files(dask_client, spec, raw, as_of):
+    from engine.cluster import check_dask
+    from engine.stream import input_files, partitions_for
+
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d)
+        packs = _packs_of(spec, base / "fuzz")
+        folder = write_formats(raw, base / "data")["csv"]
+        (base / "local").mkdir()
+        if streamed_matches_reference(folder, base / "local", packs, as_of, chunk=1, workers=1,
+                                      fmt="parquet") == "refused":
+            with pytest.raises(FatalError, match="cannot run on Dask"):
+                check_dask(folder, packs, as_of, None, base / "dask" / "d.parquet", dask_client)
+            return
+        res = check_dask(folder, packs, as_of, None, base / "dask" / "d.parquet", dask_client,
+                         partitions=partitions_for(input_files(folder), 1))
+        local = pq.read_table(base / "local" / "d.parquet") if (base / "local" / "d.parquet").exists() else None
+        got = pq.read_table(base / "dask" / "d.parquet")
+        if local is None:
+            assert got.num_rows == 0
+        else:
+            assert got.equals(local)
+        for name in ("d.summary.json", "d.errors.csv"):
+            assert (base / "dask" / name).read_bytes() == (base / "local" / name).read_bytes(), name
+        assert res.decisions == got.num_rows

@@ -983,8 +983,9 @@ def add_years(d: dt.date, years: int) -> dt.date:
 
 def _call(node: Call, ctx: Context) -> Any:
     f = node.func
-    if f in AGGREGATES:
-        return _aggregate(f, _ev(node.args[0], ctx))
+    if f in AGGREGATES:  # over a list that may itself be unknown (a list comprehension's unknown 'if', a lookup's key)
+        seq = _ev(node.args[0], ctx)
+        return seq if isinstance(seq, Unknown) else _aggregate(f, seq)
     if f == "date":
         return dt.date.fromisoformat(node.args[0].value)  # type: ignore[attr-defined]
     if f in ("known", "missing"):

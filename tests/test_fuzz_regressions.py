@@ -1,0 +1,73 @@
+"""What the generated-pack fuzzer (test_any_pack.py) found, each kept as a small rule decided by every engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import make_uscc
+from engine.backends.durable import DurableEngine
+from engine.backends.vectorised import VectorisedEngine
+from engine.evaluate import evaluate_dataset
+from engine.policy import load_packs
+from engine.records import validate_rows
+from strategies_packs import PackSpec, write_pack
+
+AS_OF = dt.date(2021, 12, 31)
+ENT = make_uscc("220502", 1)
+PACK = {"id": "fuzz-2020", "document": {"number": "生成〔2020〕1号", "title": "生成的政策文件", "issuer": "生成机关",
+                                        "issued_on": dt.date(2020, 1, 1), "source": "source.txt",
+                                        "jurisdiction": "生成市", "region_prefixes": ["2205"]}}
+
+
+def rule(subject: str, test: str, lookups: dict | None = None, **more) -> dict:
+    """A rule of the generated pack with one criterion."""
+    return {"id": "fuzz.r0", "title": "t", "effect": "benefit", "subject": subject,
+            "citation": {"clause": "第1条", "quote": "企业应当依法合作"},
+            "scope": {"region": "'220502'", "region_label": "所在地"}, **({"lookups": lookups} if lookups else {}),
+            "criteria": [{"id": "c0", "label": "条件", "test": test, "fail": "未满足"}], **more}
+
+
+def decide_everywhere(tmp_path: Path, rules: dict, raw: dict, params: dict | None = None) -> list[dict]:
+    """The reference's decisions of the rule(s), after checking durable (refusals to the reference) and the
+    vectorised backend give the same document."""
+    spec = PackSpec({**PACK, **({"parameters": params} if params else {})}, rules)
+    packs, errors = load_packs([write_pack(spec, tmp_path / "pack")], include_shipped=False)
+    assert not errors, errors
+    ds = validate_rows(raw)
+    doc = evaluate_dataset(ds, packs, AS_OF)
+    want = json.dumps(doc, ensure_ascii=False)
+    assert json.dumps(VectorisedEngine(packs).evaluate_dataset(ds, AS_OF), ensure_ascii=False) == want
+    with DurableEngine(packs, fallback=True) as eng:
+        assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False) == want
+    return doc["decisions"]
+
+
+ENTERPRISE = {"id": ENT, "name": "x", "region_code": "220502"}
+
+
+def test_an_aggregate_over_a_list_comprehension_whose_if_is_unknown_is_unknown(tmp_path):
+    """The reference crashed ('Unknown' object is not iterable) on sum([... if unknown])."""
+    r = rule("enterprises", "sum([p.amount for p in pays if subject.is_key_enterprise]) > 0",
+             {"pays": {"record_type": "internship_payments", "by": "enterprise_id", "key": "subject.id", "many": True}})
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "10.00",
+           "paid_on": "2021-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE], "internship_payments": [pay]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["enterprises.is_key_enterprise"]
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [{**ENTERPRISE, "is_key_enterprise": True}],
+                                                 "internship_payments": [pay]})
+    assert d["status"] == "eligible"
+
+
+def test_count_of_a_lookup_whose_key_is_unknown_is_unknown(tmp_path):
+    """count(L) over a many-lookup keyed by an optional field that is empty: unknown, naming that field."""
+    r = rule("practice_expenses", "count(ags) > 0",
+             {"ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}})
+    expense = {"id": "E1", "enterprise_id": ENT, "kind": "teacher_practice", "amount": "1.00",
+               "incurred_on": "2021-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"practice_expenses": [expense]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["practice_expenses.school_id"]
