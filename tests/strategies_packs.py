@@ -232,8 +232,11 @@ def _str(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
     f = _field_of(draw, scope, "str")
     choices = ["lit"] + (["field"] * 3 if f else [])
     school_refs = [(n, "school_id") for n, rt in sorted(scope.records.items()) if "school_id" in field_kinds(rt)]
+    ent_refs = [(n, "enterprise_id") for n, rt in sorted(scope.records.items()) if "enterprise_id" in field_kinds(rt)]
+    ent_refs += [(n, "name") for n, rt in sorted(scope.records.items()) if rt == "enterprises"]  # not its key
     if not leaf:
         choices += ["coalesce"] + (["index"] if school_refs else []) + (["join"] if scope.lists else [])
+        choices += ["ent_index"] if ent_refs else []
     kind = draw(st.sampled_from(choices))
     d = depth - 1
     if kind == "lit":
@@ -245,6 +248,9 @@ def _str(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
     if kind == "index":
         name, fld = draw(st.sampled_from(school_refs))
         return f"schools[{name}.{fld}].{draw(st.sampled_from(['name', 'region_code', 'school_type', 'id']))}"
+    if kind == "ent_index":
+        name, fld = draw(st.sampled_from(ent_refs))
+        return f"enterprises[{name}.{fld}].{draw(st.sampled_from(['name', 'region_code', 'id']))}"
     if kind == "join":
         lst = draw(st.sampled_from(sorted(scope.lists)))
         v = scope.var()
@@ -287,7 +293,10 @@ def rule_specs(draw: Any, index: int, params: dict[str, str]) -> dict[str, Any]:
     for key_field, (rtype, by) in _ONE.items():
         if key_field in kinds and draw(st.booleans()):
             name = "ent" if rtype == "enterprises" else "sch"
-            lookups[name] = {"record_type": rtype, "key": f"subject.{key_field}"}
+            key = f"subject.{key_field}"
+            if not kinds[key_field].required and draw(st.booleans()):
+                key = f"coalesce({key}, 'S1')"  # a computed key
+            lookups[name] = {"record_type": rtype, "key": key}
             records[name] = rtype
     many: list[tuple[str, str, str]] = []
     if subject == "enterprises":
@@ -298,6 +307,8 @@ def rule_specs(draw: Any, index: int, params: dict[str, str]) -> dict[str, Any]:
         many += [(t, "enterprise_id", "subject.enterprise_id") for t in _MANY_BY_ENTERPRISE if t != subject]
     if "school_id" in kinds:
         many += [(t, "school_id", "subject.school_id") for t in ("agreements", "graduates") if t != subject]
+    if "ent" in records:  # keyed by another lookup's record
+        many += [("certificates", "enterprise_id", "ent.id")]
     for k, (rtype, by, key) in enumerate(draw(st.lists(st.sampled_from(many), max_size=2, unique=True)) if many else []):
         name = f"rel{k}"
         one = draw(st.integers(0, 5)) == 0  # now and then the first record by id, not the list
