@@ -7,9 +7,11 @@ decided with every engine as ``chanjiao check`` decides it in memory — durable
 (:func:`engine.backends.durable.evaluate_isolated`, as ``auto`` runs it), the reference evaluator, and the vectorised
 backend — each timed in a fresh process (best of ``--repeat``), after the packs are loaded and the dataset
 validated (the same for every engine). Printed: a row per size with the accepted records, the seconds of each
-engine and durable's excess over the fastest; then the crossover — the largest measured submission for which
-durable costs at most ``--margin`` seconds more than the fastest engine — as the value for
-``engine.backends.AUTO_DURABLE_MAX_RECORDS``. Every document is checked byte-identical to the reference's.
+engine and durable's excess over the fastest; then the two crossovers ``auto`` is set by — the largest measured
+submission for which durable costs at most ``--margin`` seconds more than the fastest engine
+(``engine.backends.AUTO_DURABLE_MAX_RECORDS``), and the largest for which the reference evaluator is not slower than
+the vectorised backend (``engine.backends.AUTO_REFERENCE_MAX_RECORDS``). Every document is checked byte-identical
+to the reference's.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main() -> None:
                     help="seconds durable may cost beyond the fastest engine and still be chosen (default 1.0)")
     args = ap.parse_args()
     print(f"{'enterprises':>11} {'records':>8} " + " ".join(f"{e:>11}" for e in ENGINES) + f" {'durable +':>10}")
-    crossover = 0
+    crossover = reference_up_to = 0
     for n in args.sizes:
         rows = {e: measure(e, n, args.repeat) for e in ENGINES}
         digests = {r["digest"] for r in rows.values()}
@@ -89,8 +91,12 @@ def main() -> None:
               + f" {excess:>9.3f}s")
         if excess <= args.margin:
             crossover = max(crossover, records)
+        if rows["reference"]["seconds"] <= rows["vectorised"]["seconds"]:
+            reference_up_to = max(reference_up_to, records)
     print(f"crossover: durable is within {args.margin:g} s of the fastest engine up to {crossover:,} records; "
           f"set engine.backends.AUTO_DURABLE_MAX_RECORDS = {crossover:_}")
+    print(f"crossover: the reference is not slower than the vectorised backend up to {reference_up_to:,} records; "
+          f"set engine.backends.AUTO_REFERENCE_MAX_RECORDS = {reference_up_to:_}")
 
 
 if __name__ == "__main__":

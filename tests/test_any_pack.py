@@ -117,11 +117,17 @@ def test_the_cli_decides_the_analysts_rule_with_auto_and_names_it_with_durable(t
 
 
 def test_auto_gives_durable_case_sized_submissions_only():
-    small = load_dataset(EXAMPLES / "tonghua-self-assessment.json")
-    assert choose_engine(small) == "durable"
-    big = validate_rows({"schools": [{"id": f"S{i}", "name": "x", "region_code": "220502",
-                                      "school_type": "technical"} for i in range(5000)]})
-    assert choose_engine(big) == "vectorised"
+    from engine.backends import AUTO_DURABLE_MAX_RECORDS, AUTO_REFERENCE_MAX_RECORDS
+    from engine.records import Dataset
+
+    def of(n):
+        return Dataset(records={t: [None] * (n if t == "schools" else 0) for t in RECORD_TYPES})
+
+    assert choose_engine(load_dataset(EXAMPLES / "tonghua-self-assessment.json")) == "durable"
+    assert choose_engine(of(AUTO_DURABLE_MAX_RECORDS)) == "durable"
+    assert choose_engine(of(AUTO_DURABLE_MAX_RECORDS + 1)) == "reference"  # without the vectorised set-up
+    assert choose_engine(of(AUTO_REFERENCE_MAX_RECORDS + 1)) == "vectorised"
+    assert choose_engine(of(30_000)) == "vectorised"  # the 5,000 enterprises: never durable
 
 
 # ------------------------------------------------------------------------------------ the partition plan

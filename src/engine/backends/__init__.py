@@ -16,21 +16,29 @@ from ..errors import EvaluationError
 from ..policy import Pack
 from ..records import Dataset, RecordModel
 
-__all__ = ["AUTO_DURABLE_MAX_RECORDS", "ENGINES", "Engine", "choose_engine", "decided_by", "make_engine"]
+__all__ = ["AUTO_DURABLE_MAX_RECORDS", "AUTO_REFERENCE_MAX_RECORDS", "ENGINES", "Engine", "choose_engine", "decided_by", "make_engine"]
 
 ENGINES = ("durable", "reference", "vectorised")
 
 AUTO_DURABLE_MAX_RECORDS = 1_000
 """``auto`` gives durable-rules a submission of at most this many accepted records (a case: one enterprise's
-workbook, a school's return), the vectorised backend anything larger. durable decides one subject per session, so
-its cost grows with the records; the vectorised backend's is nearly flat at this size. Measured by
-``benchmarks/bench_engines.py`` (the crossover it prints is where durable stops being within a second of the
-vectorised backend)."""
+workbook, a school's return). durable decides one subject per session, so its cost grows fastest with the records.
+Set from ``benchmarks/bench_engines.py``: the largest submission for which durable costs at most a second more
+than the fastest engine."""
+
+AUTO_REFERENCE_MAX_RECORDS = 5_000
+"""Above durable's share and up to this many records ``auto`` takes the reference evaluator, above it the vectorised
+backend, whose set-up (a few hundred milliseconds) pays off only on larger submissions. Set from
+``benchmarks/bench_engines.py``: the largest submission for which the reference is not slower than the vectorised
+backend."""
 
 
 def choose_engine(dataset: Dataset) -> str:
-    """The engine ``auto`` stands for on this dataset: durable for a case-sized submission, else vectorised."""
-    return "durable" if dataset.accepted_count <= AUTO_DURABLE_MAX_RECORDS else "vectorised"
+    """The engine ``auto`` stands for on this dataset, by measured cost: durable-rules for a case-sized submission,
+    the reference evaluator for a middling one, the vectorised backend above."""
+    if dataset.accepted_count <= AUTO_DURABLE_MAX_RECORDS:
+        return "durable"
+    return "reference" if dataset.accepted_count <= AUTO_REFERENCE_MAX_RECORDS else "vectorised"
 
 
 def decided_by(name: str, packs: list[Pack]) -> dict[str, str]:
