@@ -18,10 +18,11 @@ from .policy import Pack, load_packs, possible_statuses
 __all__ = ["lint_packs", "lint_dirs"]
 
 
-def lint_dirs(dirs: list[Path] | None, include_shipped: bool) -> tuple[list[Pack], list[PolicyError]]:
+def lint_dirs(dirs: list[Path] | None, include_shipped: bool,
+              every_engine: bool = True) -> tuple[list[Pack], list[PolicyError]]:
     """Load packs (shipped and/or from ``dirs``) and lint them; returns the packs and every problem."""
     packs, errors = load_packs(dirs, include_shipped=include_shipped)
-    return packs, errors + lint_packs(packs)
+    return packs, errors + lint_packs(packs, every_engine)
 
 
 def lint_packs(packs: list[Pack], every_engine: bool = True) -> list[PolicyError]:

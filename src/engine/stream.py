@@ -42,7 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
+from .backends.vectorised import (DecisionColumns, Unsupported, VectorisedEngine, _fixed, _mul, _round_half_up,
+                                  decide_rule)
 from .columns import Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
@@ -757,7 +758,10 @@ def decide_tables(tables: dict[str, Table], rule_ids: set[str], packs: list[Pack
         for rule in pack.rules:
             if rule.id not in rule_ids:
                 continue
-            batch = decide_rule(rule, pack, tables, as_of, overrides)
+            try:
+                batch = decide_rule(rule, pack, tables, as_of, overrides)
+            except Unsupported as exc:  # met only on these data (the engine found none when it was built)
+                raise FatalError(f"rules the vectorised backend cannot stream: {rule.id} ({exc})") from None
             if len(batch):
                 out.write(decision_table(batch, pack))
                 ru = _rollup_rows(batch)
