@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, REPO, SCALE, write_formats
-from engine.backends import choose_engine, decided_by
+from engine.backends import cheapest_engine, decided_by
 from engine.backends.durable import DurableEngine
 from engine.backends.durable_compile import CompileError, compile_rules
 from engine.backends.vectorised import VectorisedEngine
@@ -96,6 +96,21 @@ def test_a_school_must_have_an_agreement_on_every_engine(tmp_path):
     assert streamed_matches_reference(EXAMPLES / "tonghua-finance-bureau", tmp_path, packs, AS_OF) == "decided"
 
 
+def test_the_checker_lets_the_reference_decide_what_durable_refuses_and_says_so_only_in_a_debug_field():
+    from engine.run import Checker
+
+    checker = Checker([SCHOOL_PACK])
+    ds = checker.load(EXAMPLES / "tonghua-finance-bureau")
+    auto = checker.check(ds, as_of=AS_OF)
+    assert auto.engine == "durable" and auto.notes == []
+    assert auto.decided_by["extra.school_has_agreement"] == "reference"
+    assert auto.decided_by["tonghua.school_subsidy"] == "durable"
+    assert dumps(auto.document) == dumps(checker.check(ds, as_of=AS_OF, engine="reference").document)
+    assert "decided_by" not in json.dumps(auto.document)
+    with pytest.raises(FatalError, match="durable engine cannot run rule extra.school_has_agreement"):
+        checker.check(ds, as_of=AS_OF, engine="durable")
+
+
 def test_the_cli_decides_the_analysts_rule_with_auto_and_names_it_with_durable(tmp_path):
     args = [CHANJIAO, "check", str(EXAMPLES / "tonghua-finance-bureau"), "--rules", str(SCHOOL_PACK), "--as-of",
             "2021-12-31", "--format", "json"]
@@ -123,11 +138,11 @@ def test_auto_gives_durable_case_sized_submissions_only():
     def of(n):
         return Dataset(records={t: [None] * (n if t == "schools" else 0) for t in RECORD_TYPES})
 
-    assert choose_engine(load_dataset(EXAMPLES / "tonghua-self-assessment.json")) == "durable"
-    assert choose_engine(of(AUTO_DURABLE_MAX_RECORDS)) == "durable"
-    assert choose_engine(of(AUTO_DURABLE_MAX_RECORDS + 1)) == "reference"  # without the vectorised set-up
-    assert choose_engine(of(AUTO_REFERENCE_MAX_RECORDS + 1)) == "vectorised"
-    assert choose_engine(of(30_000)) == "vectorised"  # the 5,000 enterprises: never durable
+    assert cheapest_engine(load_dataset(EXAMPLES / "tonghua-self-assessment.json")) == "durable"
+    assert cheapest_engine(of(AUTO_DURABLE_MAX_RECORDS)) == "durable"
+    assert cheapest_engine(of(AUTO_DURABLE_MAX_RECORDS + 1)) == "reference"  # without the vectorised set-up
+    assert cheapest_engine(of(AUTO_REFERENCE_MAX_RECORDS + 1)) == "vectorised"
+    assert cheapest_engine(of(30_000)) == "vectorised"  # the 5,000 enterprises: never durable
 
 
 # ------------------------------------------------------------------------------------ the partition plan

@@ -101,8 +101,10 @@ def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
                          help="auto, durable (durable-rules decides every test), reference or vectorised (column-wise, "
-                              "streamed); the decisions are identical. auto: vectorised above "
-                              f"{AUTO_THRESHOLD_BYTES // 1_000_000} MB of input, durable below.")
+                              "streamed); the decisions are identical. auto: by measured cost, durable for a case-sized "
+                              "submission, the vectorised backend (streamed) above "
+                              f"{AUTO_THRESHOLD_BYTES // 1_000_000} MB of input; a rule durable cannot run is "
+                              "decided by the reference.")
 RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
 ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
@@ -154,6 +156,8 @@ def check(
     result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
+    if os.environ.get("CHANJIAO_DEBUG"):  # which engine decided which rule: never in the document
+        print(f"chanjiao: debug: {json.dumps(result.decided_by, ensure_ascii=False)}", file=sys.stderr)
     try:
         _write(result.document, format, output)
     except OSError as exc:

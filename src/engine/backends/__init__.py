@@ -16,7 +16,7 @@ from ..errors import EvaluationError
 from ..policy import Pack
 from ..records import Dataset, RecordModel
 
-__all__ = ["AUTO_DURABLE_MAX_RECORDS", "AUTO_REFERENCE_MAX_RECORDS", "ENGINES", "Engine", "choose_engine", "decided_by", "make_engine"]
+__all__ = ["AUTO_DURABLE_MAX_RECORDS", "AUTO_REFERENCE_MAX_RECORDS", "ENGINES", "Engine", "cheapest_engine", "decided_by", "make_engine"]
 
 ENGINES = ("durable", "reference", "vectorised")
 
@@ -33,7 +33,7 @@ backend, whose set-up (a few hundred milliseconds) pays off only on larger submi
 backend."""
 
 
-def choose_engine(dataset: Dataset) -> str:
+def cheapest_engine(dataset: Dataset) -> str:
     """The engine ``auto`` stands for on this dataset, by measured cost: durable-rules for a case-sized submission,
     the reference evaluator for a middling one, the vectorised backend above."""
     if dataset.accepted_count <= AUTO_DURABLE_MAX_RECORDS:
