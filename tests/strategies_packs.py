@@ -98,7 +98,7 @@ def _bool(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
     if leaf:
         choices = ["lit"] + (["field"] * 3 if f else []) + ["cmp"]
     else:
-        choices = ["cmp", "cmp", "and", "or", "not", "known", "missing", "starts", "datecmp", "strcmp"]
+        choices = ["cmp", "cmp", "and", "or", "not", "known", "missing", "starts", "datecmp", "strcmp", "boolcmp"]
         if scope.lists:
             choices += ["any", "all", "any", "countcmp"]
         if any(rt == "agreements" for rt in scope.records.values()):
@@ -111,13 +111,16 @@ def _bool(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
         return f  # type: ignore[return-value]
     if kind == "cmp":
         op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
-        return f"{expr(draw, scope, 'number', d)} {op} {expr(draw, scope, 'number', d)}"
+        return f"({expr(draw, scope, 'number', d)} {op} {expr(draw, scope, 'number', d)})"
     if kind == "datecmp":
         op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
-        return f"{expr(draw, scope, 'date', d)} {op} {expr(draw, scope, 'date', d)}"
+        return f"({expr(draw, scope, 'date', d)} {op} {expr(draw, scope, 'date', d)})"
     if kind == "strcmp":
         op = draw(st.sampled_from(["==", "!="]))
-        return f"{expr(draw, scope, 'str', d)} {op} {expr(draw, scope, 'str', d)}"
+        return f"({expr(draw, scope, 'str', d)} {op} {expr(draw, scope, 'str', d)})"
+    if kind == "boolcmp":
+        op = draw(st.sampled_from(["==", "!="]))
+        return f"({expr(draw, scope, 'bool', d)} {op} {expr(draw, scope, 'bool', d)})"
     if kind == "starts":
         return f"starts_with({expr(draw, scope, 'str', d)}, {draw(st.sampled_from(STR_LITS))})"
     if kind in ("and", "or"):
@@ -135,7 +138,7 @@ def _bool(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
         return f"{kind}({expr(draw, inner, 'bool', d)} for {v} in {lst}{cond})"
     if kind == "countcmp":
         op = draw(st.sampled_from([">", ">=", "=="]))
-        return f"{_aggregate(draw, scope, d)} {op} {draw(st.sampled_from(['0', '1', '2']))}"
+        return f"({_aggregate(draw, scope, d)} {op} {draw(st.sampled_from(['0', '1', '2']))})"
     if kind == "valid_on":
         ag = draw(st.sampled_from(sorted(n for n, rt in scope.records.items() if rt == "agreements")))
         return f"valid_on({ag}, {expr(draw, scope, 'date', d)})"
@@ -148,10 +151,12 @@ def _aggregate(draw: Any, scope: Scope, d: int) -> str:
     v = scope.var()
     inner = scope.with_var(v, rtype)
     cond = f" if {expr(draw, inner, 'bool', d)}" if draw(st.booleans()) else ""
-    kind = draw(st.sampled_from(["count", "count", "sum", "countplain", "sumlist"]))
+    kind = draw(st.sampled_from(["count", "count", "sum", "countplain", "sumlist", "countbool"]))
     nums = _fields(rtype, "number")
     if kind == "count":
         return f"count({v} for {v} in {lst}{cond})"
+    if kind == "countbool":  # counts the items whose value is not false (unknown ones make it unknown)
+        return f"count({expr(draw, inner, 'bool', d)} for {v} in {lst}{cond})"
     if kind == "countplain":
         return f"count({lst})"
     if kind == "sum" and nums:
@@ -247,20 +252,29 @@ def _str(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
         return f"coalesce({expr(draw, scope, 'str', d)}, {draw(st.sampled_from(STR_LITS))})"
     if kind == "index":
         name, fld = draw(st.sampled_from(school_refs))
-        return f"schools[{name}.{fld}].{draw(st.sampled_from(['name', 'region_code', 'school_type', 'id']))}"
+        key = f"{name}.{fld}" if draw(st.integers(0, 4)) else "'S2'"
+        return f"schools[{key}].{draw(st.sampled_from(['name', 'region_code', 'school_type', 'id']))}"
     if kind == "ent_index":
         name, fld = draw(st.sampled_from(ent_refs))
         return f"enterprises[{name}.{fld}].{draw(st.sampled_from(['name', 'region_code', 'id']))}"
     if kind == "join":
         lst = draw(st.sampled_from(sorted(scope.lists)))
         v = scope.var()
-        return f"join({v}.id for {v} in {lst})"
+        nums = _fields(scope.lists[lst], "number")
+        what = f"{v}.{draw(st.sampled_from(nums))}" if nums and draw(st.booleans()) else f"{v}.id"
+        return f"join({what} for {v} in {lst})"
     raise AssertionError(kind)
 
 
 def template(draw: Any, scope: Scope, depth: int = 1) -> str:
     """A reason template with zero to two holes, each formatted as its type allows."""
     parts = [draw(st.sampled_from(["理由", "条件未满足：", "金额 ", "（说明）"]))]
+    if scope.lists and draw(st.integers(0, 5)) == 0:  # a list, or a related record, written into the reason
+        lst = draw(st.sampled_from(sorted(scope.lists)))
+        v = scope.var()
+        parts.append(f"{{[{v}.id for {v} in {lst}]}}")
+    if draw(st.integers(0, 5)) == 0:
+        parts.append(f"{{{draw(st.sampled_from(sorted(scope.records)))}}}")
     for _ in range(draw(st.integers(0, 2))):
         typ = draw(st.sampled_from(["number", "date", "str", "bool"]))
         fmt = {"number": st.sampled_from(["money", "yuan", "percent", "int", "text"]),
@@ -279,7 +293,7 @@ class PackSpec:
 
     def describe(self) -> str:
         """The pack as YAML, for a failing example's report."""
-        return yaml.safe_dump({"pack": self.pack, "rules": self.rules}, allow_unicode=True, sort_keys=False)
+        return yaml.dump({"pack": self.pack, "rules": self.rules}, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
 
 
 @st.composite
@@ -319,6 +333,7 @@ def rule_specs(draw: Any, index: int, params: dict[str, str]) -> dict[str, Any]:
     region_options = [f"{n}.{f}" for n, rt in sorted(records.items()) for f in field_kinds(rt)
                       if f in ("region_code", "employer_region_code")] + ["'220502'"]
     date_options = ["as_of"] + [f"subject.{f}" for f in _fields(subject, "date")]
+    date_options += [f"{n}.{f}" for n, rt in sorted(records.items()) if n != "subject" for f in _fields(rt, "date")]
     rule: dict[str, Any] = {
         "id": f"fuzz.r{index}",
         "title": f"生成的规则 {index}",

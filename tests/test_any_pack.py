@@ -319,3 +319,18 @@ def test_generated_packs_on_dask_give_the_references_decisions_and_the_streams_f
         for name in ("d.summary.json", "d.errors.csv"):
             assert (base / "dask" / name).read_bytes() == (base / "local" / name).read_bytes(), name
         assert res.decisions == got.num_rows
+
+
+def test_the_analysts_rule_on_dask_is_decided_over_whole_tables_as_the_stream_does(dask_client, tmp_path):
+    from engine.cluster import check_dask
+
+    packs = _load(SCHOOL_PACK, shipped=True)
+    folder = EXAMPLES / "tonghua-finance-bureau"
+    (tmp_path / "local").mkdir()
+    assert streamed_matches_reference(folder, tmp_path / "local", packs, AS_OF, chunk=2, workers=1,
+                                      fmt="parquet") == "decided"
+    check_dask(folder, packs, AS_OF, None, tmp_path / "dask" / "d.parquet", dask_client, partitions=3)
+    got = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
+    want = evaluate_dataset(load_dataset(folder), packs, AS_OF)["decisions"]
+    assert sorted(got, key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"])) == [_flat(d) for d in want]
+    assert (tmp_path / "dask" / "d.summary.json").read_bytes() == (tmp_path / "local" / "d.summary.json").read_bytes()
