@@ -71,3 +71,14 @@ def test_count_of_a_lookup_whose_key_is_unknown_is_unknown(tmp_path):
                "incurred_on": "2021-01-01"}
     [d] = decide_everywhere(tmp_path, {"r0": r}, {"practice_expenses": [expense]})
     assert d["status"] == "undetermined" and d["missing_facts"] == ["practice_expenses.school_id"]
+
+
+def test_coalesce_of_a_quotient_of_two_fields(tmp_path):
+    """The vectorised backend crashed when the engine was built ('truth value of an array is ambiguous'): a quotient
+    of two columns has a denominator per row. Now that rule goes to the reference, with the same document."""
+    r = rule("enterprises", "coalesce(subject.education_fund / subject.total_wages, 2) > 0.015")
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [
+        {**ENTERPRISE, "total_wages": "100.00", "education_fund": "1.00"},
+        {**ENTERPRISE, "id": make_uscc("220502", 2), "education_fund": "1.00"},
+        {**ENTERPRISE, "id": make_uscc("220502", 3), "total_wages": "0", "education_fund": "1.00"}]})
+    assert [d["status"] for d in decisions] == ["not_eligible", "eligible", "undetermined"]

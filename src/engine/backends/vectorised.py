@@ -435,8 +435,9 @@ def _call(node: Call, env: Env) -> V:
         known = a.known | b.known
         data = np.where(use_b, b.data, a.data)
         den: Any = a.den
-        if a.kind == "num" and a.den != b.den:
-            if isinstance(a.den, int) and isinstance(b.den, int):
+        ints = isinstance(a.den, int) and isinstance(b.den, int)  # a quotient of columns has one per row
+        if a.kind == "num" and (not ints or a.den != b.den):
+            if ints:
                 den = math.lcm(a.den, b.den)
                 data = np.where(use_b, _mul(b.data, den // b.den), _mul(a.data, den // a.den))
             else:
