@@ -82,3 +82,21 @@ def test_coalesce_of_a_quotient_of_two_fields(tmp_path):
         {**ENTERPRISE, "id": make_uscc("220502", 2), "education_fund": "1.00"},
         {**ENTERPRISE, "id": make_uscc("220502", 3), "total_wages": "0", "education_fund": "1.00"}]})
     assert [d["status"] for d in decisions] == ["not_eligible", "eligible", "undetermined"]
+
+
+def test_the_streams_evaluation_errors_are_in_the_documents_order(tmp_path):
+    """Two rules dividing by zero for enterprises in different partitions: the stream listed the errors partition by
+    partition (r0 E1, r1 E1, r0 E2, …), the document rule by rule in input order (r0 E1, r0 E2, …)."""
+    from conftest import write_formats
+    from test_any_pack import streamed_matches_reference
+
+    r0 = rule("enterprises", "subject.education_fund / subject.total_wages > 0")
+    r1 = {**rule("enterprises", "subject.frontline_training_spend / subject.total_wages > 0"), "id": "fuzz.r1"}
+    spec = PackSpec(PACK, {"r0": r0, "r1": r1})
+    packs, errors = load_packs([write_pack(spec, tmp_path / "pack")], include_shipped=False)
+    assert not errors
+    ents = [{**ENTERPRISE, "id": make_uscc("220502", i), "total_wages": "0", "education_fund": "1",
+             "frontline_training_spend": "1"} for i in (5, 3, 1, 4)]
+    folder = write_formats({"enterprises": ents}, tmp_path / "data")["csv"]
+    (tmp_path / "out").mkdir()
+    assert streamed_matches_reference(folder, tmp_path / "out", packs, AS_OF, chunk=1, workers=2) == "decided"

@@ -372,6 +372,7 @@ class RunningSummary:
         self.counts: dict[str, Counter[str]] = {rid: Counter() for rid, _ in self.rules}
         self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
+        self.error_rows: dict[tuple[str, str], int] = {}  # (rule id, subject id) of an evaluation error -> its row
 
     def add(self, batch: DecisionColumns) -> None:
         """Count one rule's decided batch."""
@@ -404,6 +405,7 @@ class RunningSummary:
             for name, total in other.totals[rid].items():
                 self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + total
         self.missing.update(other.missing)
+        self.error_rows.update(other.error_rows)
 
     def result(self) -> dict[str, Any]:
         """The summary: per rule, a count per status and the amount totals; missing facts, most frequent first."""
@@ -771,6 +773,8 @@ def decide_tables(tables: dict[str, Table], rule_ids: set[str], packs: list[Pack
             decided += len(batch)
             errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
+            rows = tables[rule.subject].rows  # where each is in the input: the document orders errors by it
+            summary.error_rows.update({(rule.id, str(batch.subject_ids[r])): int(rows[r]) for r in batch.error_rows})
     return decided
 
 
@@ -781,7 +785,10 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
                         key=lambda e: (order[e.record_type], e.row or 0))
-    ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
+    rank = {rid: i for i, (rid, _) in enumerate(summary.rules)}  # the document's order: rule, then input row
+    ev_errors = sorted((e for e in res.errors if isinstance(e, EvaluationError)),
+                       key=lambda e: (rank.get(e.rule_id or "", 0), summary.error_rows.get((e.rule_id or "",
+                                                                                          e.subject_id or ""), 0)))
     res.errors = [*rec_errors, *ev_errors]
     res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",
