@@ -100,3 +100,37 @@ def test_the_streams_evaluation_errors_are_in_the_documents_order(tmp_path):
     folder = write_formats({"enterprises": ents}, tmp_path / "data")["csv"]
     (tmp_path / "out").mkdir()
     assert streamed_matches_reference(folder, tmp_path / "out", packs, AS_OF, chunk=1, workers=2) == "decided"
+
+
+PAYMENT = {"id": "P1", "enterprise_id": make_uscc("420502", 99), "school_id": "S1", "student_id": "s",
+           "amount": "10.00", "paid_on": "2021-01-01"}  # its enterprise is not in the dataset
+
+
+@pytest.mark.parametrize("test, lookups, why", [
+    ("count(a for a in ags) > 0",
+     {"ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}},
+     "a test reads ags, a list of agreements, as a whole"),
+    ("missing(ent.total_wages)", {"ent": {"record_type": "enterprises", "key": "subject.enterprise_id"}},
+     "uses known(), missing() or coalesce()"),
+    ("coalesce(ent.total_wages, 0) >= 0", {"ent": {"record_type": "enterprises", "key": "subject.enterprise_id"}},
+     "uses known(), missing() or coalesce()"),
+    ("any(e.amount > 0 for e in exps)",
+     {"exps": {"record_type": "practice_expenses", "by": "school_id", "key": "subject.school_id", "many": True}},
+     "which may be absent"),
+    ("ag.signed_on <= subject.paid_on",
+     {"ag": {"record_type": "agreements", "by": "enterprise_id", "key": "subject.enterprise_id"}},
+     "takes one agreements record by enterprise_id"),
+])
+def test_durable_refuses_per_rule_what_it_cannot_express_and_the_reference_decides_it(tmp_path, test, lookups, why):
+    """Each of these crashed durable or made it disagree ('RecordRef' object is not iterable, BackendMismatch)."""
+    from engine.backends.durable_compile import compile_rules
+
+    agreement = {"id": "A1", "enterprise_id": PAYMENT["enterprise_id"], "school_id": "S1", "signed_on": "2020-01-01"}
+    kept = {**rule("enterprises", "true"), "id": "fuzz.kept"}  # a rule durable runs, in the same pack
+    rules = {"r0": rule("internship_payments", test, lookups), "kept": kept}
+    decisions = decide_everywhere(tmp_path, rules, {"internship_payments": [PAYMENT], "agreements": [agreement],
+                                                    "enterprises": [ENTERPRISE]})
+    assert len(decisions) == 2
+    packs, _ = load_packs([tmp_path / "pack"], include_shipped=False)
+    refused = compile_rules(packs).refused
+    assert list(refused) == ["fuzz.r0"] and why in refused["fuzz.r0"]
