@@ -126,7 +126,7 @@ def _bool(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
     if kind in ("and", "or"):
         return f"({expr(draw, scope, 'bool', d)} {kind} {expr(draw, scope, 'bool', d)})"
     if kind == "not":
-        return f"not {expr(draw, scope, 'bool', d)}"
+        return f"(not {expr(draw, scope, 'bool', d)})"
     if kind in ("known", "missing"):
         typ = draw(st.sampled_from(["number", "date", "str", "bool"]))
         return f"{kind}({expr(draw, scope, typ, d)})"
