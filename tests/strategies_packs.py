@@ -151,7 +151,8 @@ def _aggregate(draw: Any, scope: Scope, d: int) -> str:
     v = scope.var()
     inner = scope.with_var(v, rtype)
     cond = f" if {expr(draw, inner, 'bool', d)}" if draw(st.booleans()) else ""
-    kind = draw(st.sampled_from(["count", "count", "sum", "countplain", "sumlist", "countbool"]))
+    kind = draw(st.sampled_from(["count", "count", "sum", "sum", "countplain", "countbool"]
+                                + (["sumlist"] if draw(st.integers(0, 3)) == 0 else [])))
     nums = _fields(rtype, "number")
     if kind == "count":
         return f"count({v} for {v} in {lst}{cond})"
@@ -172,7 +173,7 @@ def _number(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
     choices = ["lit"] + (["field"] * 3 if f else []) + (["param"] if p else [])
     if not leaf:
         choices += ["arith", "arith", "arith", "div", "coalesce", "minmax", "days", "year", "fen"]
-        choices += ["neg"] if draw(st.integers(0, 3)) == 0 else []
+        choices += ["neg"] if draw(st.integers(0, 9)) == 0 else []
         if scope.lists:
             choices += ["agg", "agg"]
     kind = draw(st.sampled_from(choices))
@@ -269,7 +270,7 @@ def _str(draw: Any, scope: Scope, depth: int, leaf: bool) -> str:
 def template(draw: Any, scope: Scope, depth: int = 1) -> str:
     """A reason template with zero to two holes, each formatted as its type allows."""
     parts = [draw(st.sampled_from(["理由", "条件未满足：", "金额 ", "（说明）"]))]
-    if scope.lists and draw(st.integers(0, 5)) == 0:  # a list, or a related record, written into the reason
+    if scope.lists and draw(st.integers(0, 39)) == 0:  # a list, or a related record, written into the reason
         lst = draw(st.sampled_from(sorted(scope.lists)))
         v = scope.var()
         parts.append(f"{{[{v}.id for {v} in {lst}]}}")
@@ -347,7 +348,7 @@ def rule_specs(draw: Any, index: int, params: dict[str, str]) -> dict[str, Any]:
     if lookups:
         rule["lookups"] = lookups
     applies = [{"test": expr(draw, scope, "bool", depth), "reason": template(draw, scope)}
-               for _ in range(draw(st.integers(0, 2)))]
+               for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2])))]
     if applies:
         rule["applies_if"] = applies
     criteria = []
