@@ -134,3 +134,18 @@ def test_durable_refuses_per_rule_what_it_cannot_express_and_the_reference_decid
     packs, _ = load_packs([tmp_path / "pack"], include_shipped=False)
     refused = compile_rules(packs).refused
     assert list(refused) == ["fuzz.r0"] and why in refused["fuzz.r0"]
+
+
+def test_any_with_an_unknown_if_is_unknown_not_true(tmp_path):
+    """The vectorised backend took an item whose 'if' is unknown as true: any(true for a in L if unknown) gave
+    eligible where the reference says undetermined (Kleene: unknown and true is unknown)."""
+    r = rule("internship_payments", "any(true for a in ags if sch.is_municipal)",
+             {"sch": {"record_type": "schools", "key": "subject.school_id"},
+              "ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}})
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "1.00",
+           "paid_on": "2021-01-01"}
+    school = {"id": "S1", "name": "x", "region_code": "220502", "school_type": "technical"}
+    agreement = {"id": "A1", "enterprise_id": ENT, "school_id": "S1", "signed_on": "2020-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"internship_payments": [pay], "schools": [school],
+                                                 "agreements": [agreement]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["schools.is_municipal"]

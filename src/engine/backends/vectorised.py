@@ -629,7 +629,7 @@ def _comp(func: str, elem: Node, var: str, iterable: Node, cond: Node | None, en
             raise Unsupported(f"{func} over non-booleans")
         et, ef = e.known & e.data, e.known & ~e.data
         if func == "any":  # item = c and e (c unknown) or e (c true); false items drop out
-            it_true = (c_true | c_unknown) & et
+            it_true = c_true & et  # an unknown condition leaves a true item unknown
             it_false = ~(c_true | c_unknown) | ef
         else:  # item = (not c) or e
             it_true = ~(c_true | c_unknown) | et
