@@ -158,11 +158,13 @@ def _decide_partition(label: str, frames: dict[str, Any], whole: bool, schools: 
     every partition's frame), written as ``part-<label>.parquet``."""
     frames = {rtype: pd.concat(f) if isinstance(f, list) else f for rtype, f in frames.items()}
     validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-    tables, rule_ids, errors, warnings = partition_tables(validated, schools, duplicate_of, plan_for(packs), whole)
+    plan = plan_for(packs)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, plan=plan, whole=whole)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, rule_ids, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors,
+                            rule_ids=plan.rules(whole))
     out.close()
     rollups.close()
     return decided, summary, errors, warnings

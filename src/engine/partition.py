@@ -58,10 +58,19 @@ class PartitionPlan:
     whole_rules: dict[str, str] = field(default_factory=dict)
     whole_types: frozenset[str] = frozenset()
     partitioned_rules: frozenset[str] = frozenset()
+    subject_of: dict[str, str] = field(default_factory=dict)  # rule id -> its subject type
 
     def partitioned(self, rule_id: str) -> bool:
         """Whether the rule is decided partition by partition (else once, in the whole partition)."""
         return rule_id not in self.whole_rules
+
+    def rules(self, whole: bool) -> set[str]:
+        """The ids of the rules the whole partition (``whole``) or every other partition decides."""
+        return set(self.whole_rules) if whole else set(self.partitioned_rules)
+
+    def subjects(self, whole: bool) -> set[str]:
+        """The subject types of :meth:`rules`."""
+        return {self.subject_of[r] for r in self.rules(whole)}
 
     def reads_whole(self) -> frozenset[str]:
         """The partitioned record types the whole partition must read entirely (beyond those kept whole)."""
@@ -74,6 +83,7 @@ def plan_for(packs: list[Pack], placement: dict[str, str | None] | None = None) 
     whole_rules: dict[str, str] = {}
     whole_types = {t for t, f in placement.items() if f is None}
     local: set[str] = set()
+    subject_of = {rule.id: rule.subject for pack in packs for rule in pack.rules}
     for pack in packs:
         for rule in pack.rules:
             why = crossing(rule, placement)
@@ -82,7 +92,7 @@ def plan_for(packs: list[Pack], placement: dict[str, str | None] | None = None) 
                 whole_types |= _types_read(rule)
             else:
                 local.add(rule.id)
-    return PartitionPlan(placement, whole_rules, frozenset(whole_types), frozenset(local))
+    return PartitionPlan(placement, whole_rules, frozenset(whole_types), frozenset(local), subject_of)
 
 
 def crossing(rule: Rule, placement: dict[str, str | None]) -> str | None:

@@ -550,24 +550,24 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
 
 
 def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
-                     plan: PartitionPlan, whole: bool = False
+                     *, plan: PartitionPlan, whole: bool = False
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
-    """One partition's tables (with the whole schools table), the ids of the rules it decides, and its record errors
+    """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
     and warnings (the schools' own are reported once, not per partition).
 
-    ``whole`` (or ``validated`` None): the whole partition, which decides the plan's whole-partition rules over the
-    entire tables of the types they read (``validated``); those records' errors and warnings are reported by the
-    partitions that hold them, so none are returned here.
+    ``whole`` (or ``validated`` None): the whole partition, which decides the plan's whole-partition rules (the
+    schools', and those whose lookups cross partitions) over the entire tables of the types they read
+    (``validated``); those records' errors and warnings are reported by the partitions that hold them.
     """
     if whole or validated is None:
         tables, _, _ = finish_tables(validated or {}, known_ids={"schools": schools.columns["id"]},
                                      duplicate_of=duplicate_of)
         tables["schools"] = schools
-        return tables, set(plan.whole_rules), [], []
+        return tables, plan.subjects(True), [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
                                              duplicate_of=duplicate_of)
     tables["schools"] = schools
-    return (tables, set(plan.partitioned_rules), [e for e in errors if e.record_type != "schools"],
+    return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
             [w for w in warnings if w.record_type != "schools"])
 
 
@@ -584,9 +584,11 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]], whole: bool
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
     validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-    tables, rule_ids, errors, warnings = partition_tables(validated, schools, duplicate_of, plan_for(packs), whole)
+    plan = plan_for(packs)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, plan=plan, whole=whole)
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, rule_ids, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors,
+                            rule_ids=plan.rules(whole))
     if out.fmt == "arrows":
         out.close()
         rollups.close()
@@ -747,10 +749,12 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     return res
 
 
-def decide_tables(tables: dict[str, Table], rule_ids: set[str], packs: list[Pack], as_of: dt.date,
+def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
                   overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
-                  summary: "RunningSummary", errors: list[RecordError | EvaluationError]) -> int:
-    """Decide every rule in ``rule_ids`` over one partition's tables; the number of decisions.
+                  summary: "RunningSummary", errors: list[RecordError | EvaluationError],
+                  *, rule_ids: set[str] | None = None) -> int:
+    """Decide every rule whose subject is in ``subjects`` (and, given ``rule_ids``, whose id is there: the partition
+    plan's share) over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
     errors to ``errors``.
@@ -758,7 +762,7 @@ def decide_tables(tables: dict[str, Table], rule_ids: set[str], packs: list[Pack
     decided = 0
     for pack in packs:
         for rule in pack.rules:
-            if rule.id not in rule_ids:
+            if rule.subject not in subjects or (rule_ids is not None and rule.id not in rule_ids):
                 continue
             try:
                 batch = decide_rule(rule, pack, tables, as_of, overrides)
