@@ -32,6 +32,15 @@ def lint_packs(packs: list[Pack], every_engine: bool = True) -> list[PolicyError
     if every_engine and packs:
         engines = CaseEngines(packs)
         try:
+            files = {r.id: r.file for p in packs for r in p.rules}
+            for rule_id, why in engines.refused.items():
+                problems.append(PolicyError(f"durable-rules cannot run this rule ({why}); --engine auto decides it "
+                                            "with the reference evaluator, --engine durable refuses the pack",
+                                            files[rule_id], 1, 1, severity="warning"))
+            for rule_id, why in engines.not_vectorised.items():
+                problems.append(PolicyError(f"the vectorised backend does not evaluate {rule_id} ({why}); in memory "
+                                            "the reference decides it, a streamed or Dask check refuses the pack",
+                                            files[rule_id], 1, 1, severity="warning"))
             for pack in packs:
                 for tf in pack.test_files:
                     problems += disagreements(tf, packs, engines)
