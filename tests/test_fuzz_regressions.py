@@ -149,3 +149,16 @@ def test_any_with_an_unknown_if_is_unknown_not_true(tmp_path):
     [d] = decide_everywhere(tmp_path, {"r0": r}, {"internship_payments": [pay], "schools": [school],
                                                  "agreements": [agreement]})
     assert d["status"] == "undetermined" and d["missing_facts"] == ["schools.is_municipal"]
+
+
+def test_a_related_record_written_into_a_reason_when_its_key_is_unknown_is_未知(tmp_path):
+    """The reference wrote "Unknown(missing=frozenset({...}))" into the reason, the vectorised backend an empty
+    string: a record looked up by an unknown key is 未知; one looked up by a key no record has is that key."""
+    r = rule("practice_expenses", "false", {"sch": {"record_type": "schools", "key": "subject.school_id"}})
+    r["criteria"][0]["fail"] = "学校 {sch} 不符合"
+    expense = {"id": "E1", "enterprise_id": ENT, "kind": "teacher_practice", "amount": "1.00",
+               "incurred_on": "2021-01-01"}
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"practice_expenses": [
+        expense, {**expense, "id": "E2", "school_id": "S9"}, {**expense, "id": "E3", "school_id": "S1"}],
+        "schools": [{"id": "S1", "name": "x", "region_code": "220502", "school_type": "technical"}]})
+    assert [d["reasons"] for d in decisions] == [["学校 未知 不符合"], ["学校 S9 不符合"], ["学校 S1 不符合"]]

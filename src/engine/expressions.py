@@ -1034,8 +1034,9 @@ def format_value(value: Any, fmt: str = "text") -> str:
         return "未知"
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, RecordRef):
-        return str(value.key if value.record is None else value.record.id)
+    if isinstance(value, RecordRef):  # its id; the key it was looked up by when absent (未知 if that is unknown)
+        key = value.key if value.record is None else value.record.id
+        return "未知" if isinstance(key, Unknown) else str(key)
     if isinstance(value, list):
         return "、".join(format_value(v, fmt) for v in value)
     if isinstance(value, Decimal):

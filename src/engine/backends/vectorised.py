@@ -792,8 +792,10 @@ def format_column(v: V, fmt: str) -> pa.Array:
         assert v.table is not None and v.key is not None
         present = v.data >= 0
         ids = v.table.ids[np.where(present, v.data, 0)] if v.table.n else np.full(n, "", dtype=object)
-        text = _s(np.where(present, ids, v.key.data))
-        return text if v.err is None else pc.if_else(pa.array(~v.err), text, _lit("未知"))
+        text = pc.if_else(pa.array(present), _s(ids), v.key.text())  # absent: the key it was looked up by
+        shown = present | v.key.known  # an unknown key is 未知, as the reference writes it
+        shown = shown if v.err is None else shown & ~v.err
+        return pc.if_else(pa.array(shown), text, _lit("未知"))
     else:
         raise Unsupported(f"formatting {v.kind}")
     ok = v.known if v.err is None else (v.known & ~v.err)
