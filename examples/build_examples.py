@@ -8,12 +8,20 @@
   exported from a spreadsheet (UTF-8 with BOM).
 - tonghua-self-assessment.json: a Tonghua enterprise checking itself.
 - bad-records.json: what rejected records look like (exit status 1).
+- yichang-accountant-2021.xlsx: the Yichang workbook as an enterprise's accountant keeps it — title rows above
+  Chinese headers, dates as Excel writes them on Chinese Windows (2021/3/5, 2021年3月5日, 2021.3.5, date cells),
+  money as ¥1,950.50 / 2345.67元 / 38,650,000.00, 中职 / 教师实践 / √ / ×, a 合计 row. Same decisions as the
+  canonical workbook (tested).
+- tonghua-finance-bureau-gbk/: the Tonghua CSV export as a finance bureau's clerk saves it from Excel ("CSV（逗号分
+  隔）"): GBK, Chinese file names and headers, a title line, 2020/1/15 dates, thousands separators, a 合计 line.
+  Same decisions as tonghua-finance-bureau/ (tested).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -201,8 +209,142 @@ def build_json() -> None:
     (HERE / "bad-records.json").write_text(json.dumps(bad, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+# ------------------------------------------------------------------------------------------- as people keep them
+def _money_text(v: Decimal, k: int) -> object:
+    """Money as an accountant types it, varied by row: ¥1,950.50, 2345.67元, ￥12,000, or a numeric cell."""
+    style = k % 4
+    if style == 0:
+        return f"¥{v:,.2f}"
+    if style == 1:
+        return f"{v}元"
+    if style == 2:
+        return f"￥{v:,.2f}"
+    return float(v)
+
+
+def _date_text(d: dt.date | None, k: int) -> object:
+    """A date as Excel on Chinese Windows shows it, varied by row: 2021/3/5, 2021年3月5日, 2021.3.5, a date cell."""
+    if d is None:
+        return None
+    style = k % 4
+    if style == 0:
+        return f"{d.year}/{d.month}/{d.day}"
+    if style == 1:
+        return f"{d.year}年{d.month}月{d.day}日"
+    if style == 2:
+        return f"{d.year}.{d.month}.{d.day}"
+    return dt.datetime(d.year, d.month, d.day)
+
+
+_TYPE_ZH = {"secondary_vocational": "中职", "higher_vocational": "高职", "technical": "技工院校"}
+_KIND_ZH = {"teacher_practice": "教师实践", "student_internship": "学生实习"}
+
+
+def build_yichang_accountant() -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+
+    def sheet(title: str, caption: str, header: list[str], rows: list[list[object]]) -> None:
+        ws = wb.active if wb.active.title == "Sheet" and wb.active.max_row == 1 and not wb.active["A1"].value \
+            else wb.create_sheet()
+        ws.title = title
+        ws.append([caption])
+        ws["A1"].font = Font(bold=True, size=14)
+        ws.append(["填报单位：宜昌三峡机电装备有限公司财务部", None, None, "单位：元"])
+        ws.append([])
+        ws.append(header)
+        for row in rows:
+            ws.append(row)
+
+    sheet("企业信息", "2021 年度企业基本情况", ["统一社会信用代码", "企业名称", "行政区划代码", "所属年度", "工资总额（元）",
+                                     "职工教育经费（元）", "是否重点企业", "深度参与校企合作并取得突出成效",
+                                     "重视职工教育培训", "发挥引领作用", "综合实力较强"],
+          [[YC, "宜昌三峡机电装备有限公司", "420502", 2021, "38,650,000.00", "¥579,750.00", "否", "√", "√", "是", None]])
+    sheet("学校", "合作院校名单", ["学校代码", "学校名称", "所在地行政区划代码", "学校类型", "是否市本级", "在校生人数"],
+          [[i, n, r, _TYPE_ZH[t], "是" if m else "否", f"{s:,}"] for i, n, r, t, m, s in YC_SCHOOLS])
+    sheet("校企合作协议", "校企合作协议台账", ["协议编号", "企业统一社会信用代码", "学校代码", "签订日期", "生效日期", "截止日期"],
+          [[a, e, sc, _date_text(d1, k), _date_text(d2, k + 1), _date_text(d3, k + 2)]
+           for k, (a, e, sc, d1, d2, d3) in enumerate(YC_AGREEMENTS)])
+    pays = yichang_payments()
+    total = sum((p[4] for p in pays), Decimal(0))
+    sheet("实习报酬", "2021 年学生实习报酬发放明细", ["支付编号", "企业统一社会信用代码", "学校代码", "学生学号",
+                                          "实习报酬金额（元）", "支付日期"],
+          [[i, e, sc, st, _money_text(v, k), _date_text(d, k)] for k, (i, e, sc, st, v, d) in enumerate(pays)]
+          + [["合计", None, None, None, f"¥{total:,.2f}", None]])
+    sheet("实践费用", "与学生实习、教师实践活动相关的费用", ["费用编号", "企业统一社会信用代码", "学校代码", "费用类别",
+                                               "费用金额", "发生日期", "是否合理"], [
+        ["FY-2021-01", YC, "YC-GZ01", _KIND_ZH["teacher_practice"], "18,600.00", "2021/7/12", "√"],
+        ["FY-2021-02", YC, "YC-GZ01", _KIND_ZH["student_internship"], "¥42,380.40", "2021年9月3日", "√"],
+        ["FY-2021-03", YC, "YC-ZZ02", _KIND_ZH["student_internship"], 69157.68, dt.datetime(2021, 10, 15), None],
+        ["FY-2021-04", YC, None, _KIND_ZH["teacher_practice"], "8800元", "2021.11.20", "×"],
+        ["FY-2020-09", YC, "YC-JS03", _KIND_ZH["student_internship"], "5,600.00", "2020/5/28", "√"],
+    ])
+    sheet("毕业生就业", "毕业生在宜就业情况", ["毕业生编号", "学校代码", "就业地行政区划代码", "就业起始日期", "就业截止日期"], [
+        ["BY-2019-001", "YC-GZ01", "420502", "2019/7/15", None],
+        ["BY-2021-002", "YC-ZZ02", "420502", "2021年7月1日", None],
+        ["BY-2020-003", "YC-JS03", "420502", "2020.7.10", "2021/3/31"],
+        ["BY-2020-004", "YC-GZ01", None, dt.datetime(2020, 7, 1), None],
+        ["BY-2020-005", "YC-GZ01", "420100", "2020/7/1", None],
+    ])
+    wb.save(HERE / "yichang-accountant-2021.xlsx")
+
+
+_GBK_FILES = {  # canonical file -> (Chinese file name, title line or None, Chinese headers)
+    "schools": ("学校", "通化市职业院校基本情况（财政局导出）", ["学校代码", "学校名称", "所在地行政区划代码", "学校类型",
+                                                  "是否市本级", "在校生人数", "是否示范性实训基地建设",
+                                                  "培训服务收费收入（元）", "培训服务成本（元）", "收入纳入学校财务统一管理"]),
+    "enterprises": ("企业", "通化市产教融合企业名单", ["统一社会信用代码", "企业名称", "注册地行政区划代码", "所属年度",
+                                           "工资总额（元）", "职工教育经费（元）", "一线职工教育培训经费（元）", "是否重点企业"]),
+    "agreements": ("校企合作协议", None, ["协议编号", "企业统一社会信用代码", "学校代码", "签订日期", "生效日期", "截止日期"]),
+    "certificates": ("职业资格证书", "2020 年职业资格证书补贴申报汇总", ["证书编号", "职工编号", "企业统一社会信用代码",
+                                                          "是否参保", "取得日期", "证书名称"]),
+    "land_applications": ("建设用地", None, ["用地申请编号", "企业统一社会信用代码", "用地所在地行政区划代码",
+                                        "投资或合作建设职业学校", "符合《划拨用地目录》"]),
+}
+
+
+def build_tonghua_gbk() -> None:
+    """The canonical Tonghua CSV files rewritten as a finance bureau exports them (GBK), from the files themselves."""
+    src = HERE / "tonghua-finance-bureau"
+    folder = HERE / "tonghua-finance-bureau-gbk"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    for stem, (name, title, header) in _GBK_FILES.items():
+        with open(src / f"{stem}.csv", encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+        fields = rows[0]
+        out = io.StringIO(newline="")
+        w = csv.writer(out, lineterminator="\r\n")  # as Excel writes it
+        if title:
+            w.writerow([title] + [""] * (len(header) - 1))
+        w.writerow(header)
+        totals: dict[int, Decimal] = {}
+        for k, row in enumerate(rows[1:]):
+            cells = []
+            for i, (f, v) in enumerate(zip(fields, row)):
+                if v and f in ("signed_on", "valid_from", "valid_to", "obtained_on"):
+                    d = dt.date.fromisoformat(v)
+                    v = f"{d.year}/{d.month}/{d.day}"  # Excel's short date on Chinese Windows
+                elif v and f in ("total_wages", "education_fund", "frontline_training_spend", "training_fee_income",
+                                 "training_cost"):
+                    totals[i] = totals.get(i, Decimal(0)) + Decimal(v)
+                    v = f"{Decimal(v):,.2f}"
+                elif v and f == "school_type":
+                    v = _TYPE_ZH[v]
+                cells.append(v)
+            w.writerow(cells)
+        if totals:  # a totals line, as the clerk's sheet has it
+            w.writerow(["合计" if i == 1 else (f"{totals[i]:,.2f}" if i in totals else "") for i in range(len(header))])
+        (folder / f"{name}.csv").write_bytes(out.getvalue().encode("gbk"))
+
+
 if __name__ == "__main__":
     build_yichang()
     build_tonghua()
     build_json()
+    build_yichang_accountant()
+    build_tonghua_gbk()
     print("examples rebuilt in", HERE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,11 @@ SELF = EXAMPLES / "tonghua-self-assessment.json"
 BAD = EXAMPLES / "bad-records.json"
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHANJIAO, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+def run(*args: str, cwd: Path | None = None, lang: str = "en_US.UTF-8") -> subprocess.CompletedProcess[str]:
+    """The command in a locale (English by default here: most tests below check English messages)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    env["LANG"] = lang
+    return subprocess.run([CHANJIAO, *args], capture_output=True, text=True, cwd=cwd, timeout=120, env=env)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
@@ -139,7 +143,10 @@ def test_explain_text_and_json():
 def test_explain_names_the_facts_to_supply():
     proc = run("explain", str(EXAMPLES / "tonghua-finance-bureau"), "--rule", "tonghua.school_subsidy",
                "--subject", "TH-ZZ03", "--as-of", "2021-12-31")
-    assert "schools.enrolled_students is unknown: supply it to decide" in proc.stdout
+    assert "Enrolled students (schools.enrolled_students) is unknown: supply it to decide" in proc.stdout
+    chinese = run("explain", str(EXAMPLES / "tonghua-finance-bureau"), "--rule", "tonghua.school_subsidy",
+                  "--subject", "TH-ZZ03", "--as-of", "2021-12-31", lang="zh_CN.UTF-8")
+    assert "在校生数（schools.enrolled_students）未知：请补充该事实以作出判定" in chinese.stdout
 
 
 def test_rules_commands(tmp_path):

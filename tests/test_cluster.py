@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, generated, make_uscc, write_formats
+from engine.messages import render
 from engine.cluster import check_dask, pieces
 from engine.errors import FatalError
 from engine.policy import load_packs
@@ -81,6 +82,18 @@ def test_messy_datasets_across_workers(client, tmp_path_factory, raw, chunk, pie
     assert_same_as_stream(client, folder, base, chunk, piece_bytes)
 
 
+def test_a_gbk_export_with_chinese_names_title_lines_and_bad_lines_in_small_pieces(client, tmp_path):
+    """The reader's layout (GBK, Chinese names and headers, a title line, 合计, blank and ragged lines) is the
+    same in every piece: errors and warnings at the same places as the stream, byte for byte."""
+    from conftest import EXAMPLES
+
+    folder = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "tonghua-finance-bureau-gbk", folder)
+    with open(folder / "学校.csv", "ab") as fh:
+        fh.write("TH-X1,坏行,220502\r\n\r\n,,,,,,,,,\r\nTH-X3,三,220502,大学,否,,,,,\r\n".encode("gbk"))
+    assert_same_as_stream(client, folder, tmp_path / "out", chunk=2, piece_bytes=200)
+
+
 def test_a_second_run_replaces_the_parts_of_the_first(client, tmp_path):
     folder = generated(tmp_path / "in", 300)
     out = tmp_path / "out" / "d.parquet"
@@ -96,7 +109,8 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     folder = generated(tmp_path / "in", 10)
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "tcp://127.0.0.1:1", connect_timeout=1)
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in str(exc.value) and "\n" not in str(exc.value)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in render(exc.value.args[0], "en")
+    assert str(exc.value).startswith("无法连接 Dask 调度器 tcp://127.0.0.1:1") and "\n" not in str(exc.value)
 
 
 def test_an_unreadable_file_is_one_line(client, tmp_path):
@@ -106,14 +120,16 @@ def test_an_unreadable_file_is_one_line(client, tmp_path):
     (folder / "schools.parquet").write_bytes(b"not parquet")
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client)
-    assert "schools.parquet: cannot be read" in str(exc.value) and "\n" not in str(exc.value)
+    assert "schools.parquet: cannot be read" in render(exc.value.args[0], "en") and "\n" not in str(exc.value)
+    assert "schools.parquet：无法读取" in str(exc.value)
 
 
 def test_without_the_dask_extra_the_hint_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(FatalError) as exc:
         check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local")
-    assert str(exc.value) == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
+    assert render(exc.value.args[0], "en") == "a Dask run needs the dask extra: pip install '.[dask]' in the repository"
+    assert str(exc.value) == "Dask 运行需要 dask 扩展：在仓库中运行 pip install '.[dask]'"
 
 
 def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client, tmp_path):
@@ -125,10 +141,35 @@ def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client
     cut = len((head + first.split("\n")[0] + "\n").encode("utf-8")) - len(head.encode("utf-8"))
     with pytest.raises(FatalError) as exc:
         check_dask(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", client, piece_bytes=cut - 1)
-    assert "a quoted field holding a line break" in str(exc.value) and "\n" not in str(exc.value)
+    assert "a quoted field holding a line break" in render(exc.value.args[0], "en") and "\n" not in str(exc.value)
+    assert "换行" in str(exc.value) and "Parquet" in str(exc.value)
 
 
 def test_a_local_cluster_needs_a_number_of_workers(tmp_path):
     with pytest.raises(FatalError) as exc:
         check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
     assert str(exc.value) == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"
+
+
+def test_rejected_records_are_unknown_as_in_the_stream(client, tmp_path):
+    """Rejected agreements, schools and certificates: the same undetermined decisions, the rejected subject's too."""
+    from test_rejected import _case
+
+    folder = write_formats(_case(), tmp_path / "in")["csv"]
+    assert_same_as_stream(client, folder, tmp_path, chunk=1, piece_bytes=200)
+    rows = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
+    cert = [r for r in rows if r["rule_id"] == "tonghua.certificate_subsidy" and r["subject_id"] == "C1"]
+    assert [r["rejected_inputs"] for r in cert] == [[{"record_type": "certificates", "row": 1, "id": "C1"}]]
+
+
+def test_blank_rows_are_no_records_as_in_the_stream(client, tmp_path):
+    """Rows of empty cells in several pieces: counted and numbered nowhere, as the stream and the loaders do."""
+    folder = generated(tmp_path / "in", 60)
+    path = folder / "certificates.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blank = "," * lines[0].count(",")
+    lines[5] = lines[5].replace(lines[5].split(",")[4], "2021-02-30")  # a bad row after the blank ones
+    path.write_text("\n".join([lines[0], blank, *lines[1:4], blank, blank, *lines[4:]]) + "\n", encoding="utf-8")
+    assert_same_as_stream(client, folder, tmp_path, chunk=20, piece_bytes=300)
+    errors = (tmp_path / "dask" / "d.errors.csv").read_text(encoding="utf-8")
+    assert ",certificates,5," in errors

@@ -167,9 +167,11 @@ def test_a_crash_of_durables_c_engine_is_contained_and_the_reference_decides(mon
     with pytest.raises(durable_backend.DurableCrashed, match="exit status -11"):
         durable_backend.evaluate_isolated(PACKS, ds, AS_OF)
     args = ["check", str(EXAMPLES / "tonghua-self-assessment.json"), "--as-of", "2021-12-31", "--format", "json"]
-    crashed = CliRunner().invoke(app, [*args, "--engine", "durable"])
+    crashed = CliRunner().invoke(app, ["--lang", "zh", *args, "--engine", "durable"])
     reference = CliRunner().invoke(app, [*args, "--engine", "reference"])
-    assert crashed.exit_code == 0 and "the reference evaluator decided instead" in crashed.stderr
+    assert crashed.exit_code == 0 and "已改由参考评估器判定" in crashed.stderr
+    english = CliRunner().invoke(app, ["--lang", "en", *args, "--engine", "durable"])
+    assert english.exit_code == 0 and "the reference evaluator decided instead" in english.stderr
     assert crashed.stdout == reference.stdout
 
 

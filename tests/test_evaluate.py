@@ -10,6 +10,7 @@ import pytest
 from conftest import make_uscc
 from engine.backends.durable_compile import CompileError, compile_rules
 from engine.backends.vectorised import VectorisedEngine
+from engine.messages import localise
 from engine.evaluate import BackendMismatch, decide, evaluate_dataset, outcome_keys
 from engine.policy import load_packs, shipped_packs_dir
 from engine.records import validate_rows
@@ -59,8 +60,9 @@ def test_a_division_by_zero_is_an_evaluation_error_not_a_crash(pack_copy):
     ds, _ = _enterprise(total_wages="100.00", education_fund="0")
     doc = evaluate_dataset(ds, packs, AS_OF)
     [d] = [d for d in doc["decisions"] if d["rule_id"] == "tonghua.frontline_share"]
-    assert d["status"] == "undetermined" and "规则求值出错" in d["reasons"][0]
-    assert doc["errors"] == [{"rule_id": "tonghua.frontline_share", "subject_id": ENT, "message": "division by zero"}]
+    assert d["status"] == "undetermined" and d["reasons"] == ["规则求值出错：除数为零"]
+    assert doc["errors"] == [{"rule_id": "tonghua.frontline_share", "subject_id": ENT, "message": "除数为零"}]
+    assert localise(doc["errors"], "en")[0]["message"] == "division by zero"
     assert VectorisedEngine(packs).evaluate_dataset(ds, AS_OF) == doc
 
 

@@ -17,7 +17,8 @@ from engine.loaders import load_dataset
 AS_OF = dt.date(2021, 12, 31)
 
 
-@pytest.mark.parametrize("name", ["yichang-enterprise-2021.xlsx", "tonghua-finance-bureau", "tonghua-self-assessment.json"])
+@pytest.mark.parametrize("name", ["yichang-enterprise-2021.xlsx", "tonghua-finance-bureau", "tonghua-self-assessment.json",
+                                  "yichang-accountant-2021.xlsx", "tonghua-finance-bureau-gbk"])
 def test_examples_are_clean_and_varied(packs, name):
     doc = evaluate_dataset(load_dataset(EXAMPLES / name), packs, AS_OF)
     assert doc["errors"] == []
@@ -55,3 +56,23 @@ def test_tonghua_school_subsidy_total_is_450_per_student(packs):
     doc = evaluate_dataset(load_dataset(EXAMPLES / "tonghua-finance-bureau"), packs, AS_OF)
     assert doc["summary"]["by_rule"]["tonghua.school_subsidy"]["amount_total"] == f"{expected:.2f}"
     assert doc["summary"]["by_rule"]["tonghua.school_subsidy"]["undetermined"] == 2
+
+
+@pytest.mark.parametrize("kept,canonical,notes", [
+    ("yichang-accountant-2021.xlsx", "yichang-enterprise-2021.xlsx", {"实习报酬!47:47": "合计"}),
+    ("tonghua-finance-bureau-gbk", "tonghua-finance-bureau",
+     {"企业.csv": "GB18030", "企业.csv:9": "合计", "学校.csv": "GB18030", "学校.csv:12": "合计",
+      "校企合作协议.csv": "GB18030", "职业资格证书.csv": "GB18030", "建设用地.csv": "GB18030"}),
+])
+def test_files_as_people_keep_them_give_the_canonical_decisions(packs, kept, canonical, notes):
+    """Title rows, Chinese names and headers, Excel date and money spellings, 中职/√, GBK and 合计 rows: the same
+    decisions and summary as the canonical example, with only the warnings that say what was read how."""
+    got = evaluate_dataset(load_dataset(EXAMPLES / kept), packs, AS_OF)
+    want = evaluate_dataset(load_dataset(EXAMPLES / canonical), packs, AS_OF)
+    assert got["decisions"] == want["decisions"] and got["summary"] == want["summary"]
+    assert got["errors"] == []
+    extra = {w["place"]: w["message"] for w in got["warnings"]}
+    for place, word in notes.items():
+        assert word in extra.pop(place)
+    assert sorted(w["message"] for w in got["warnings"] if w["place"] in extra) == \
+        sorted(w["message"] for w in want["warnings"])

@@ -12,6 +12,7 @@ from conftest import make_uscc, write_formats
 from engine.errors import FatalError
 from engine.evaluate import evaluate_dataset
 from engine.loaders import load_dataset, read_raw
+from engine.messages import render
 
 E1, E2 = make_uscc("220502", 11), make_uscc("420502", 12)
 RAW = {
@@ -37,11 +38,15 @@ RAW = {
 def test_the_same_dataset_in_every_format_gives_identical_documents(tmp_path, packs):
     paths = write_formats(RAW, tmp_path)
     docs = {fmt: evaluate_dataset(load_dataset(p), packs, dt.date(2021, 12, 31)) for fmt, p in paths.items()}
+    places = {fmt: [p.pop("place", None) for p in doc["errors"] + doc["warnings"]] for fmt, doc in docs.items()}
     reference = json.dumps(docs["json"], ensure_ascii=False, sort_keys=True)
     for fmt, doc in docs.items():
         assert json.dumps(doc, ensure_ascii=False, sort_keys=True) == reference, fmt
     [err] = docs["xlsx"]["errors"]
     assert (err["record_type"], err["row"], err["field"]) == ("enterprises", 3, "id")
+    # the place as the user sees it: the sheet's cell, the CSV file's line (the header is line 1), the JSON line
+    assert places["xlsx"][0] == "enterprises!A4" and places["csv"][0] == "enterprises.csv:4"
+    assert places["json"][0] == "data.json:1" and places["yaml"][0].startswith("data.yaml:")
 
 
 def test_xlsx_money_cells_are_exact_and_date_cells_are_dates(tmp_path):
@@ -60,11 +65,12 @@ def test_chinese_sheet_names_are_aliases(tmp_path):
     ws.title = "企业"
     ws.append(["id", "name", "region_code"])
     ws.append([E1, "通化甲", "220502"])
-    wb.create_sheet("说明").append(["这张表不是记录"])
+    wb.create_sheet("说明").append(["这张表不是记录"])  # instructions: read silently
+    wb.create_sheet("Sheet3")  # an empty extra sheet: silent
     wb.save(tmp_path / "x.xlsx")
     ds = load_dataset(tmp_path / "x.xlsx")
     assert [e.id for e in ds.records["enterprises"]] == [E1]
-    assert any("说明" in w.message for w in ds.warnings)
+    assert not ds.errors and not ds.warnings
 
 
 def test_csv_with_bom_and_blank_cells(tmp_path):
@@ -88,21 +94,23 @@ def test_unreadable_files_are_one_line_errors(tmp_path, name, content, expect):
     path.write_bytes(content)
     with pytest.raises(FatalError) as info:
         read_raw(path)
-    message = str(info.value)
-    assert expect in message and "\n" not in message and str(path) in message
+    message, english = str(info.value), render(info.value.args[0], "en")
+    assert expect in english and "\n" not in message + english and str(path) in message and str(path) in english
 
 
 def test_non_utf8_csv_and_empty_directory(tmp_path):
-    with pytest.raises(FatalError, match="no CSV files"):
+    with pytest.raises(FatalError, match="没有 CSV 文件"):
         read_raw(tmp_path)
-    (tmp_path / "schools.csv").write_bytes("id,name\nS1,通化市职业教育中心\n".encode("gb18030"))
-    with pytest.raises(FatalError, match="not UTF-8"):
+    (tmp_path / "schools.csv").write_bytes("id,name\nS1,通化市职业教育中心\n".encode("latin-1", "replace") + b"\xff\xfe\xfa")
+    with pytest.raises(FatalError, match="不是 UTF-8"):
         read_raw(tmp_path)
 
 
-def test_unknown_csv_file_and_json_key_warn(tmp_path):
-    (tmp_path / "enterprise.csv").write_text("id\nx\n", encoding="utf-8")
+def test_unknown_csv_file_is_an_error_naming_the_rows_and_the_type_it_may_be(tmp_path):
+    (tmp_path / "enterprize.csv").write_text("id\nx\ny\n", encoding="utf-8")
     (tmp_path / "schools.csv").write_text("id,name,region_code,school_type\nS1,学校,220502,technical\n", encoding="utf-8")
     ds = load_dataset(tmp_path)
-    assert any(w.suggestion == "enterprises" for w in ds.warnings)
+    [err] = ds.errors
+    assert err.place == "enterprize.csv" and "2 行" in err.message and "第 2–3 行" in err.message
+    assert "enterprises" in err.message and "企业" in err.message
     assert len(ds.records["schools"]) == 1

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import make_uscc
+from engine.messages import render
 from engine.records import org_code_check_char, to_decimal, uscc_check_char, validate_rows
 
 ENT = make_uscc("220502", 1)
@@ -34,13 +35,13 @@ def test_bad_uscc_is_rejected_with_the_reason(bad, why):
     assert not ds.records["enterprises"]
     [err] = ds.errors
     assert (err.record_type, err.row, err.field, err.value) == ("enterprises", 1, "id", bad)
-    assert why in err.message
+    assert why in render(err.message, "en")
 
 
 def test_lowercase_uscc_is_rejected_with_the_uppercase_suggested():
     ds = validate_rows({"enterprises": [ent(id=ENT.lower())]})
     [err] = ds.errors
-    assert not ds.records["enterprises"] and f"did you mean {ENT!r}" in err.message
+    assert not ds.records["enterprises"] and f"did you mean {ENT!r}" in render(err.message, "en")
 
 
 def test_failed_organization_code_is_only_a_warning():
@@ -50,7 +51,7 @@ def test_failed_organization_code_is_only_a_warning():
     code = first + uscc_check_char(first)
     ds = validate_rows({"enterprises": [ent(id=code)]})
     assert ds.records["enterprises"] and not ds.errors
-    assert any("GB 11714" in w.message for w in ds.warnings)
+    assert any("GB 11714" in render(w.message, "en") for w in ds.warnings)
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -70,14 +71,14 @@ def test_money_is_exact(value, expected):
 def test_bad_money_is_rejected(value, why):
     ds = validate_rows({"enterprises": [ent(total_wages=value)]})
     [err] = ds.errors
-    assert err.field == "total_wages" and why in err.message
+    assert err.field == "total_wages" and why in render(err.message, "en")
 
 
 @pytest.mark.parametrize("value,ok", [("99999999999999999", True), ("100000000000000000", False)])
 def test_whole_numbers_have_at_most_17_digits(value, ok):
     ds = validate_rows({"enterprises": [ent(fiscal_year=value)]})
     assert bool(ds.records["enterprises"]) == ok
-    assert ok or "more than 17 digits" in ds.errors[0].message
+    assert ok or "more than 17 digits" in render(ds.errors[0].message, "en")
 
 
 def test_xlsx_float_noise_reads_as_the_shown_value():
@@ -89,7 +90,7 @@ def test_payment_amount_must_be_positive():
     row = {"id": "P1", "enterprise_id": ENT, "school_id": "S", "student_id": "x", "amount": "0", "paid_on": "2021-01-01"}
     ds = validate_rows({"internship_payments": [row]})
     [err] = ds.errors
-    assert err.field == "amount" and "greater than zero" in err.message
+    assert err.field == "amount" and "greater than zero" in render(err.message, "en")
 
 
 @pytest.mark.parametrize("word,expected", [("是", True), ("否", False), ("TRUE", True), ("no", False), ("1", True),
@@ -114,7 +115,7 @@ def test_bad_bool_and_enum_and_region_and_date():
 def test_required_fields_are_named():
     ds = validate_rows({"schools": [{"id": "S1", "name": "", "region_code": "220502"}]})
     assert sorted(e.field for e in ds.errors) == ["name", "school_type"]
-    assert all("required" in e.message for e in ds.errors)
+    assert all("required" in render(e.message, "en") for e in ds.errors)
 
 
 def test_valid_from_defaults_to_signed_on_and_valid_to_before_it_is_rejected():
@@ -130,7 +131,7 @@ def test_duplicates_after_the_first_are_rejected_and_others_kept():
     ds = validate_rows({"enterprises": [ent(name="first"), ent(name="second"), ent(id=make_uscc("220502", 2))]})
     assert [e.name for e in ds.records["enterprises"]] == ["first", "测试企业"]
     [err] = ds.errors
-    assert err.row == 2 and "duplicate" in err.message
+    assert err.row == 2 and "duplicate" in render(err.message, "en")
 
 
 def test_unknown_fields_warn_with_a_suggestion_and_the_record_is_kept():
@@ -146,6 +147,21 @@ def test_dangling_references_and_region_mismatch_warn():
         "enterprises": [{"id": other, "name": "x", "region_code": "220502"}],
         "certificates": [{"id": "C1", "employee_id": "e", "enterprise_id": ENT, "obtained_on": "2021-01-01"}],
     })
-    messages = " ".join(w.message for w in ds.warnings)
+    messages = " ".join(render(w.message, "en") for w in ds.warnings)
     assert "another city" in messages and "not among the dataset's enterprises" in messages
     assert not ds.errors and len(ds.records["certificates"]) == 1
+
+
+def test_messages_are_chinese_by_default_and_english_on_request():
+    ds = validate_rows({"enterprises": [ent(total_wages="1.234"), ent(), ent(name="重复")],
+                        "agreements": [{"id": "A1", "enterprise_id": ENT, "school_id": "S9", "signed_on": "2021-02-30"},
+                                       {"id": "A2", "enterprise_id": ENT, "school_id": "S9", "signed_on": "2021-02-28"}]})
+    by_field = {e.field: e.message for e in ds.errors}
+    assert by_field["total_wages"] == "超过两位小数；应填写金额：不小于 0 的元数，最多两位小数，例如 1950.50"
+    assert render(by_field["total_wages"], "en") == (
+        "expected money: yuan ≥ 0 with at most 2 decimal places, e.g. 1950.50 (more than 2 decimal places)")
+    assert by_field["signed_on"].startswith("没有这一天；应填写日期")
+    assert by_field["id"] == f"id“{ENT}”重复：保留第一条使用该 id 的记录"
+    [dangling] = [w.message for w in ds.warnings if w.field == "school_id"]
+    assert dangling == "学校代码（school_id）“S9”不在本数据集的学校（schools）中：相关事实未知"
+    assert render(dangling, "en") == "school_id 'S9' is not among the dataset's schools: its facts are unknown"

@@ -2,7 +2,11 @@
 
 Exit status: 0 every record accepted; 1 some records rejected (all others still decided); 2 nothing could be
 evaluated (unreadable dataset, invalid rule pack, bad arguments) — always one line on stderr, no traceback.
-Set CHANJIAO_DEBUG=1 to see the traceback of an internal error.
+Set CHANJIAO_DEBUG=1 to see the traceback of an internal error. A bare ``chanjiao`` prints the usage (exit 0);
+``chanjiao --version`` prints the version.
+
+Messages are Chinese by default and English with ``--lang en`` (written anywhere on the line); without it the
+locale decides (engine.messages.default_lang). Help texts are Chinese, with an example per command.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from decimal import Decimal
 from enum import Enum
@@ -19,6 +24,7 @@ from typing import Any, NoReturn, Optional
 import typer
 
 from .casetests import CaseEngines, disagreements, run_case_file
+from .messages import localise, msg, render, resolve_lang
 from .errors import FatalError, RecordError
 from .backends import make_engine
 from .backends.durable_compile import CompileError
@@ -36,8 +42,11 @@ __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
-                  help="chanjiao: cited policy decisions for 产教融合 (industry-education integration) policies.")
-rules_app = typer.Typer(add_completion=False, rich_markup_mode=None, help="List, show, lint and test rule packs.")
+                  help="chanjiao：产教融合政策合规检查——按规则给出带政策出处的判定。\n\n"
+                       "\b\n示例：\n  chanjiao check examples/yichang-enterprise-2021.xlsx --as-of 2021-12-31\n"
+                       "  chanjiao template 填报模板.xlsx\n  chanjiao check 数据.xlsx --lang en")
+rules_app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                        help="列出、查看、检查和测试规则包。\n\n\b\n示例：\n  chanjiao rules list")
 app.add_typer(rules_app, name="rules")
 
 
@@ -72,13 +81,46 @@ def _fail(message: str) -> NoReturn:
     raise FatalError(message)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chanjiao")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context,
+          lang: Optional[str] = typer.Option(None, "--lang", metavar="zh|en",
+                                             help="消息语言：zh（中文，默认）或 en（英文）；未指定时跟随系统区域设置 "
+                                                  "LC_ALL/LANG。可写在命令行任意位置。"),
+          version: bool = typer.Option(False, "--version", help="显示版本号并退出。")) -> None:
+    """chanjiao：产教融合政策合规检查。"""
+    if version:
+        print(f"chanjiao {_version()}")
+        raise typer.Exit(0)
+    try:
+        ctx.obj = resolve_lang(lang)
+    except ValueError as exc:
+        _fail(exc.args[0])
+    if ctx.invoked_subcommand is None:  # a bare `chanjiao`: the usage, exit 0
+        print(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def _lang(ctx: typer.Context) -> str:
+    """The language of this run (set by the root callback from --lang or the locale)."""
+    return ctx.obj if ctx.obj in ("zh", "en") else resolve_lang(None)
+
+
 def _as_of(text: Optional[str]) -> dt.date:
     if text is None:
         return dt.date.today()
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        _fail(f"--as-of {text!r} is not a date YYYY-MM-DD")
+        _fail(msg("cli.bad_as_of", text=text))
 
 
 def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pack]:
@@ -96,53 +138,66 @@ def _engine(name: EngineName, packs: list[Pack]) -> Any:
 
 
 def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
-    _fail(f"the {name.value} engine cannot run rule {exc} (use --engine auto or reference)")
+    _fail(msg("cli.cannot_run", engine=name.value, problem=str(exc)))
 
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
-                         help="auto, durable (durable-rules decides every test), reference or vectorised (column-wise, "
-                              "streamed); the decisions are identical. auto: by measured cost, durable for a case-sized "
-                              "submission, the vectorised backend (streamed) above "
-                              f"{AUTO_THRESHOLD_BYTES // 1_000_000} MB of input; a rule durable cannot run is "
-                              "decided by the reference.")
-RulesOpt = typer.Option(None, "--rules", help="A rule pack folder, or a folder of packs, to add (replaces a shipped pack with the same id).")
-AsOfOpt = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today).")
-ParamOpt = typer.Option(None, "--param", help="Override a parameter: NAME=VALUE or PACK.NAME=VALUE (repeatable).")
+                         help="判定引擎：auto、durable（durable-rules 判定每个条件）、reference（参考评估器）或 vectorised（按列、"
+                              "可流式处理）；各引擎判定相同。auto：按实测成本选择——案件规模的提交用 durable，更大的用参考评估器或 "
+                              f"vectorised（输入超过 {AUTO_THRESHOLD_BYTES // 1_000_000} MB 时流式处理）；durable "
+                              "无法运行的规则由参考评估器判定。")
+RulesOpt = typer.Option(None, "--rules", help="追加的规则包文件夹（或存放多个规则包的文件夹）；与内置规则包同 id 时替换之。")
+AsOfOpt = typer.Option(None, "--as-of", help="评估日期 YYYY-MM-DD（默认今天）。")
+ParamOpt = typer.Option(None, "--param", help="假设分析：覆盖参数 NAME=VALUE 或 PACK.NAME=VALUE（可重复）。")
 
 
 @app.command()
 def check(
-    dataset: Path = typer.Argument(..., help="A JSON/YAML file, an XLSX workbook, or a directory of CSV files."),
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="数据集：JSON/YAML 文件、XLSX 工作簿或存放 CSV 文件的文件夹。"),
     as_of: Optional[str] = AsOfOpt,
     format: OutputFormat = typer.Option(OutputFormat.table, "--format",
-                                        help="table, json, csv, xlsx, jsonl (one decision per line) or parquet."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write here instead of stdout (required for xlsx)."),
+                                        help="输出格式：table（表格）、json、csv、xlsx、jsonl（每行一项判定）或 parquet。"),
+    output: Optional[Path] = typer.Option(None, "--output", help="写入此文件而非标准输出（xlsx、parquet 必填）。"),
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
     chunk_size: int = typer.Option(50_000, "--chunk-size", min=1,
-                                   help="Enterprises per partition when streaming (memory follows it)."),
+                                   help="流式处理时每个分区的企业数（内存占用随之变化）。"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1,
-                                          help="Processes deciding a streamed check side by side (default: one "
-                                               "per CPU; 1 keeps it in this process)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or closing line on stderr."),
+                                          help="流式处理时并行判定的进程数（默认每个 CPU 一个；"
+                                               "1 表示在本进程内完成）。"),
+    quiet: bool = typer.Option(False, "--quiet", help="不在标准错误输出进度条和结束行。"),
     dask: Optional[str] = typer.Option(None, "--dask", metavar="SCHEDULER",
-                                       help="Run on a Dask cluster (tcp://host:8786, or local / local:N workers "
-                                            "on this machine); writes --output as a directory of Parquet parts."),
+                                       help="在 Dask 集群上运行（tcp://host:8786，或 local / local:N 在本机启动 N 个"
+                                            "工作进程）；--output 写成 Parquet 分片文件夹。"),
     partitions: Optional[int] = typer.Option(None, "--partitions", min=1,
-                                             help="Partitions of a --dask run (default: one per --chunk-size "
-                                                  "enterprises, at least one per worker thread)."),
+                                             help="--dask 运行的分区数（默认每 --chunk-size 家企业一个，"
+                                                  "至少每个工作线程一个）。"),
+    header_row: Optional[int] = typer.Option(None, "--header-row", min=1,
+                                             help="表头所在的行（从 1 起），用于每个工作表或 CSV 文件；默认自动找到标题行下面的表头。"),
 ) -> None:
-    """Decide every rule for every record of DATASET."""
+    """对数据集 DATASET 的每条记录判定每条规则。
+
+    退出状态：0 全部记录通过校验；1 有记录被拒绝（其余记录照常判定）；2 无法判定（一行错误信息）。
+
+    \b
+    示例：
+      chanjiao check examples/yichang-enterprise-2021.xlsx --as-of 2021-12-31
+      chanjiao check examples/tonghua-finance-bureau --format xlsx --output 判定结果.xlsx
+      chanjiao check examples/tonghua-finance-bureau --param certificate_subsidy_amount=1500
+    """
+    lang = _lang(ctx)
     day = _as_of(as_of)
     checker = Checker(rules or [])
     overrides = checker.overrides(param)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
-        _fail(f"--format {format.value} needs --output FILE")
+        _fail(msg("cli.needs_output", fmt=format.value))
     if not dataset.exists():
-        _fail(f"{dataset}: no such file or directory")
+        _fail(msg("file.not_found", path=dataset))
     if dask is not None:
-        _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet)
+        _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet,
+                       lang, header_row)
         return
     chosen = checker.choose_engine(engine.value, dataset)
     streamed = (chosen == "vectorised" and dataset.is_dir() and output is not None
@@ -151,51 +206,57 @@ def check(
         assert output is not None
         _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
                                      chunk_size=chunk_size, workers=workers,
-                                     progress=sys.stderr.isatty() and not quiet), quiet)
+                                     progress=sys.stderr.isatty() and not quiet, lang=lang, header_row=header_row),
+                quiet, lang)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value, lang=lang, header_row=header_row)
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
     if os.environ.get("CHANJIAO_DEBUG"):  # which engine decided which rule: never in the document
         print(f"chanjiao: debug: {json.dumps(result.decided_by, ensure_ascii=False)}", file=sys.stderr)
     try:
-        _write(result.document, format, output)
+        _write(result.document, format, output, lang)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        _fail(msg("cli.cannot_write", path=output, reason=exc.strerror or exc))
+    if result.exit_code == 2:
+        print(render(msg("cli.nothing_decided", n=len(result.dataset.errors)), lang), file=sys.stderr)
+        raise typer.Exit(2)
     if result.exit_code:
-        print(f"chanjiao: {len(result.dataset.errors)} record error(s): rejected records are listed in the output's "
-              "errors; every other record was decided", file=sys.stderr)
+        print(render(msg("cli.record_errors", n=len(result.dataset.errors)), lang), file=sys.stderr)
         raise typer.Exit(result.exit_code)
 
 
 def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dict[str, Decimal],
                    format: OutputFormat, output: Optional[Path], engine: EngineName, scheduler: str,
-                   partitions: Optional[int], chunk_size: int, quiet: bool) -> None:
+                   partitions: Optional[int], chunk_size: int, quiet: bool, lang: str = "zh",
+                   header_row: Optional[int] = None) -> None:
     """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.cluster)."""
     if output is None:
-        _fail("--dask needs --output DIR (a directory of Parquet parts)")
+        _fail(msg("cli.dask_output"))
     if format not in (OutputFormat.table, OutputFormat.parquet):
-        _fail(f"--dask writes Parquet; --format {format.value} is not available there")
+        _fail(msg("cli.dask_format", fmt=format.value))
     if engine not in (EngineName.auto, EngineName.vectorised):
-        _fail(f"--dask runs the vectorised backend, not --engine {engine.value}")
+        _fail(msg("cli.dask_engine", engine=engine.value))
     assert output is not None
     _report(checker.check_dask(dataset, output, scheduler, as_of=day, params=overrides, partitions=partitions,
-                               chunk_size=chunk_size), quiet)
+                               chunk_size=chunk_size, lang=lang, header_row=header_row), quiet, lang)
 
 
-def _report(res: Any, quiet: bool) -> None:
-    """The closing line of a streamed or Dask check; exit 1 when records were rejected."""
+def _report(res: Any, quiet: bool, lang: str = "zh") -> None:
+    """The closing line of a streamed or Dask check; exit 1 when records were rejected, 2 when nothing was decided."""
     if not quiet:
-        print(f"chanjiao: {res.records:,} records, {res.decisions:,} decisions → "
-              f"{', '.join(str(p) for p in res.outputs)}", file=sys.stderr)
+        print(render(msg("cli.closing", records=res.records, decisions=res.decisions,
+                         outputs=", ".join(str(p) for p in res.outputs)), lang), file=sys.stderr)
     n_err = sum(isinstance(e, RecordError) for e in res.errors)
+    if not res.decisions:
+        print(render(msg("cli.nothing_decided", n=n_err), lang), file=sys.stderr)
+        raise typer.Exit(2)
     if n_err:
-        print(f"chanjiao: {n_err} record error(s): rejected records are listed in {res.outputs[-1]}; every other "
-              "record was decided", file=sys.stderr)
+        print(render(msg("cli.record_errors_in", n=n_err, path=res.outputs[-1]), lang), file=sys.stderr)
         raise typer.Exit(1)
 
 
-def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> None:
+def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path], lang: str = "zh") -> None:
     if fmt is OutputFormat.xlsx:
         assert output is not None
         write_xlsx(doc, output)
@@ -214,7 +275,7 @@ def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> No
     elif fmt is OutputFormat.jsonl:
         text = to_jsonl(doc)
     else:
-        text = to_table(doc, color=output is None and sys.stdout.isatty())
+        text = to_table(doc, color=output is None and sys.stdout.isatty(), lang=lang)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -223,27 +284,39 @@ def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path]) -> No
 
 @app.command()
 def explain(
-    dataset: Path = typer.Argument(..., help="The dataset the subject is in."),
-    rule: str = typer.Option(..., "--rule", help="Rule id, e.g. tonghua.frontline_share."),
-    subject: str = typer.Option(..., "--subject", help="The subject record's id."),
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="判定对象所在的数据集。"),
+    rule: str = typer.Option(..., "--rule", help="规则 id，例如 tonghua.frontline_share。"),
+    subject: str = typer.Option(..., "--subject", help="判定对象记录的 id。"),
     as_of: Optional[str] = AsOfOpt,
-    format: TraceFormat = typer.Option(TraceFormat.text, "--format", help="text or json."),
+    format: TraceFormat = typer.Option(TraceFormat.text, "--format", help="text（文字）或 json。"),
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
 ) -> None:
-    """Show how one decision was made: every condition, fact, parameter and citation."""
+    """说明一项判定如何得出：每个条件、读取的事实、参数及其政策出处，以及缺少哪些事实。
+
+    \b
+    示例：
+      chanjiao explain examples/tonghua-self-assessment.json --rule tonghua.frontline_share \\
+          --subject 91220502MA0Y0A0133 --as-of 2021-12-31
+    """
     day = _as_of(as_of)
     checker = Checker(rules or [])
     trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param))
     if format is TraceFormat.json:
-        sys.stdout.write(json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(trace_to_dict(trace, lang=_lang(ctx)), ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write(trace_to_text(trace))
+        sys.stdout.write(trace_to_text(trace, lang=_lang(ctx)))
 
 
 @rules_app.command("list")
 def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
-    """List every rule with its effect, subject and clause."""
+    """列出每条规则及其效力、判定对象和条款。
+
+    \b
+    示例：
+      chanjiao rules list
+    """
     for pack in _packs(rules):
         print(f"{pack.id}  {pack.document_number}  {pack.title}")
         for r in pack.rules:
@@ -251,34 +324,55 @@ def rules_list(rules: Optional[list[Path]] = RulesOpt) -> None:
 
 
 @rules_app.command("show")
-def rules_show(rule_id: str = typer.Argument(..., help="Rule id."), rules: Optional[list[Path]] = RulesOpt) -> None:
-    """Show a rule: its citation, scope, criteria and the YAML it is written in."""
+def rules_show(ctx: typer.Context, rule_id: str = typer.Argument(..., help="规则 id。"),
+               rules: Optional[list[Path]] = RulesOpt) -> None:
+    """显示一条规则：政策出处、适用范围、判定条件及其 YAML 原文。
+
+    \b
+    示例：
+      chanjiao rules show tonghua.frontline_share
+    """
     pack, rule = Checker(rules or []).rule(rule_id)
     c = rule.citation
     print(f"{rule.id} — {rule.title}")
-    print(f"effect {rule.effect}; subject {rule.subject}; jurisdiction {pack.jurisdiction} "
-          f"({', '.join(p + 'xx' for p in pack.region_prefixes)}); from {pack.issued_on}")
-    print(f"citation {c.document_number} {c.clause}: “{c.quote}”")
-    print(f"file {rule.file}\n")
+    lang = _lang(ctx)
+    print(render(msg("rules.show_scope", effect=rule.effect, subject=rule.subject, jurisdiction=pack.jurisdiction,
+                     prefixes=", ".join(p + "xx" for p in pack.region_prefixes), issued=pack.issued_on), lang))
+    print(render(msg("rules.show_citation", document=c.document_number, clause=c.clause, quote=c.quote), lang))
+    print(render(msg("rules.show_file", file=rule.file), lang) + "\n")
     print(Path(rule.file).read_text(encoding="utf-8"))
 
 
 @rules_app.command("lint")
-def rules_lint(directory: Optional[Path] = typer.Argument(None, help="A pack or folder of packs (default: the shipped packs).")) -> None:
-    """Check packs: schema, types, ids, verbatim quotes, cited parameters, test coverage of every status."""
+def rules_lint(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+    """检查规则包：格式、表达式类型、id 唯一、引文逐字见于原文、参数有出处、每种判定状态都有测试用例。
+
+    \b
+    示例：
+      chanjiao rules lint
+      chanjiao rules lint policy_rules/tonghua-2019
+    """
     packs, problems = lint_dirs([directory] if directory else None, include_shipped=directory is None)
     for p in problems:
         print(p)
     errors = [p for p in problems if p.severity == "error"]
     n_rules = sum(len(p.rules) for p in packs)
-    print(f"{len(packs)} pack(s), {n_rules} rule(s): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    print(render(msg("rules.lint_summary", packs=len(packs), rules=n_rules, errors=len(errors),
+                     warnings=len(problems) - len(errors)), _lang(ctx)))
     if errors:
         raise typer.Exit(1)
 
 
 @rules_app.command("test")
-def rules_test(directory: Optional[Path] = typer.Argument(None, help="A pack or folder of packs (default: the shipped packs).")) -> None:
-    """Run the packs' YAML test cases against the reference evaluator, and every case on every engine."""
+def rules_test(ctx: typer.Context,
+               directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
+    """用参考评估器运行规则包的 YAML 测试用例，并在每个引擎上运行每个用例。
+
+    \b
+    示例：
+      chanjiao rules test
+    """
     packs = _packs([directory] if directory else None, include_shipped=directory is None)
     passed = failed = 0
     engines = CaseEngines(packs)
@@ -292,27 +386,33 @@ def rules_test(directory: Optional[Path] = typer.Argument(None, help="A pack or 
                     passed += 1
                 else:
                     failed += 1
-                    print(f"FAIL {result.rule_id}: {result.name} ({result.file})")
+                    print(render(msg("rules.test_fail", rule=result.rule_id, name=result.name, file=result.file),
+                                 _lang(ctx)))
                     for f in result.failures:
                         print(f"     {f}")
-    print(f"{passed} passed, {failed} failed")
+    print(render(msg("rules.test_summary", passed=passed, failed=failed), _lang(ctx)))
     if failed:
         raise typer.Exit(1)
 
 
 @app.command()
 def watch(
-    changes: Optional[Path] = typer.Argument(None, help="A JSON Lines file of changes (default: standard input)."),
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Start from this dataset (its decisions are not printed)."),
+    ctx: typer.Context,
+    changes: Optional[Path] = typer.Argument(None, help="记录变更的 JSON Lines 文件（默认：标准输入）。"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="从此数据集开始（不输出其判定）。"),
     as_of: Optional[str] = AsOfOpt,
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
 ) -> None:
-    """Apply JSON Lines changes and print one JSON line per decision whose outcome changed.
+    """实时重新判定：逐行读取记录变更，每当一项判定的结果改变就输出一行 JSON。
 
-    A change: {"op": "upsert"|"delete", "record_type": "agreements", "record": {...}}. Bad lines are reported on
-    stderr with their line number and skipped; nothing already known is lost.
+    一行变更：{"op": "upsert"|"delete", "record_type": "agreements", "record": {...}}。有误的行在标准错误中
+    报告其行号并跳过；已知的数据不会丢失。
+
+    \b
+    示例：
+      chanjiao watch changes.jsonl --dataset examples/tonghua-self-assessment.json --as-of 2021-12-31
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
@@ -321,7 +421,7 @@ def watch(
     try:
         stream = open(changes, encoding="utf-8") if changes else sys.stdin
     except OSError as exc:
-        _fail(f"{changes}: {exc.strerror}")
+        _fail(msg("cli.cannot_open", path=changes, reason=exc.strerror))
     bad = 0
     with _engine(engine, packs) as eng, stream:
         watcher = Watcher(eng, day, overrides, initial)
@@ -332,7 +432,8 @@ def watch(
                 lines = watcher.apply(read_change(text), number)
             except ChangeError as exc:
                 bad += 1
-                print(f"chanjiao: line {number}: {exc}; skipped", file=sys.stderr)
+                print(render(msg("cli.watch_line", line=number, problem=exc.args[0] if exc.args else str(exc)),
+                             _lang(ctx)), file=sys.stderr)
                 continue
             for line in lines:
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -342,28 +443,113 @@ def watch(
 
 
 @app.command()
-def schema(output: Path = typer.Option(Path("schemas"), "--output", help="Folder to write the JSON Schemas into.")) -> None:
-    """Write the JSON Schemas of the dataset, rule pack, rule, rule tests and decision document."""
+def schema(output: Path = typer.Option(Path("schemas"), "--output", help="写入 JSON Schema 的文件夹。")) -> None:
+    """写出数据集、规则包、规则、规则测试和判定文档的 JSON Schema。
+
+    \b
+    示例：
+      chanjiao schema --output schemas
+    """
     for path in write_schemas(output):
         print(path)
 
 
+class TemplateFormat(str, Enum):
+    """Formats of ``chanjiao template``."""
+
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+@app.command()
+def template(
+    output: Path = typer.Argument(..., help="写出的工作簿（.xlsx），或 --format csv 时写出的文件夹。"),
+    format: TemplateFormat = typer.Option(TemplateFormat.xlsx, "--format", help="xlsx（工作簿）或 csv（文件夹）。"),
+    examples: bool = typer.Option(True, "--examples/--no-examples", help="每张表的第 2 行写一条示例记录（默认写）。"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的文件。"),
+) -> None:
+    """写出填报模板：每种记录一张表（中文表名和表头、下拉列表和数据验证、示例行），以及“说明”表。
+
+    填好后用 chanjiao check 检查；未改动的模板本身也可通过检查，没有警告。
+
+    \b
+    示例：
+      chanjiao template 填报模板.xlsx
+      chanjiao template 填报模板 --format csv
+    """
+    from .template import write_template
+
+    for path in write_template(output, format.value, examples=examples, force=force):
+        print(path)
+
+
+def _usage_message(exc: Any) -> Any:
+    """A usage error of the command line (an unknown option, a missing argument, a bad value) as a catalogue
+    message; click's own text for any other, or when this click version's exception looks different."""
+    kind = type(exc).__name__
+    try:
+        if kind == "NoSuchOption":
+            close = list(getattr(exc, "possibilities", None) or [])
+            hint = msg("hint.did_you_mean", name=close[0]) if close else ""
+            return msg("usage.no_such_option", option=exc.option_name, hint=hint)
+        unknown = re.fullmatch(r"No such command '(.+)'\.?", str(getattr(exc, "message", "")))
+        if unknown:
+            return msg("usage.no_such_command", name=unknown.group(1))
+        param = getattr(exc, "param", None)
+        if param is None or kind not in ("MissingParameter", "BadParameter"):
+            return exc.format_message()
+        is_option = getattr(param, "param_type_name", "") == "option"
+        name = " / ".join(param.opts) if is_option else str(param.name).upper()
+        if kind == "MissingParameter":
+            return msg("usage.missing", what=msg("word.option" if is_option else "word.argument"), name=name)
+        return msg("usage.bad_value", name=name, detail=str(exc.message).removeprefix("Value error, "))
+    except Exception:  # never a traceback for a usage error: click's own text
+        return exc.format_message()
+
+
+def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--lang X`` / ``--lang=X`` taken from anywhere on the command line (before a ``--``): (X, the rest)."""
+    rest: list[str] = []
+    value: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            value, i = arg.split("=", 1)[1], i + 1
+            continue
+        rest.append(arg)
+        i += 1
+    return value, rest
+
+
 def main() -> None:
     """Entry point of the ``chanjiao`` command."""
+    option, rest = lang_first(sys.argv[1:])
     try:
-        code = app(standalone_mode=False)
+        lang = resolve_lang(option)
+    except ValueError as exc:
+        print(render(msg("cli.error", problem=exc.args[0]), resolve_lang(None)), file=sys.stderr)
+        sys.exit(2)
+    try:
+        code = app(args=(["--lang", lang] if option is not None else []) + rest, standalone_mode=False)
     except FatalError as exc:
-        print(f"chanjiao: error: {exc}", file=sys.stderr)
+        print(render(msg("cli.error", problem=exc.args[0] if exc.args else ""), lang), file=sys.stderr)
         sys.exit(2)
     except _ClickException as exc:  # usage errors: unknown option, missing argument, bad choice
-        print(f"chanjiao: error: {exc.format_message()}", file=sys.stderr)
+        print(render(msg("cli.error", problem=_usage_message(exc)), lang), file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
-        print("chanjiao: interrupted", file=sys.stderr)
+        print(render(msg("cli.interrupted"), lang), file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # the promise: no traceback, ever, unless asked for
         if os.environ.get("CHANJIAO_DEBUG"):
             raise
-        print(f"chanjiao: internal error: {type(exc).__name__}: {exc} (set CHANJIAO_DEBUG=1 for details)", file=sys.stderr)
+        print(render(msg("cli.internal", name=type(exc).__name__, problem=exc), lang), file=sys.stderr)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

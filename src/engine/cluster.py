@@ -41,10 +41,15 @@ from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .partition import plan_for
+from .messages import msg
 from .policy import Pack
-from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result, input_files,
-                     partition_of, partition_tables, partitions_for, table_from_arrow, table_to_arrow, text_columns,
-                     unreadable)
+from .records import Rejected, rejected_records
+from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, parquet_text_columns, plan_csv,
+                      plan_files, record_type_of)
+from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_rejected_subjects, decide_tables,
+                     finish_result,
+                     partition_of, partition_tables, partitions_for, place_problems, table_from_arrow, table_to_arrow,
+                     text_columns, unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
@@ -61,20 +66,26 @@ class Piece:
     start: int
     end: int
     header: bytes | None = None  # the CSV header line; None for a Parquet row group (``start`` is its index)
+    layout: FileLayout | None = None  # how a CSV piece is read (encoding, each column's field)
+    record_type: str = ""
 
 
-def pieces(path: Path, piece_bytes: int = PIECE_BYTES) -> list[Piece]:
-    """Cut a CSV file into byte ranges of about ``piece_bytes`` ending at line ends; a Parquet file by row group."""
+def pieces(path: Path, piece_bytes: int = PIECE_BYTES, layout: FileLayout | None = None,
+           record_type: str = "") -> list[Piece]:
+    """Cut a CSV file's data rows (from ``layout``) into byte ranges of about ``piece_bytes`` ending at line ends;
+    a Parquet file by row group."""
     try:
         if path.suffix.lower() == ".parquet":
             groups = pq.ParquetFile(path).num_row_groups
-            return [Piece(str(path), i, i + 1) for i in range(groups)]
+            return [Piece(str(path), i, i + 1, record_type=record_type) for i in range(groups)]
+        if layout is None:
+            record_type = record_type or record_type_of(path.stem) or path.stem
+            layout = plan_csv(path, record_type)
+        if not layout.fields:
+            return []  # an empty file: no rows
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            header = fh.readline()
-            if not header.lstrip(b"\xef\xbb\xbf").strip():
-                return []  # an empty file: no rows
-            cuts = [fh.tell()]
+            cuts = [layout.data_offset]
             while cuts[-1] + piece_bytes < size:
                 fh.seek(cuts[-1] + piece_bytes)
                 fh.readline()  # to the end of the line the cut falls in
@@ -84,25 +95,33 @@ def pieces(path: Path, piece_bytes: int = PIECE_BYTES) -> list[Piece]:
             cuts.append(size)
     except (pa.ArrowException, OSError) as exc:
         raise unreadable(path, exc) from None
-    return [Piece(str(path), a, b, header) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return [Piece(str(path), a, b, b"", layout, record_type) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _read_piece(piece: Piece) -> dict[str, pa.Array]:
-    """A piece's columns as text, exactly as :func:`engine.stream._batches` reads the whole file."""
+def _read_piece(piece: Piece, stats: ReadStats | None = None) -> dict[str, pa.Array]:
+    """A piece's columns as text by field, exactly as :func:`engine.stream._batches` reads the whole file."""
     import pyarrow.csv as pacsv
 
+    stats = stats if stats is not None else ReadStats()
     path = Path(piece.path)
     try:
         if piece.header is None:
-            return text_columns(pq.ParquetFile(path).read_row_group(piece.start))
+            group = pq.ParquetFile(path).read_row_group(piece.start)
+            stats.rows += group.num_rows
+            return (parquet_text_columns(group, piece.record_type, path.name) if piece.record_type
+                    else text_columns(group))
+        assert piece.layout is not None
         with open(path, "rb") as fh:
             fh.seek(piece.start)
             body = fh.read(piece.end - piece.start)
-        return text_columns(pacsv.read_csv(io.BytesIO(piece.header + body), convert_options=csv_text_options(path)))
+        table = pacsv.read_csv(io.BytesIO(body), read_options=piece.layout.read_options(),
+                               parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row_counter(stats)),
+                               convert_options=piece.layout.convert_options())
+        return layout_columns(piece.layout, table, stats)
     except (pa.ArrowException, OSError) as exc:
-        cut = piece.header is not None and (piece.start > len(piece.header) or piece.end < path.stat().st_size)
-        hint = (f" in bytes {piece.start}–{piece.end}; a Dask run cuts CSV files at line ends, so a quoted field "
-                "holding a line break cannot be read there: give the data as Parquet") if cut else ""
+        cut = piece.header is not None and piece.layout is not None and (
+            piece.start > piece.layout.data_offset or piece.end < path.stat().st_size)
+        hint = msg("dask.piece_hint", start=piece.start, end=piece.end) if cut else ""
         raise unreadable(path, exc, hint) from None
 
 
@@ -113,22 +132,25 @@ def _frame_meta(rtype: str) -> pd.DataFrame:
     return frame
 
 
-def _validate_piece(rtype: str, piece: Piece, first: bool, parts: int) -> tuple[pd.DataFrame, Any, Any, int]:
-    """Validate one piece (rows numbered from 1): accepted rows tagged with their partition, errors, warnings."""
-    cols = _read_piece(piece)
+def _validate_piece(rtype: str, piece: Piece, first: bool, parts: int
+                    ) -> tuple[pd.DataFrame, Any, Any, int, ReadStats]:
+    """Validate one piece (rows numbered from 1): accepted rows tagged with their partition, errors, warnings,
+    the rows read and what the reader saw (for the places)."""
+    stats = ReadStats()
+    cols = _read_piece(piece, stats)
     n = batch_rows(cols)
     v = validate_columns(rtype, cols, np.arange(1, n + 1, dtype=np.int64), warn_unknown=first)
     frame = table_to_arrow(v.table).to_pandas()
     if rtype != "schools":
         frame["__part"] = partition_of(v.table, parts)
-    return frame, v.errors, v.warnings, n
+    return frame, v.errors, v.warnings, n, stats
 
 
-def _issues(validated: tuple[pd.DataFrame, Any, Any, int]) -> tuple[int, Any, Any]:
-    return validated[3], validated[1], validated[2]
+def _issues(validated: tuple[pd.DataFrame, Any, Any, int, ReadStats]) -> tuple[int, Any, Any, ReadStats]:
+    return validated[3], validated[1], validated[2], validated[4]
 
 
-def _shifted(validated: tuple[pd.DataFrame, Any, Any, int], offset: int) -> pd.DataFrame:
+def _shifted(validated: tuple[pd.DataFrame, Any, Any, int, ReadStats], offset: int) -> pd.DataFrame:
     frame = validated[0].copy()
     frame["__row"] += offset
     return frame
@@ -152,18 +174,20 @@ def _table(rtype: str, frame: pd.DataFrame) -> Table:
 
 def _decide_partition(label: str, frames: dict[str, Any], whole: bool, schools: Table,
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
-                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str
+                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str,
+                      rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions (``whole``: the whole partition, ``frames`` then holding, per type its rules read,
     every partition's frame), written as ``part-<label>.parquet``."""
     frames = {rtype: pd.concat(f) if isinstance(f, list) else f for rtype, f in frames.items()}
     validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
     plan = plan_for(packs)
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, plan=plan, whole=whole)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected, plan=plan,
+                                                          whole=whole)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors,
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected,
                             rule_ids=plan.rules(whole))
     out.close()
     rollups.close()
@@ -172,7 +196,7 @@ def _decide_partition(label: str, frames: dict[str, Any], whole: bool, schools: 
 
 def _output_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
-        raise FatalError(f"{path}: a Dask run writes a directory of Parquet parts here, and this is a file")
+        raise FatalError(msg("dask.output_is_file", path=path))
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("part-*.parquet"):  # parts of an earlier run would mix with this one's
         old.unlink()
@@ -187,7 +211,7 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
     if scheduler == "local" or scheduler.startswith("local:"):
         count = scheduler.partition(":")[2] or "2"
         if not count.isdigit() or int(count) < 1:
-            raise FatalError(f"--dask {scheduler}: local:N needs a whole number of workers, e.g. local:4")
+            raise FatalError(msg("dask.local_n", scheduler=scheduler))
         workers = int(count)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster, set_as_default=False)
@@ -195,13 +219,14 @@ def _client(scheduler: Any, timeout: float) -> tuple[Any, list[Any]]:
     try:
         client = Client(scheduler, set_as_default=False, timeout=f"{timeout}s")
     except OSError as exc:
-        raise FatalError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        raise FatalError(msg("dask.unreachable", scheduler=scheduler, problem=str(exc))) from None
     return client, [client]
 
 
 def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None, output: Path,
                scheduler: Any, partitions: int | None = None, chunk_enterprises: int = 50_000,
-               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20) -> StreamResult:
+               piece_bytes: int = PIECE_BYTES, connect_timeout: float = 20, lang: str = "zh",
+               header_row: int | None = None) -> StreamResult:
     """Check a directory of CSV/Parquet files on a Dask cluster; decisions go to the Parquet directory ``output``.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), ``local`` or ``local:N`` (start a LocalCluster of
@@ -212,19 +237,22 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401
     except ImportError:
-        raise FatalError("a Dask run needs the dask extra: pip install '.[dask]' in the repository") from None
-    files = input_files(path)
+        raise FatalError(msg("dask.missing")) from None
+    plan = plan_files(path, header_row)
+    files = plan.files
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
-        raise FatalError(f"rules the vectorised backend cannot run on Dask: {', '.join(engine.fallback_rules)}")
+        raise FatalError(msg("dask.fallback", rules=", ".join(engine.fallback_rules)))
     stem = output.with_suffix("")
     rollup_dir = Path(f"{stem}.rollups.parquet")
     _output_dir(output)
     _output_dir(rollup_dir)
     client, owned = _client(scheduler, connect_timeout)
     try:
+        res = StreamResult(errors=list(plan.errors), warnings=list(plan.warnings))
+        res.lang = lang
         return _run(client, files, packs, as_of, overrides, output, rollup_dir, partitions,
-                    chunk_enterprises, piece_bytes)
+                    chunk_enterprises, piece_bytes, lang, res, plan.layouts, header_row)
     finally:
         for thing in owned:
             thing.close()
@@ -232,24 +260,30 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
 
 def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
          output: Path, rollup_dir: Path, partitions: int | None, chunk_enterprises: int,
-         piece_bytes: int) -> StreamResult:
+         piece_bytes: int, lang: str = "zh", res: StreamResult | None = None,
+         layouts: dict[str, FileLayout] | None = None, header_row: int | None = None) -> StreamResult:
     import dask.dataframe as dd
     from dask import delayed
 
-    res = StreamResult()
+    res = res if res is not None else StreamResult()
+    res.lang = lang
+    layouts = layouts or {}
+    stats: dict[str, ReadStats] = {}
     t0 = time.perf_counter()
     parts = partitions or max(partitions_for(files, chunk_enterprises), sum(client.nthreads().values()))
     # 1. read and validate, piece by piece, kept on the workers
     validated = {rtype: [delayed(_validate_piece, pure=False)(rtype, p, i == 0, parts)
-                         for i, p in enumerate(pieces(f, piece_bytes))]
+                         for i, p in enumerate(pieces(f, piece_bytes, layouts.get(rtype), rtype))]
                  for rtype, f in files.items()}
     validated = {rtype: list(client.persist(vs)) for rtype, vs in validated.items() if vs}
     issues = client.gather(client.compute({rtype: [delayed(_issues)(v) for v in vs]
                                            for rtype, vs in validated.items()}))
     frames: dict[str, Any] = {}
     for rtype, vs in validated.items():
-        offsets = np.concatenate([[0], np.cumsum([n for n, _, _ in issues[rtype]])])
-        for (n, errs, warns), off in zip(issues[rtype], offsets):
+        offsets = np.concatenate([[0], np.cumsum([n for n, _, _, _ in issues[rtype]])])
+        stats[rtype] = ReadStats()
+        for (n, errs, warns, st), off in zip(issues[rtype], offsets):
+            stats[rtype].merge(st)
             res.records += n
             res.errors += _moved(errs, int(off))
             res.warnings += _moved(warns, int(off))
@@ -273,15 +307,16 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.seconds["validate"] = time.perf_counter() - t0
     # 4. decide: the schools once, then every partition
     t1 = time.perf_counter()
-    shared = client.scatter([all_schools["schools"], duplicate_of, packs], broadcast=True)
-    schools_f, dups_f, packs_f = shared
+    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
+    shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
+    schools_f, dups_f, packs_f, rejected_f = shared
     # the whole partition: the schools' rules, and rules whose lookups cross partitions, over whole tables
     whole = {rtype: by_part[rtype] for rtype in sorted(plan_for(packs).reads_whole()) if rtype in by_part}
     tasks = [delayed(_decide_partition, pure=False)("00000", whole, True, schools_f, dups_f, packs_f, as_of,
-                                                    overrides, str(output), str(rollup_dir))]
+                                                    overrides, str(output), str(rollup_dir), rejected_f)]
     tasks += [delayed(_decide_partition, pure=False)(f"{p + 1:05d}", {rtype: ps[p] for rtype, ps in by_part.items()},
                                                      False, schools_f, dups_f, packs_f, as_of, overrides, str(output),
-                                                     str(rollup_dir))
+                                                     str(rollup_dir), rejected_f)
               for p in range(parts)]
     summary = RunningSummary(packs)
     for decided, part_summary, errors, warnings in client.gather(client.compute(tasks)):
@@ -289,6 +324,10 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
         summary.merge(part_summary)
         res.errors += errors
         res.warnings += warnings
+    last = RowWriter(output / f"part-{parts + 1:05d}.parquet", "parquet")  # rejected subjects no partition had
+    res.decisions += decide_rejected_subjects(packs, rejected, summary, last)
+    last.close()
     res.seconds["decide"] = time.perf_counter() - t1
+    place_problems(res, files, layouts, stats, header_row)
     finish_result(res, summary, output, rollup_dir)
     return res

@@ -6,6 +6,7 @@ Loaders, the pack compiler and the evaluator *collect* these and return them; on
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,15 @@ class RecordError(Problem):
     id: str | None = None
     field: str | None = None
     value: Any = None
+    place: str | None = None
+    """Where the user finds it: ``校企合作协议!C7`` (sheet and cell), ``企业.csv:7`` (file and physical line)."""
+    readable: tuple[tuple[str, Any], ...] | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The rejected record's fields that could still be read, as (name, validated value) pairs; None for an error
+    that is not about a record's content (a duplicate id: the record was read, another one kept)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form used in the decision document's ``errors``."""
-        return {
+        """The JSON form used in the decision document's ``errors`` (``place`` only when known)."""
+        out = {
             "record_type": self.record_type,
             "row": self.row,
             "id": self.id,
@@ -69,6 +75,9 @@ class RecordError(Problem):
             "value": _jsonable(self.value),
             "message": self.message,
         }
+        if self.place is not None:
+            out["place"] = self.place
+        return out
 
     def __str__(self) -> str:
         return f"{self.record_type} row {self.row} field {self.field}: {self.message}"
@@ -83,9 +92,11 @@ class RecordWarning(Problem):
     id: str | None = None
     field: str | None = None
     suggestion: str | None = None
+    place: str | None = None
+    """Where the user finds it, as for :class:`RecordError`."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form used in the decision document's ``warnings``."""
+        """The JSON form used in the decision document's ``warnings`` (``place`` only when known)."""
         out: dict[str, Any] = {
             "record_type": self.record_type,
             "row": self.row,
@@ -95,6 +106,8 @@ class RecordWarning(Problem):
         }
         if self.suggestion is not None:
             out["suggestion"] = self.suggestion
+        if self.place is not None:
+            out["place"] = self.place
         return out
 
     def __str__(self) -> str:

@@ -35,6 +35,7 @@ from .expressions import (
 )
 from .policy import Expr, Pack, Rule
 from .records import Dataset
+from .vocabulary import fact_label
 
 __all__ = [
     "BackendMismatch",
@@ -115,7 +116,7 @@ def parse_param_overrides(items: list[str], packs: list[Pack]) -> dict[str, Deci
         if not sep or name not in known:
             raise ValueError(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
         try:
-            out[name] = Decimal(value.strip())
+            out[name] = Decimal(value.strip()) + 0  # + 0: -0 becomes 0
         except ArithmeticError:
             raise ValueError(f"parameter {name}: {value!r} is not a number") from None
     return out
@@ -282,7 +283,7 @@ def _fail_reason(variants: tuple[tuple[Expr | None, Any], ...], ctx: Context) ->
 
 
 def _undetermined_reason(unknown: Unknown, lead: str) -> str:
-    text = f"{lead}：缺少 {'、'.join(sorted(unknown.missing))}" if unknown.missing else lead
+    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in sorted(unknown.missing))}" if unknown.missing else lead
     notes = sorted(n for n in unknown.notes if n)
     if notes:
         text += f"（{'；'.join(notes)}）"
@@ -297,7 +298,7 @@ def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
     try:
         return decide(rule, pack, subject, dataset, as_of, overrides, outcomes).decision
     except ExprEvalError as exc:
-        errors.append(EvaluationError(str(exc), rule.id, subject.id))
+        errors.append(EvaluationError(exc.args[0], rule.id, subject.id))
         return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
                         reasons=[f"规则求值出错：{exc}"])
 

@@ -12,6 +12,8 @@ from typing import Any
 from .decisions import money
 from .evaluate import Step, Trace
 from .expressions import RecordRef, Unknown, format_value
+from .messages import msg, render
+from .vocabulary import fact_label
 
 __all__ = ["trace_to_dict", "trace_to_text", "STATUS_LABELS"]
 
@@ -62,13 +64,13 @@ def _step_dict(step: Step, trace: Trace) -> dict[str, Any]:
     return out
 
 
-def _supply_hints(trace: Trace) -> list[str]:
-    return [f"{fact} is unknown: supply it to decide（{fact} 未知：请补充该事实以作出判定）"
-            for fact in trace.decision.missing_facts]
+def _supply_hints(trace: Trace, lang: str = "zh") -> list[str]:
+    """What to supply, naming each missing fact as people know it: 一线职工教育培训经费（enterprises.…）未知：…"""
+    return [render(msg("explain.supply", label=fact_label(fact, lang)), lang) for fact in trace.decision.missing_facts]
 
 
-def trace_to_dict(trace: Trace) -> dict[str, Any]:
-    """The trace as data (``chanjiao explain --format json``)."""
+def trace_to_dict(trace: Trace, lang: str = "zh") -> dict[str, Any]:
+    """The trace as data (``chanjiao explain --format json``); ``to_supply`` is in ``lang``."""
     d = trace.decision
     return {
         "rule_id": trace.rule.id,
@@ -79,7 +81,7 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
         "steps": [_step_dict(s, trace) for s in trace.steps],
         "decision": d.as_dict(),
         "gaps": [s.gap for s in trace.steps if s.gap],
-        "to_supply": _supply_hints(trace),
+        "to_supply": _supply_hints(trace, lang),
         "rule_file": trace.rule.file,
     }
 
@@ -94,8 +96,11 @@ def _mark(result: Any) -> str:
     return "·"
 
 
-def trace_to_text(trace: Trace) -> str:
-    """The trace for people: Chinese labels, every fact and parameter with its value and citation."""
+def trace_to_text(trace: Trace, lang: str = "zh") -> str:
+    """The trace for people: Chinese labels, every fact and parameter with its value and citation.
+
+    The facts to supply are named in ``lang``.
+    """
     rule, d = trace.rule, trace.decision
     c = rule.citation
     lines = [
@@ -131,7 +136,7 @@ def trace_to_text(trace: Trace) -> str:
             lines.append(f"  {key} = {money(value)}")
     for reason in d.reasons:
         lines.append(f"  · {reason}")
-    for hint in _supply_hints(trace):
+    for hint in _supply_hints(trace, lang):
         lines.append(f"  ! {hint}")
     return "\n".join(lines) + "\n"
 

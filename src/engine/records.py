@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, Wit
 from pydantic_core import PydanticCustomError
 
 from .errors import RecordError, RecordWarning
+from .vocabulary import bool_for, enum_value_for
+from .messages import Message, msg
+from .vocabulary import enum_label, field_label, record_type_label
 
 __all__ = [
     "Kind",
@@ -26,6 +29,8 @@ __all__ = [
     "RECORD_TYPES",
     "SHEET_ALIASES",
     "Dataset",
+    "Rejected",
+    "rejected_records",
     "Enterprise",
     "School",
     "Agreement",
@@ -39,7 +44,21 @@ __all__ = [
     "org_code_check_char",
     "validate_rows",
     "validate_record",
+    "readable_fields",
+    "rejected_rows",
     "to_decimal",
+    "ROW_PROBLEM",
+    "MAX_CELL_CHARS",
+    "half_width",
+    "parse_date_text",
+    "is_total_row",
+    "total_word",
+    "total_row_warning",
+    "TOTAL_WORDS",
+    "DATE_FORMS",
+    "NUMBER_FORMS",
+    "unknown_field_message",
+    "dangling_message",
 ]
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -49,6 +68,11 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 PROVINCE_PREFIXES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
 )
+ROW_PROBLEM = "\x00problem"
+"""A raw row's key for a problem its reader found (a formula without a value, a key given twice): a tuple
+(field, value, message) that rejects the record with that message."""
+MAX_CELL_CHARS = 1000
+"""The longest cell read, in characters: a longer one rejects its record (a pasted document, not a value)."""
 TRUE_WORDS = frozenset({"true", "1", "是", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "0", "否", "no", "n", "f"})
 
@@ -58,7 +82,7 @@ class Kind:
     """What a field holds, as the rest of the engine sees it.
 
     ``name`` is one of text, uscc, region_code, int, money, date, bool, enum; ``expected`` is the phrase an
-    error message uses; ``minimum`` / ``positive`` bound numbers; ``choices`` lists an enum's values.
+    error message uses (a :class:`engine.messages.Message`); ``minimum`` / ``positive`` bound numbers; ``choices`` lists an enum's values.
     """
 
     name: str
@@ -78,16 +102,50 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def _fail(kind: Kind, detail: str = "") -> PydanticCustomError:
-    msg = f"expected {kind.expected}" + (f" ({detail})" if detail else "")
-    return PydanticCustomError("chanjiao", msg)
+def _fail(kind: Kind, detail: Message | None = None) -> PydanticCustomError:
+    if detail is None:
+        return _error(msg("record.expected", expected=kind.expected))
+    return _error(msg("record.expected_detail", expected=kind.expected, detail=detail))
+
+
+def _error(message: Message, error_type: str = "chanjiao") -> PydanticCustomError:
+    """A pydantic error carrying the catalogue message (read back by validate_record)."""
+    return PydanticCustomError(error_type, "{m}", {"m": message})
+
+
+def _fail_forms(kind: Kind, forms: str) -> PydanticCustomError:
+    """The error for a value in none of the accepted spellings, listing them (``forms`` is a catalogue key)."""
+    return _error(msg("record.expected_forms", expected=kind.expected, forms=msg(forms)))
+
+
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: 0xA5}
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for cp in range(lo, hi + 1)}
+
+
+def half_width(text: str, alnum_only: bool = False) -> str:
+    """Full-width forms as typed by a Chinese input method, in their ASCII form (``２２０５０２`` → ``220502``).
+
+    ``alnum_only`` keeps full-width punctuation (free text such as a name keeps its （）) and converts only
+    digits and Latin letters; otherwise every full-width ASCII form, the ideographic space and ``￥`` are converted.
+    """
+    return text.translate(_FULLWIDTH_ALNUM if alnum_only else _FULLWIDTH)
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+NUMBER_FORMS = "1234.56、1,234.56、¥1,234.56、1234.56元"
+"""The spellings of a number the readers accept (the message ``forms.money`` lists them)."""
 
 
 def to_decimal(value: Any) -> Decimal:
     """Convert a number read from any format to an exact Decimal.
 
-    Strings are parsed as written. Binary floats (YAML numbers, XLSX cells) are read at 15 significant digits,
-    the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68 and not 69157.679999….
+    Strings are parsed as written: full-width digits are read as digits, a leading ``¥``/``￥`` and a trailing
+    ``元`` are dropped, and commas are thousands separators only where they group by three (``1,234.5``; ``1,50``,
+    ``,100``, ``1234,56`` and ``1.234,5`` are ambiguous and refused). Binary floats (YAML numbers, XLSX cells)
+    are read at 15 significant digits, the precision a spreadsheet shows, so a cell holding 69157.68 is 69157.68
+    and not 69157.679999….
     """
     if isinstance(value, bool):
         raise InvalidOperation("a boolean is not a number")
@@ -100,8 +158,14 @@ def to_decimal(value: Any) -> Decimal:
             raise InvalidOperation("not a finite number")
         return Decimal(format(value, ".15g"))
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        text = half_width(value).strip()
+        if text[:1] == "\u00a5":
+            text = text[1:].strip()
+        if text[-1:] == "元":
+            text = text[:-1].strip()
+        if _GROUPED_NUMBER.fullmatch(text):
+            text = text.replace(",", "")
+        if not _PLAIN_NUMBER.fullmatch(text):
             raise InvalidOperation(f"not a number: {value!r}")
         return Decimal(text)
     raise InvalidOperation(f"not a number: {value!r}")
@@ -109,9 +173,11 @@ def to_decimal(value: Any) -> Decimal:
 
 def _validator(kind: Kind) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise _error(msg("record.too_long", max=MAX_CELL_CHARS, n=len(value), expected=kind.expected))
         if _is_empty(value):
             if kind.required:
-                raise PydanticCustomError("chanjiao", f"a value is required: expected {kind.expected}")
+                raise _error(msg("record.required", expected=kind.expected))
             return None
         return _CONVERT[kind.name](value, kind)
 
@@ -127,30 +193,30 @@ def _text(value: Any, kind: Kind) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise _fail(kind)
-    return value.strip()
+    return half_width(value, alnum_only=True).strip()
 
 
 def _uscc(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
     if len(text) != 18:
-        raise _fail(kind, f"{len(text)} characters, not 18")
+        raise _fail(kind, msg("detail.uscc_length", n=len(text)))
     bad = [c for c in text if c not in USCC_CHARSET]
     if bad and text.upper() != text and all(c in USCC_CHARSET for c in text.upper()):
-        raise _fail(kind, f"lowercase letters; did you mean {text.upper()!r}?")
+        raise _fail(kind, msg("detail.uscc_lowercase", upper=text.upper()))
     if bad:
-        raise _fail(kind, f"character {bad[0]!r} is not allowed")
+        raise _fail(kind, msg("detail.uscc_char", char=bad[0]))
     check = uscc_check_char(text[:17])
     if text[17] != check:
-        raise _fail(kind, f"check character is {text[17]!r}, should be {check!r}")
+        raise _fail(kind, msg("detail.uscc_check", got=text[17], want=check))
     return text
 
 
 def _region(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if not re.fullmatch(r"\d{6}", text):
-        raise _fail(kind, "six digits")
+    if not re.fullmatch(r"[0-9]{6}", text):
+        raise _fail(kind, msg("detail.six_digits"))
     if text[:2] not in PROVINCE_PREFIXES:
-        raise _fail(kind, f"{text[:2]} is not a GB/T 2260 province code")
+        raise _fail(kind, msg("detail.province", prefix=text[:2]))
     return text
 
 
@@ -167,11 +233,11 @@ def _int(value: Any, kind: Kind) -> int:
     except InvalidOperation:
         raise _fail(kind) from None
     if number != number.to_integral_value():
-        raise _fail(kind, "not a whole number")
+        raise _fail(kind, msg("detail.not_whole"))
     if kind.minimum is not None and number < kind.minimum:
         raise _fail(kind)
     if abs(number) >= MAX_WHOLE:
-        raise _fail(kind, "more than 17 digits")
+        raise _fail(kind, msg("detail.over_17_digits"))
     return int(number)
 
 
@@ -179,17 +245,38 @@ def _money(value: Any, kind: Kind) -> Decimal:
     try:
         number = to_decimal(value)
     except InvalidOperation:
-        raise _fail(kind) from None
+        raise _fail_forms(kind, "forms.money") from None
     if number.is_signed() and number != 0:
-        raise _fail(kind, "negative")
+        raise _fail(kind, msg("detail.negative"))
     if kind.positive and number == 0:
-        raise _fail(kind, "must be greater than zero")
+        raise _fail(kind, msg("detail.zero"))
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
-        raise _fail(kind, "more than 2 decimal places")
+        raise _fail(kind, msg("detail.decimals"))
     if number >= MAX_YUAN:
-        raise _fail(kind, "more than 16 digits before the decimal point")
-    return number.quantize(Decimal("0.01"))
+        raise _fail(kind, msg("detail.over_16_digits"))
+    return number.copy_abs().quantize(Decimal("0.01"))  # -0 is 0: no sign survives into a reason or an amount
+
+
+_DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})"),
+               re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日"))
+DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日"
+"""The spellings of a date the readers accept (year first: 3/5/2021 is ambiguous and refused; the message
+``forms.date`` lists them)."""
+
+
+def parse_date_text(text: str) -> dt.date | None:
+    """A date written year first in one of :data:`DATE_FORMS`; None when it is not one of them.
+
+    Raises ValueError for a well-formed date that does not exist (2021-02-30).
+    """
+    text = half_width(text).strip()
+    for form in _DATE_FORMS:
+        m = form.fullmatch(text)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    return None
 
 
 def _date(value: Any, kind: Kind) -> dt.date:
@@ -198,12 +285,13 @@ def _date(value: Any, kind: Kind) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            try:
-                return dt.date.fromisoformat(text)
-            except ValueError:
-                raise _fail(kind, "no such date") from None
+        try:
+            day = parse_date_text(value)
+        except ValueError:
+            raise _fail(kind, msg("detail.no_such_date")) from None
+        if day is not None:
+            return day
+        raise _fail_forms(kind, "forms.date")
     raise _fail(kind)
 
 
@@ -213,19 +301,26 @@ def _bool(value: Any, kind: Kind) -> bool:
     if isinstance(value, (int, float, Decimal)) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        word = value.strip().lower()
+        word = half_width(value).strip().lower()
         if word in TRUE_WORDS:
             return True
         if word in FALSE_WORDS:
             return False
+        found = bool_for(word)  # √, ×, ✓ … from the field vocabulary
+        if found is not None:
+            return found
     raise _fail(kind)
 
 
 def _enum(value: Any, kind: Kind) -> str:
     text = _text(value, kind)
-    if text not in kind.choices:
+    if text in kind.choices:
+        return text
+    where = _ENUM_FIELDS.get(kind.choices)
+    found = enum_value_for(where[0], where[1], text) if where else None  # 中职 → secondary_vocational
+    if found is None:
         raise _fail(kind)
-    return text
+    return found
 
 
 _CONVERT: dict[str, Callable[[Any, Kind], Any]] = {
@@ -251,7 +346,7 @@ _JSON_SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 
-def _field(name: str, required: bool, expected: str, py: Any, **extra: Any) -> Any:
+def _field(name: str, required: bool, expected: Message, py: Any, **extra: Any) -> Any:
     kind = Kind(name, required, expected, **extra)
     schema = dict(_JSON_SCHEMA[name])
     if kind.choices:
@@ -263,28 +358,28 @@ def _field(name: str, required: bool, expected: str, py: Any, **extra: Any) -> A
     return Annotated[py if required else py | None, kind, PlainValidator(_validator(kind)), WithJsonSchema(schema)]
 
 
-Text = _field("text", True, "text", str)
-OptText = _field("text", False, "text", str)
-Uscc = _field("uscc", True, "an 18-character 统一社会信用代码 (GB 32100-2015) with a valid check character", str)
-RegionCode = _field("region_code", True, "a six-digit GB/T 2260 region code", str)
-OptRegionCode = _field("region_code", False, "a six-digit GB/T 2260 region code", str)
-OptYear = _field("int", False, "a whole number (year)", int)
-OptCount = _field("int", False, "a whole number ≥ 0", int, minimum=0)
-OptMoney = _field("money", False, "money: yuan ≥ 0 with at most 2 decimal places", Decimal)
-PositiveMoney = _field("money", True, "money: yuan > 0 with at most 2 decimal places", Decimal, positive=True)
-Date = _field("date", True, "a date YYYY-MM-DD", dt.date)
-OptDate = _field("date", False, "a date YYYY-MM-DD", dt.date)
-OptBool = _field("bool", False, "a boolean: true/false, 1/0, 是/否 or yes/no", bool)
-SchoolType = _field(
-    "enum",
-    True,
-    "one of secondary_vocational, technical, higher_vocational",
-    str,
-    choices=("secondary_vocational", "technical", "higher_vocational"),
-)
-ExpenseKind = _field(
-    "enum", True, "one of student_internship, teacher_practice", str, choices=("student_internship", "teacher_practice")
-)
+def _one_of(record_type: str, field_name: str, choices: tuple[str, ...]) -> Message:
+    """What an enum field expects, with each value's Chinese label (secondary_vocational（中职）)."""
+    zh = "、".join(f"{c}（{enum_label(record_type, field_name, c)}）" for c in choices)
+    return msg("expect.one_of", choices=", ".join(choices), choices_zh=zh)
+
+
+_SCHOOL_TYPES = ("secondary_vocational", "technical", "higher_vocational")
+_EXPENSE_KINDS = ("student_internship", "teacher_practice")
+Text = _field("text", True, msg("expect.text"), str)
+OptText = _field("text", False, msg("expect.text"), str)
+Uscc = _field("uscc", True, msg("expect.uscc"), str)
+RegionCode = _field("region_code", True, msg("expect.region_code"), str)
+OptRegionCode = _field("region_code", False, msg("expect.region_code"), str)
+OptYear = _field("int", False, msg("expect.year"), int)
+OptCount = _field("int", False, msg("expect.count"), int, minimum=0)
+OptMoney = _field("money", False, msg("expect.money"), Decimal)
+PositiveMoney = _field("money", True, msg("expect.money_positive"), Decimal, positive=True)
+Date = _field("date", True, msg("expect.date"), dt.date)
+OptDate = _field("date", False, msg("expect.date"), dt.date)
+OptBool = _field("bool", False, msg("expect.bool"), bool)
+SchoolType = _field("enum", True, _one_of("schools", "school_type", _SCHOOL_TYPES), str, choices=_SCHOOL_TYPES)
+ExpenseKind = _field("enum", True, _one_of("practice_expenses", "kind", _EXPENSE_KINDS), str, choices=_EXPENSE_KINDS)
 
 
 class RecordModel(BaseModel):
@@ -349,10 +444,7 @@ class Agreement(RecordModel):
         if self.valid_from is None:
             object.__setattr__(self, "valid_from", self.signed_on)
         if self.valid_to is not None and self.valid_from is not None and self.valid_to < self.valid_from:
-            raise PydanticCustomError(
-                "chanjiao_valid_to", "expected valid_to on or after valid_from ({valid_from})",
-                {"valid_from": self.valid_from.isoformat()},
-            )
+            raise _error(msg("record.valid_to", valid_from=self.valid_from.isoformat()), "chanjiao_valid_to")
         return self
 
 
@@ -426,6 +518,38 @@ RECORD_MODELS: dict[str, type[RecordModel]] = {
 }
 RECORD_TYPES: tuple[str, ...] = tuple(RECORD_MODELS)
 SHEET_ALIASES: dict[str, str] = {m.label: name for name, m in RECORD_MODELS.items()}
+_ENUM_FIELDS: dict[tuple[str, ...], tuple[str, str]] = {
+    kind.choices: (rtype, name)
+    for rtype, model in RECORD_MODELS.items() for name, info in model.model_fields.items()
+    for kind in info.metadata if isinstance(kind, Kind) and kind.choices
+}
+TOTAL_WORDS = frozenset({"合计", "小计", "总计", "共计", "总合计", "合計", "小計", "總計", "共計"})
+"""A row whose id is empty (or one of these words) and one of whose cells says one of them is a subtotal or total
+row of a spreadsheet: it is skipped with a warning naming it, never read as a record."""
+
+
+def total_word(value: Any) -> str | None:
+    """The total word a cell says (``合 计：`` → ``合计``), or None."""
+    if not isinstance(value, str) or len(value) > 12:
+        return None
+    word = "".join(value.split()).rstrip(":：")
+    return word if word in TOTAL_WORDS else None
+
+
+def is_total_row(row: dict[str, Any]) -> str | None:
+    """The total word of a subtotal or total row (its id empty or that word, some cell a total word), or None."""
+    if not _is_empty(row.get("id")) and total_word(row.get("id")) is None:
+        return None
+    for value in row.values():
+        word = total_word(value)
+        if word is not None:
+            return word
+    return None
+
+
+def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
+    """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
+    return RecordWarning(msg("record.total_row", row=row_no, word=word), record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {
@@ -472,6 +596,47 @@ def org_code_check_char(body8: str) -> str | None:
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A rejected record as the rules see it: unknown, not absent. ``fields`` are the fields that could still be
+    read (name → validated value); every other field is unknown. ``id`` is None when the id is unreadable."""
+
+    record_type: str
+    row: int
+    fields: tuple[tuple[str, Any], ...]
+
+    @property
+    def id(self) -> Any:
+        """The record's id where readable, else None."""
+        return dict(self.fields).get("id")
+
+    def readable(self, name: str) -> bool:
+        """Whether the field could be read (an empty optional field is readable: it is known to be empty)."""
+        return any(n == name for n, _ in self.fields)
+
+    def value(self, name: str) -> Any:
+        """A readable field's value (None when it is empty)."""
+        return dict(self.fields).get(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form a decision's ``rejected_inputs`` lists: record type, 1-based row, id (null when unreadable)."""
+        return {"record_type": self.record_type, "row": self.row, "id": self.id}
+
+
+def rejected_records(errors: Iterable[Any]) -> list["Rejected"]:
+    """The rejected records behind record errors, one per (type, row), in record-type then row order.
+
+    Only errors about a record's content count (they carry its readable fields); a duplicate id does not: that
+    record was read in full and the first one with its id was kept.
+    """
+    seen: dict[tuple[str, int], Rejected] = {}
+    for e in errors:
+        if isinstance(e, RecordError) and e.readable is not None and (e.record_type, e.row) not in seen:
+            seen[(e.record_type, e.row)] = Rejected(e.record_type, e.row, e.readable)
+    order = {t: i for i, t in enumerate(RECORD_TYPES)}
+    return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row))
+
+
 @dataclass
 class Dataset:
     """The accepted records of one submission, with every rejected record and warning.
@@ -484,6 +649,11 @@ class Dataset:
     errors: list[RecordError] = field(default_factory=list)
     warnings: list[RecordWarning] = field(default_factory=list)
     _index: dict[tuple[str, str], dict[Any, list[RecordModel]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        """The rejected records (unknown, not absent), from the errors."""
+        return rejected_records(self.errors)
 
     def by_id(self, record_type: str, record_id: Any) -> RecordModel | None:
         """The record of that type with that id, or None when the dataset has none."""
@@ -558,14 +728,17 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
+            word = is_total_row(row)
+            if word is not None:
+                ds.warnings.append(total_row_warning(record_type, row_no, word))
+                continue
             rec, errors = validate_record(record_type, row_no, row)
             if rec is None:
                 ds.errors.extend(errors)
                 continue
             if rec.id in seen:
                 ds.errors.append(
-                    RecordError(f"duplicate id {rec.id!r}: the first record with this id is kept",
-                                record_type, row_no, rec.id, "id", rec.id)
+                    RecordError(msg("record.duplicate_id", id=rec.id), record_type, row_no, rec.id, "id", rec.id)
                 )
                 continue
             seen.add(rec.id)
@@ -583,16 +756,42 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     kinds = field_kinds(record_type)
     raw_id = row.get("id")
     shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
+    if ROW_PROBLEM in row:
+        fld, value, message = row[ROW_PROBLEM]
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value)]
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:
-        errors = []
+        found = []
         for err in exc.errors():
             fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
             value = row.get(fld) if fld else None
-            message = err["msg"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
-            errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
-        return None, errors
+            message = err["ctx"]["m"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
+            found.append((message, fld, value))
+        readable = readable_fields(record_type, row, {fld for _, fld, _ in found})
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value, readable=readable)
+                      for message, fld, value in found]
+
+
+def readable_fields(record_type: str, row: dict[str, Any], bad: set[str | None]) -> tuple[tuple[str, Any], ...]:
+    """The fields of a rejected row that can still be read: each valid on its own, as its validated value.
+
+    A field named in ``bad`` (or every field, when an error names none) is unreadable. An agreement's
+    ``valid_from`` defaults to a readable ``signed_on``, as in the model.
+    """
+    if None in bad:
+        return ()
+    out: dict[str, Any] = {}
+    for name, kind in field_kinds(record_type).items():
+        if name in bad:
+            continue
+        try:
+            out[name] = _validator(kind)(row.get(name))
+        except (ValueError, PydanticCustomError):  # pragma: no cover - the model accepted it
+            continue
+    if record_type == "agreements" and out.get("valid_from", 0) is None and "signed_on" in out:
+        out["valid_from"] = out["signed_on"]
+    return tuple(out.items())
 
 
 def _text_or_repr(value: Any) -> str:
@@ -608,7 +807,7 @@ def _model_level_field(err: Any) -> str | None:
 def _pydantic_message(err: Any, kinds: dict[str, Kind], fld: str | None) -> str:
     kind = kinds.get(fld or "")
     if err["type"] == "missing" and kind is not None:
-        return f"a value is required: expected {kind.expected}"
+        return msg("record.required", expected=kind.expected)
     return str(err["msg"])
 
 
@@ -616,21 +815,30 @@ def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any
     reported: set[str] = set()
     for row_no, row in enumerate(rows, start=1):
         for name in row:
-            if name in kinds or name in reported:
+            if name in kinds or name in reported or name == ROW_PROBLEM:
                 continue
             reported.add(name)
             close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             ds.warnings.append(
                 RecordWarning(
-                    f"unknown field {name!r} is ignored{hint}",
+                    unknown_field_message(str(name), close[0] if close else None),
                     record_type, row_no, _text_or_repr(row.get("id")) if not _is_empty(row.get("id")) else None,
                     str(name), close[0] if close else None,
                 )
             )
 
 
+def rejected_rows(rejected: Iterable[Rejected]) -> dict[str, dict[Any, int]]:
+    """Per record type, the first row of each readable rejected id."""
+    out: dict[str, dict[Any, int]] = {}
+    for r in rejected:
+        if r.id is not None:
+            out.setdefault(r.record_type, {}).setdefault(r.id, r.row)
+    return out
+
+
 def _warn_references(ds: Dataset) -> None:
+    rejected = rejected_rows(ds.rejected)
     for (record_type, fld), target in REFERENCES.items():
         known = {r.id for r in ds.records[target]}
         for rec in ds.records[record_type]:
@@ -638,7 +846,7 @@ def _warn_references(ds: Dataset) -> None:
             if ref is not None and ref not in known:
                 ds.warnings.append(
                     RecordWarning(
-                        f"{fld} {ref!r} is not among the dataset's {target}: its facts are unknown",
+                        dangling_message(record_type, fld, ref, target, rejected.get(target, {}).get(ref)),
                         record_type, ds.rows[(record_type, rec.id)], rec.id, fld,
                     )
                 )
@@ -652,8 +860,7 @@ def _warn_enterprise_codes(ds: Dataset) -> None:
         if registered[:4] != ent.region_code[:4]:
             ds.warnings.append(
                 RecordWarning(
-                    f"region_code {ent.region_code} lies in another city than the registration region {registered} "
-                    "embedded in the 统一社会信用代码",
+                    msg("record.other_city", region=ent.region_code, registered=registered),
                     "enterprises", row, ent.id, "region_code",
                 )
             )
@@ -662,9 +869,24 @@ def _warn_enterprise_codes(ds: Dataset) -> None:
         if expected is not None and expected != check:
             ds.warnings.append(
                 RecordWarning(
-                    f"the organization code {ent.id[8:17]} fails its GB 11714 check (expected {expected!r} at "
-                    "character 17); the code is accepted",
+                    msg("record.org_code", code=ent.id[8:17], expected=expected),
                     "enterprises", row, ent.id, "id",
                 )
             )
 
+
+
+def unknown_field_message(name: str, close: str | None) -> Message:
+    """The warning for a column that is no field of its record type, with the closest field as a suggestion."""
+    return msg("record.unknown_field", name=name, hint=msg("hint.did_you_mean", name=close) if close else "")
+
+
+def dangling_message(record_type: str, field_name: str, ref: Any, target: str,
+                     rejected_row: int | None = None) -> Message:
+    """The warning for a reference (``enterprise_id``, ``school_id``) to no accepted record: to a rejected one (its
+    row), or to none at all."""
+    if rejected_row is not None:
+        return msg("record.dangling_rejected", field=field_name, field_zh=field_label(record_type, field_name),
+                   ref=ref, target=target, target_zh=f"{record_type_label(target)}（{target}）", row=rejected_row)
+    return msg("record.dangling", field=field_name, field_zh=field_label(record_type, field_name), ref=ref,
+               target=target, target_zh=f"{record_type_label(target)}（{target}）")

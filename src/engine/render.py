@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .explain import STATUS_LABELS
+from .vocabulary import fact_label
 
 __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "DECISION_COLUMNS"]
 
@@ -21,7 +22,7 @@ DECISION_COLUMNS = [
     "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
     "missing_facts", "reasons", "document_number", "clause", "quote",
 ]
-ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message"]
+ISSUE_COLUMNS = ["severity", "record_type", "row", "id", "field", "value", "rule_id", "subject_id", "message", "place"]
 
 
 def to_json(doc: dict[str, Any]) -> str:
@@ -32,7 +33,8 @@ def to_json(doc: dict[str, Any]) -> str:
 def _flat(d: dict[str, Any]) -> dict[str, Any]:
     c = d["citation"]
     return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
-            "clause": c["clause"], "quote": c["quote"]}
+            "clause": c["clause"], "quote": c["quote"],
+            **({"rejected_inputs": d["rejected_inputs"]} if d.get("rejected_inputs") else {})}
 
 
 def to_jsonl(doc: dict[str, Any]) -> str:
@@ -57,12 +59,27 @@ def _decision_row(d: dict[str, Any]) -> list[Any]:
             c["clause"], c["quote"]]
 
 
+def _rejected_columns(doc: dict[str, Any]) -> list[str]:
+    """``["rejected_inputs"]`` when some decision depends on rejected records (then every row has the column)."""
+    return ["rejected_inputs"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
+
+
+def _rejected_cell(d: dict[str, Any]) -> str:
+    """A decision's rejected inputs as JSON text (as the streamed CSV writes them)."""
+    return json.dumps(d.get("rejected_inputs", []), ensure_ascii=False)
+
+
 def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     by_rule = doc["summary"]["by_rule"]
     keys: list[str] = []
     for counts in by_rule.values():
         keys += [k for k in counts if k not in keys]
     return ["rule_id", *keys], [[rule_id, *(counts.get(k, "") for k in keys)] for rule_id, counts in by_rule.items()]
+
+
+def _where(p: dict[str, Any]) -> str:
+    """Where a problem is, as the user sees it: its place (``校企合作协议!C7``, ``企业.csv:7``), else type and row."""
+    return p.get("place") or f"{p['record_type']} 第 {p['row']} 行"
 
 
 def _issue_rows(doc: dict[str, Any]) -> list[list[Any]]:
@@ -85,7 +102,9 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
         w.writerows(rows)
         return buf.getvalue()
 
-    decisions = table(DECISION_COLUMNS, [_decision_row(d) for d in doc["decisions"]])
+    extra = _rejected_columns(doc)
+    decisions = table(DECISION_COLUMNS + extra,
+                      [_decision_row(d) + [_rejected_cell(d)] * len(extra) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")
@@ -103,9 +122,10 @@ def write_xlsx(doc: dict[str, Any], output: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "decisions"
-    ws.append(DECISION_COLUMNS)
+    extra = _rejected_columns(doc)
+    ws.append(DECISION_COLUMNS + extra)
     for d in doc["decisions"]:
-        row = _decision_row(d)
+        row = _decision_row(d) + [_rejected_cell(d)] * len(extra)
         for i in (5, 6, 7):
             row[i] = Decimal(row[i]) if row[i] is not None else None
         ws.append(row)
@@ -124,8 +144,9 @@ def write_xlsx(doc: dict[str, Any], output: Path) -> None:
     wb.save(output)
 
 
-def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False) -> str:
-    """The document for people: decisions grouped by rule, amounts aligned, a summary and the top missing facts."""
+def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False, lang: str = "zh") -> str:
+    """The document for people: rejected records and warnings first, then decisions grouped by rule, amounts
+    aligned, a summary and the top missing facts (named in ``lang``: 一线职工教育培训经费（enterprises.…）)."""
     from rich import box
     from rich.console import Console
     from rich.markup import escape
@@ -137,6 +158,18 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
               "undetermined": "yellow", "not_applicable": "dim"}
     console.print(f"评估日期 {doc['as_of']}    规则包 " + "、".join(f"{p['id']}（{p['document_number']}）"
                                                        for p in doc["rule_packs"]))
+    if doc["errors"]:
+        console.print(f"[red]被拒绝的记录 {len(doc['errors'])} 条：[/]")
+        for e in doc["errors"]:
+            if "row" in e:
+                console.print(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
+                                     f"值 {e['value']!r}：{e['message']}"))
+            else:
+                console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
+    if doc["warnings"]:
+        console.print(f"警告 {len(doc['warnings'])} 条：")
+        for w in doc["warnings"]:
+            console.print(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
     statuses: dict[str, set[str]] = {}
     for d in doc["decisions"]:
         statuses.setdefault(d["rule_id"], set()).add(d["status"])
@@ -156,12 +189,12 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
             table.add_column("对象")
             table.add_column("状态")
             table.add_column("金额（元）", justify="right")
-            table.add_column("缺少的事实")
+            table.add_column("缺少的事实", overflow="fold")
             table.add_column("理由", overflow="fold", max_width=90)
         amount = d["amount"] or (f"{d['amount_min']}–{d['amount_max']}" if d["amount_min"] else "")
         assert table is not None
         table.add_row(escape(d["subject_id"]), f"[{styles[d['status']]}]{STATUS_LABELS[d['status']]}[/]", amount,
-                      escape("\n".join(d["missing_facts"])), escape("；".join(d["reasons"])))
+                      escape("\n".join(fact_label(f, lang) for f in d["missing_facts"])), escape("；".join(d["reasons"])))
     if table is not None:
         console.print(table)
     if idle:
@@ -184,18 +217,6 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False)
     if missing:
         console.print("最常缺少的事实（补充后可作出判定）：")
         for fact, n in missing:
-            console.print(escape(f"  {fact:<45} {n:>6} 项决定"))
-    if doc["errors"]:
-        console.print(f"[red]被拒绝的记录 {len(doc['errors'])} 条：[/]")
-        for e in doc["errors"]:
-            if "row" in e:
-                console.print(escape(f"  {e['record_type']} 第 {e['row']} 行 id={e['id']} 字段 {e['field']} "
-                                     f"值 {e['value']!r}：{e['message']}"))
-            else:
-                console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
-    if doc["warnings"]:
-        console.print(f"警告 {len(doc['warnings'])} 条：")
-        for w in doc["warnings"]:
-            console.print(escape(f"  {w['record_type']} 第 {w['row']} 行 id={w['id']}：{w['message']}"))
+            console.print(escape(f"  {fact_label(fact, lang):<45} {n:>6} 项决定"))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return out

@@ -25,8 +25,11 @@ from .backends.durable_compile import compile_rules
 from .errors import FatalError
 from .evaluate import Trace, decide, parse_param_overrides
 from .loaders import load_dataset
+from .messages import localise, msg
 from .policy import Pack, Rule, load_packs
 from .records import Dataset
+from .rejected import DatasetSource, taint
+from .vocabulary import record_type_label
 
 __all__ = ["AUTO_THRESHOLD_BYTES", "CheckResult", "Checker", "ENGINE_CHOICES"]
 
@@ -56,7 +59,9 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every record accepted; 1 some records rejected."""
+        """0 every record accepted; 1 some records rejected; 2 no record could be decided (no decision at all)."""
+        if not self.document.get("decisions"):
+            return 2
         return 1 if self.dataset.errors else 0
 
 
@@ -72,8 +77,8 @@ class Checker:
         packs, problems = load_packs(list(rules), include_shipped=include_shipped)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
-            more = f" (and {len(errors) - 1} more; run 'chanjiao rules lint')" if len(errors) > 1 else ""
-            raise FatalError(f"invalid rule pack: {errors[0]}{more}")
+            more = msg("cli.more_pack_errors", n=len(errors) - 1) if len(errors) > 1 else ""
+            raise FatalError(msg("cli.invalid_pack", first=str(errors[0]), more=more))
         self.packs: list[Pack] = packs
 
     # -- inputs ------------------------------------------------------------------------------------------------
@@ -83,14 +88,15 @@ class Checker:
         try:
             return parse_param_overrides(list(params or []), self.packs)
         except ValueError as exc:
-            raise FatalError(f"--param: {exc}") from None
+            raise FatalError(msg("cli.param", problem=exc.args[0] if exc.args else str(exc))) from None
 
-    def load(self, source: Path | str) -> Dataset:
-        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV directory), validated."""
+    def load(self, source: Path | str, *, header_row: int | None = None) -> Dataset:
+        """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV or Parquet directory), validated;
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default)."""
         path = Path(source)
         if not path.exists():
-            raise FatalError(f"{path}: no such file or directory")
-        return load_dataset(path)
+            raise FatalError(msg("file.not_found", path=path))
+        return load_dataset(path, header_row=header_row)
 
     def rule(self, rule_id: str) -> tuple[Pack, Rule]:
         """The pack and rule with this id; :class:`FatalError` with a suggestion when there is none."""
@@ -100,8 +106,8 @@ class Checker:
                     return pack, rule
         ids = [r.id for p in self.packs for r in p.rules]
         close = difflib.get_close_matches(rule_id, ids, n=1)
-        raise FatalError(f"no rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close
-                                                    else f" (rules: {', '.join(ids)})"))
+        hint = msg("hint.did_you_mean", name=close[0]) if close else msg("cli.rules_known", ids=", ".join(ids))
+        raise FatalError(msg("cli.no_rule", rule=rule_id, hint=hint))
 
     # -- checks ------------------------------------------------------------------------------------------------
 
@@ -109,7 +115,7 @@ class Checker:
         """The engine ``auto`` stands for on this input, by measured cost: vectorised above AUTO_THRESHOLD_BYTES of
         files; for a loaded dataset :func:`engine.backends.cheapest_engine` (durable-rules for a case-sized one)."""
         if engine not in ENGINE_CHOICES:
-            raise FatalError(f"unknown engine {engine!r}; engines: {', '.join(ENGINE_CHOICES)}")
+            raise FatalError(msg("cli.unknown_engine", engine=engine, engines=", ".join(ENGINE_CHOICES)))
         if engine != "auto":
             return engine
         if isinstance(source, Dataset):
@@ -121,10 +127,22 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto") -> CheckResult:
-        """Decide every rule of every pack for every accepted record of ``dataset``."""
+              engine: str = "auto", lang: str = "zh", header_row: int | None = None) -> CheckResult:
+        """Decide every rule of every pack for every accepted record of ``dataset``.
+
+        ``lang`` ('zh' or 'en') is the language of the document's error and warning messages and of the notes;
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default).
+        """
+        result = self._check(dataset, as_of=as_of, params=params, engine=engine, header_row=header_row)
+        for key in ("errors", "warnings"):
+            result.document[key] = localise(result.document[key], lang)
+        result.notes = [localise(n, lang) for n in result.notes]
+        return result
+
+    def _check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None,
+               engine: str, header_row: int | None = None) -> CheckResult:
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
-        ds = self.load(source) if source is not None else dataset
+        ds = self.load(source, header_row=header_row) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
         if engine == "auto" and chosen == "durable":
@@ -143,8 +161,7 @@ class Checker:
                 return CheckResult(evaluate_isolated(self.packs, ds, as_of, overrides, fallback=True), ds, "durable",
                                    decided_by=decided)
             except DurableCrashed as exc:
-                notes.append(f"{exc}, a known defect of its C engine; the reference evaluator decided instead "
-                             "(the same decisions)")
+                notes.append(msg("cli.durable_crashed", problem=str(exc)))
                 chosen = "reference"
         with make_engine(chosen, self.packs) as eng:  # type: ignore[attr-defined]
             document = eng.evaluate_dataset(ds, as_of, overrides)
@@ -159,26 +176,28 @@ class Checker:
             refused = compile_rules(self.packs).refused
             if refused:
                 why = next(iter(refused.values()))
-                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-                raise FatalError(f"the durable engine cannot run rule {why}{more} (use --engine auto or reference)")
+                more = f" (+{len(refused) - 1})" if len(refused) > 1 else ""
+                raise FatalError(msg("cli.cannot_run", engine="durable", problem=why + more))
 
     def check_stream(self, source: Path, output: Path, fmt: str, *, as_of: dt.date,
                      params: Mapping[str, Decimal] | None = None, chunk_size: int = 50_000,
-                     workers: int | None = None, progress: bool | None = None) -> Any:
+                     workers: int | None = None, progress: bool | None = None, lang: str = "zh",
+                     header_row: int | None = None) -> Any:
         """The vectorised check of a CSV/Parquet directory in bounded memory, written to ``output``
         (``csv``, ``jsonl`` or ``parquet``); returns :class:`engine.stream.StreamResult`."""
         from .stream import check_stream
 
         return check_stream(source, self.packs, as_of, dict(params or {}), output, fmt, chunk_size,
-                            progress=progress, workers=workers)
+                            progress=progress, workers=workers, lang=lang, header_row=header_row)
 
     def check_dask(self, source: Path, output: Path, scheduler: Any, *, as_of: dt.date,
                    params: Mapping[str, Decimal] | None = None, partitions: int | None = None,
-                   chunk_size: int = 50_000) -> Any:
+                   chunk_size: int = 50_000, lang: str = "zh", header_row: int | None = None) -> Any:
         """The vectorised check on a Dask cluster (engine.cluster), Parquet parts written to ``output``."""
         from .cluster import check_dask
 
-        return check_dask(source, self.packs, as_of, dict(params or {}), output, scheduler, partitions, chunk_size)
+        return check_dask(source, self.packs, as_of, dict(params or {}), output, scheduler, partitions, chunk_size,
+                          lang=lang, header_row=header_row)
 
     def explain(self, dataset: Dataset | Path | str, rule_id: str, subject_id: str, *, as_of: dt.date,
                 params: Mapping[str, Decimal] | None = None) -> Trace:
@@ -188,6 +207,10 @@ class Checker:
         record = ds.by_id(rule.subject, subject_id)
         if record is None:
             rejected = [e for e in ds.errors if e.record_type == rule.subject and e.id == subject_id]
-            why = f" (row {rejected[0].row} was rejected: {rejected[0].message})" if rejected else ""
-            raise FatalError(f"no accepted {rule.subject} record with id {subject_id!r}{why}")
-        return decide(rule, pack, record, ds, as_of, dict(params or {}))
+            why = msg("cli.subject_rejected", row=rejected[0].row, message=rejected[0].message) if rejected else ""
+            raise FatalError(msg("cli.no_subject", type=rule.subject, type_zh=record_type_label(rule.subject),
+                                 id=subject_id, why=why))
+        trace = decide(rule, pack, record, ds, as_of, dict(params or {}))
+        found = taint(self.packs, ds.rejected, DatasetSource(ds))  # as check decides it: rejected input is unknown
+        trace.decision.depend_on(found.inputs(rule.id, subject_id, trace.decision.status))
+        return trace

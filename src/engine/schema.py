@@ -16,6 +16,7 @@ from .casetests import CaseFileModel
 from .decisions import DecisionDocumentModel
 from .policy import PackModel, RuleModel
 from .records import RECORD_MODELS
+from .vocabulary import fields, record_type_info
 
 __all__ = ["schema_documents", "schema_text", "write_schemas"]
 
@@ -27,10 +28,29 @@ def _dataset_model() -> type[BaseModel]:
     return model
 
 
+def _with_labels(schema: dict[str, Any]) -> dict[str, Any]:
+    """Titles, descriptions and examples of the dataset schema from the field vocabulary (engine.vocabulary)."""
+    for record_type, model in RECORD_MODELS.items():
+        info = record_type_info(record_type)
+        schema["properties"][record_type]["title"] = f"{info.label_zh}（{info.label_en}）"
+        schema["properties"][record_type]["description"] = info.description
+        definition = schema["$defs"][model.__name__]
+        definition["title"] = f"{info.label_zh}（{model.__name__}）"
+        definition["description"] = info.description
+        for f in fields(record_type):
+            prop = definition["properties"][f.name]
+            prop["title"] = f.label_zh
+            unit = f"单位：{f.unit}。" if f.unit else ""
+            prop["description"] = f"{f.description}。{unit}{f.label_en}。依据：{f.source}"
+            if f.canonical_example is not None:
+                prop["examples"] = [f.canonical_example]
+    return schema
+
+
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema, for every document the product reads or writes."""
     return {
-        "dataset.schema.json": _dataset_model().model_json_schema(),
+        "dataset.schema.json": _with_labels(_dataset_model().model_json_schema()),
         "rule-pack.schema.json": PackModel.model_json_schema(by_alias=True),
         "rule.schema.json": RuleModel.model_json_schema(by_alias=True),
         "rule-tests.schema.json": CaseFileModel.model_json_schema(),

@@ -44,16 +44,20 @@ import pyarrow.parquet as pq
 
 from .backends.vectorised import (DecisionColumns, Unsupported, VectorisedEngine, _fixed, _mul, _round_half_up,
                                   decide_rule)
-from .columns import Column, Table, empty_table
+from .backends.vectorised import rejected_columns, taint_columns
+from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
-from .loaders import _record_type
+from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
+                      parquet_text_columns, plan_files, record_type_of)
+from .messages import localise, msg
 from .partition import PLACEMENT, PartitionPlan, plan_for
 from .policy import Pack
-from .records import RECORD_TYPES
+from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
+from .rejected import EMPTY, TableSource, taint
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
-__all__ = ["StreamResult", "check_stream", "decide_tables", "decision_table", "finish_result", "input_files",
+__all__ = ["StreamResult", "check_stream", "place_problems", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
            "partition_of", "partition_tables", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
@@ -79,54 +83,113 @@ class StreamResult:
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
 def input_files(path: Path) -> dict[str, Path]:
     """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
     if not path.is_dir():
-        raise FatalError(f"{path}: streaming reads a directory of <record type>.csv or .parquet files")
+        raise FatalError(msg("stream.not_dir", path=path))
     out: dict[str, Path] = {}
     for f in sorted(path.iterdir()):
         if f.suffix.lower() in (".csv", ".parquet"):
-            rtype = _record_type(f.stem)
-            if rtype is not None:
+            rtype = record_type_of(f.stem)
+            if rtype is not None and rtype not in out:
                 out[rtype] = f
     if not out:
-        raise FatalError(f"{path}: no CSV or Parquet files named after a record type (e.g. enterprises.csv)")
+        raise FatalError(msg("stream.no_files", path=path))
     return out
 
 
 def text_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, pa.Array]:
-    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast)."""
+    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast).
+
+    A row whose every cell is empty or white space (``,,,,``) is no record: it is left out, as the CSV and XLSX
+    loaders leave it out, so it is neither counted nor numbered.
+    """
     out = {}
     for name in batch.schema.names:
         col = batch.column(name)
         out[str(name).strip()] = pc.cast(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, pa.string())
-    return out
+    return _without_blank_rows(out)
+
+
+def _blank(col: pa.Array) -> np.ndarray:
+    trimmed = pc.utf8_trim(col, SPACE_CHARS)
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(trimmed), 0), True).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+
+
+def _without_blank_rows(cols: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    if not cols:
+        return cols
+    first = next(iter(cols.values()))
+    blank = _blank(first)  # the first column decides for almost every row: only its blank cells look further
+    if not blank.any():
+        return cols
+    for col in list(cols.values())[1:]:
+        at = np.flatnonzero(blank)
+        blank[at] &= _blank(col.take(pa.array(at)))
+        if not blank.any():
+            return cols
+    keep = pa.array(np.flatnonzero(~blank))
+    return {name: col.take(keep) for name, col in cols.items()}
 
 
 def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
     """The one-line error for a file Arrow cannot read (its first line of explanation, and a hint if any)."""
-    return FatalError(f"{path}: cannot be read ({str(exc).splitlines()[0]}){hint}")
+    return FatalError(msg("stream.unreadable", path=path, problem=str(exc).splitlines()[0], hint=hint))
 
 
-def _batches(path: Path, rows: int) -> Iterator[dict[str, pa.Array]]:
+def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None = None,
+             stats: ReadStats | None = None) -> Iterator[dict[str, pa.Array]]:
+    """A file's batches as text columns by field: a CSV file read from its data rows by its layout (header
+    aliases, encoding, blank and invalid rows counted in ``stats``), a Parquet file by row group."""
+    stats = stats if stats is not None else ReadStats()
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                yield text_columns(batch)
+                cols = parquet_text_columns(pa.Table.from_batches([batch]), rtype, path.name) if rtype else \
+                    text_columns(batch)
+                stats.rows += batch.num_rows
+                yield cols
             return
         import pyarrow.csv as pacsv
 
-        with open(path, "rb") as fh:
-            if not fh.read(4096).lstrip(b"\xef\xbb\xbf").strip():
-                return  # an empty file: no rows
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * 120)),
-                                convert_options=csv_text_options(path))
-        for batch in reader:
-            yield text_columns(batch)
+        if layout is None or not layout.fields:
+            return  # an empty file: no rows
+        with pa.OSFile(str(path)) as fh:
+            fh.seek(layout.data_offset)
+            reader = pacsv.open_csv(fh, read_options=layout.read_options(max(1 << 20, rows * 120)),
+                                    parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row_counter(stats)),
+                                    convert_options=layout.convert_options())
+            for batch in reader:
+                yield layout_columns(layout, batch, stats)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
         raise unreadable(path, exc) from None
+
+
+def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
+                   stats: dict[str, ReadStats], header_row: int | None = None) -> None:
+    """Name the place of every error and warning of a streamed check, as the in-memory reader does: rows not
+    read and columns without a header come from one pass over an unusual file; the rest from each type's source."""
+    sources: dict[str, Source] = {}
+    wanted = {p.record_type for p in [*res.errors, *res.warnings] if getattr(p, "row", None)}
+    for rtype, f in files.items():
+        layout = layouts.get(rtype)
+        st = stats.get(rtype, ReadStats())
+        if layout is None:
+            sources[rtype] = Source(rtype, f.name, "parquet", None, 1)
+            continue
+        if rtype not in wanted and not (st.invalid or st.unnamed):
+            continue
+        sources[rtype], errors, warnings = csv_places(layout, st, header_row)
+        if st.invalid != len(errors):  # Arrow skipped rows that Python's reader reads: a line break in quotes, cut
+            raise FatalError(msg("stream.rows_disagree", path=f, n=st.invalid, m=len(errors)))
+        res.errors += errors
+        res.warnings += warnings
+    res.errors = locate(res.errors, sources)
+    res.warnings = locate(res.warnings, sources)
 
 
 _K0, _K1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
@@ -292,6 +355,10 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
     def const(value: str) -> pa.Array:  # one value for the whole batch: stored once, as a dictionary
         return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
 
+    extra = {}
+    if batch.rejected_inputs is not None:  # a run with rejected records: every batch has the column
+        extra["rejected_inputs"] = pa.array([[r.as_dict() for r in batch.rejected_inputs.get(i, [])] for i in range(n)],
+                                            REJECTED_INPUTS)
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": subjects,
@@ -299,8 +366,12 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
         "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
         "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
-        "quote": const(rule.citation.quote),
+        "quote": const(rule.citation.quote), **extra,
     })
+
+
+REJECTED_INPUTS = pa.list_(pa.struct([("record_type", pa.string()), ("row", pa.int64()), ("id", pa.string())]))
+"""The type of the decisions' ``rejected_inputs`` column (CSV writes it as JSON text)."""
 
 
 class RowWriter:
@@ -336,7 +407,7 @@ class RowWriter:
                           for name, col in zip(table.column_names, table.columns)})
         if self.fmt == "jsonl":
             df = table.to_pandas()
-            for col in ("missing_facts", "reasons"):
+            for col in ("missing_facts", "reasons", "rejected_inputs"):
                 if col in df:
                     df[col] = df[col].map(list)
             if len(df):
@@ -347,7 +418,9 @@ class RowWriter:
             cols = {}
             for name in table.column_names:
                 col = table.column(name)
-                if pa.types.is_list(col.type):
+                if col.type == REJECTED_INPUTS:
+                    col = pa.array([json.dumps(v, ensure_ascii=False) for v in col.to_pylist()], pa.string())
+                elif pa.types.is_list(col.type):
                     col = pc.binary_join(col, "; " if name == "missing_facts" else " | ")
                 cols[name] = col
             buf = pa.BufferOutputStream()
@@ -373,6 +446,7 @@ class RunningSummary:
         self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
         self.error_rows: dict[tuple[str, str], int] = {}  # (rule id, subject id) of an evaluation error -> its row
+        self.accepted_rejected: set[tuple[str, str]] = set()  # (type, id) of rejected records an accepted one has
 
     def add(self, batch: DecisionColumns) -> None:
         """Count one rule's decided batch."""
@@ -406,6 +480,7 @@ class RunningSummary:
                 self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + total
         self.missing.update(other.missing)
         self.error_rows.update(other.error_rows)
+        self.accepted_rejected |= other.accepted_rejected
 
     def result(self) -> dict[str, Any]:
         """The summary: per rule, a count per status and the amount totals; missing facts, most frequent first."""
@@ -550,7 +625,7 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
 
 
 def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
-                     *, plan: PartitionPlan, whole: bool = False
+                     rejected: list[Rejected] | None = None, *, plan: PartitionPlan, whole: bool = False
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
     """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
     and warnings (the schools' own are reported once, not per partition).
@@ -561,11 +636,11 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
     """
     if whole or validated is None:
         tables, _, _ = finish_tables(validated or {}, known_ids={"schools": schools.columns["id"]},
-                                     duplicate_of=duplicate_of)
+                                     duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
         tables["schools"] = schools
         return tables, plan.subjects(True), [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
-                                             duplicate_of=duplicate_of)
+                                             duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
     tables["schools"] = schools
     return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
             [w for w in warnings if w.record_type != "schools"])
@@ -573,7 +648,8 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
 
 def _decide_partition(spills: dict[str, list[tuple[str, int, int]]], whole: bool, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
-                      overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
+                      overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter,
+                      rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``whole``: the whole partition,
     ``spills`` then holding every row of the types its rules read).
@@ -585,9 +661,10 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]], whole: bool
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
     validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
     plan = plan_for(packs)
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, plan=plan, whole=whole)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected, plan=plan,
+                                                          whole=whole)
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors,
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected,
                             rule_ids=plan.rules(whole))
     if out.fmt == "arrows":
         out.close()
@@ -616,31 +693,34 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None) -> StreamResult:
+                 workers: int | None = None, header_row: int | None = None, lang: str = "zh") -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
     partitions side by side; this process reads the files and writes the outputs in partition order, so the
     files are the same whatever the number of workers.
     """
-    files = input_files(path)
+    plan = plan_files(path, header_row)
+    files = plan.files
     res = StreamResult()
+    res.errors += plan.errors
+    res.warnings += plan.warnings
+    res.lang = lang
     if progress is None:
         progress = sys.stderr.isatty()
     workers = default_workers() if workers is None else workers
     engine = VectorisedEngine(packs)
     if engine.fallback_rules:
-        raise FatalError(f"rules the vectorised backend cannot stream: {', '.join(engine.fallback_rules)}")
+        raise FatalError(msg("stream.fallback", rules=", ".join(engine.fallback_rules)))
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
     pool = _executor(workers)  # before this process reads a file, so no reader thread is running at a fork
     try:
         return _stream(pool, workers, files, packs, as_of, overrides, output, fmt, chunk_enterprises, progress,
-                       parts, tmp, res, t0)
+                       parts, tmp, res, t0, plan.layouts, header_row)
     except BrokenProcessPool as exc:
-        raise FatalError(f"a worker process of the check stopped unexpectedly ({exc}); with less memory free, "
-                         "try a smaller --chunk-size or --workers 1") from None
+        raise FatalError(msg("stream.worker_died", problem=str(exc))) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -648,12 +728,14 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
 
 def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
             overrides: dict[str, Decimal] | None, output: Path, fmt: str, chunk_enterprises: int, progress: bool,
-            parts: int, tmp: Path, res: StreamResult, t0: float) -> StreamResult:
+            parts: int, tmp: Path, res: StreamResult, t0: float, layouts: dict[str, FileLayout] | None = None,
+            header_row: int | None = None) -> StreamResult:
     # 1. read (here) and validate and spill by partition (in the workers), a few batches ahead
     spills: dict[str, list[tuple[str, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     ids: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in RECORD_TYPES}
     duplicate_of: dict[str, np.ndarray] = {}
     pending: deque[tuple[str, Future | None]] = deque()
+    stats: dict[str, ReadStats] = {}
     bar = _Progress(progress, sum(_rows_estimate(f) for f in files.values()), "validating")
 
     def collect() -> None:
@@ -674,7 +756,8 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
         if f is None:
             continue
         start = 1
-        for k, cols in enumerate(_batches(f, chunk_enterprises)):
+        stats[rtype] = ReadStats()
+        for k, cols in enumerate(_batches(f, chunk_enterprises, rtype, (layouts or {}).get(rtype), stats[rtype])):
             n = batch_rows(cols)
             pending.append((rtype, pool.submit(_spill_batch, rtype, cols, start, k == 0, parts,
                                                str(tmp / f"{rtype}-{k:05d}.arrow"))))
@@ -696,6 +779,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     res.errors += s_errors
     res.warnings += [w for w in s_warnings if w.record_type == "schools"]
     res.seconds["validate"] = time.perf_counter() - t0
+    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
     # 2. decide: the schools once, then every partition; written here in partition order as they come back
     t1 = time.perf_counter()
     stem = output.with_suffix("")
@@ -725,7 +809,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
                 sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
                          RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
             running.append((pool.submit(_decide_partition, *job, school_file, duplicate_of, packs, as_of, overrides,
-                                        *sinks), sinks[0].path, sinks[1].path))
+                                        *sinks, rejected), sinks[0].path, sinks[1].path))
             # a few partitions ahead of the writing, so finished ones do not pile up
             while running and (len(running) > 2 * workers or k == len(jobs) - 1):
                 task, out_path, rollup_path = running.popleft()
@@ -742,9 +826,11 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
         if not inline:
             shutil.rmtree(handover, ignore_errors=True)
     bar.close()
+    res.decisions += decide_rejected_subjects(packs, rejected, summary, out)
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
+    place_problems(res, files, layouts or {}, stats, header_row)
     finish_result(res, summary, output, Path(f"{stem}.rollups.{ext}"))
     return res
 
@@ -752,14 +838,21 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
 def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
                   overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
                   summary: "RunningSummary", errors: list[RecordError | EvaluationError],
-                  *, rule_ids: set[str] | None = None) -> int:
+                  rejected: list[Rejected] | None = None, *, rule_ids: set[str] | None = None) -> int:
     """Decide every rule whose subject is in ``subjects`` (and, given ``rule_ids``, whose id is there: the partition
     plan's share) over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
-    errors to ``errors``.
+    errors to ``errors``. Decisions that the run's ``rejected`` records could change are undetermined
+    (:mod:`engine.rejected`); the rejected subjects' ids found here are noted in ``summary``.
     """
     decided = 0
+    found = None
+    if rejected:
+        source = TableSource(tables)
+        found = taint(packs, rejected, source, subjects)
+        summary.accepted_rejected |= {(r.record_type, str(r.id)) for r in rejected if r.record_type in subjects
+                                      and r.id is not None and source.has(r.record_type, r.id)}
     for pack in packs:
         for rule in pack.rules:
             if rule.subject not in subjects or (rule_ids is not None and rule.id not in rule_ids):
@@ -767,7 +860,9 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
             try:
                 batch = decide_rule(rule, pack, tables, as_of, overrides)
             except Unsupported as exc:  # met only on these data (the engine found none when it was built)
-                raise FatalError(f"rules the vectorised backend cannot stream: {rule.id} ({exc})") from None
+                raise FatalError(msg("stream.fallback", rules=f"{rule.id} ({exc})")) from None
+            if found is not None:
+                taint_columns(batch, found)
             if len(batch):
                 out.write(decision_table(batch, pack))
                 ru = _rollup_rows(batch)
@@ -775,10 +870,29 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
                     rollups.write(ru)
             summary.add(batch)
             decided += len(batch)
-            errors += [EvaluationError("division by zero", rule.id, str(batch.subject_ids[r]))
+            errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
             rows = tables[rule.subject].rows  # where each is in the input: the document orders errors by it
             summary.error_rows.update({(rule.id, str(batch.subject_ids[r])): int(rows[r]) for r in batch.error_rows})
+    return decided
+
+
+def decide_rejected_subjects(packs: list[Pack], rejected: list[Rejected], summary: "RunningSummary",
+                             out: "RowWriter") -> int:
+    """The undetermined decisions of rejected subjects whose id no partition had accepted (after every partition)."""
+    if not rejected:
+        return 0
+    found = taint(packs, rejected, EMPTY)
+    decided = 0
+    for pack in packs:
+        for rule in pack.rules:
+            ids = sorted({str(r.id) for r in found.own.get(rule.id, [])
+                          if (rule.subject, str(r.id)) not in summary.accepted_rejected})
+            if ids:
+                batch = rejected_columns(rule, [(sid, found.inputs(rule.id, sid)) for sid in ids])
+                out.write(decision_table(batch, pack))
+                summary.add(batch)
+                decided += len(batch)
     return decided
 
 
@@ -788,7 +902,7 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
     res.summary = summary.result()
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
-                        key=lambda e: (order[e.record_type], e.row or 0))
+                        key=lambda e: (order.get(e.record_type, -1), e.row or 0))
     rank = {rid: i for i, (rid, _) in enumerate(summary.rules)}  # the document's order: rule, then input row
     ev_errors = sorted((e for e in res.errors if isinstance(e, EvaluationError)),
                        key=lambda e: (rank.get(e.rule_id or "", 0), summary.error_rows.get((e.rule_id or "",
@@ -857,5 +971,5 @@ def _write_issues(path: Path, res: StreamResult) -> None:
         w.writerow(ISSUE_COLUMNS)
         for severity, items in (("error", res.errors), ("warning", res.warnings)):
             for e in items:
-                d = e.as_dict()
+                d = localise(e.as_dict(), res.lang)
                 w.writerow([severity, *(d.get(k) for k in ISSUE_COLUMNS[1:])])

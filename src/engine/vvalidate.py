@@ -27,6 +27,7 @@ from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, emp
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
+    MAX_CELL_CHARS,
     ORG_WEIGHTS,
     PROVINCE_PREFIXES,
     RECORD_TYPES,
@@ -34,9 +35,16 @@ from .records import (
     TRUE_WORDS,
     USCC_CHARSET,
     USCC_WEIGHTS,
+    dangling_message,
     field_kinds,
+    rejected_records,
+    rejected_rows,
+    is_total_row,
+    total_row_warning,
+    unknown_field_message,
     validate_record,
 )
+from .messages import msg
 
 __all__ = ["Validated", "validate_columns", "finish_tables", "read_csv_columns", "csv_text_options"]
 
@@ -103,6 +111,40 @@ def _region_ok(filled: pa.Array, length: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _has_full_width(filled: pa.Array) -> np.ndarray:
+    """Where a text cell holds a full-width digit or Latin letter (the record model converts those)."""
+    wide = ~_np(pc.string_is_ascii(filled)).astype(bool)
+    if wide.any():
+        wide[wide] = _np(pc.match_substring_regex(filled.filter(pa.array(wide)), "[０-９Ａ-Ｚａ-ｚ]")).astype(bool)
+    return wide
+
+
+def _total_rows(columns: dict[str, pa.Array], n: int) -> np.ndarray:
+    """Where a row is a subtotal or total row (:func:`engine.records.is_total_row`). Its id is empty or a total
+    word, so only such rows are searched (a substring search for 计/計); the record model's predicate decides."""
+    ids = columns.get("id")
+    if ids is None:
+        cand = np.ones(n, dtype=bool)
+    else:
+        text = pc.fill_null(pc.cast(ids, pa.string()), "")
+        cand = _np(pc.binary_length(pc.utf8_trim(text, characters=SPACE_CHARS))) == 0
+        cand |= ~_np(pc.string_is_ascii(text)).astype(bool)
+    at = np.flatnonzero(cand)
+    if not len(at):
+        return cand
+    hit = np.zeros(len(at), dtype=bool)
+    take = pa.array(at, pa.int64())
+    for arr in columns.values():
+        text = pc.fill_null(pc.cast(arr.take(take), pa.string()), "")
+        for ch in ("计", "計"):
+            hit |= _np(pc.match_substring(text, ch)).astype(bool)
+    out = np.zeros(n, dtype=bool)
+    for j in np.flatnonzero(hit):
+        i = int(at[j])
+        out[i] = is_total_row({nm: columns[nm][i].as_py() for nm in columns}) is not None
+    return out
+
+
 def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.ndarray,
                      warn_unknown: bool = True) -> Validated:
     """Validate one record type's raw text columns (nulls or "" for empty cells); ``rows`` are input rows.
@@ -117,16 +159,19 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         for name in columns:
             if name not in kinds:
                 close = difflib.get_close_matches(str(name), list(kinds), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
                 first_id = columns.get("id")
                 shown = None
                 if first_id is not None and n:
                     v = first_id[0].as_py()
                     shown = None if v is None or str(v).strip() == "" else str(v).strip()
-                out.warnings.append(RecordWarning(f"unknown field {name!r} is ignored{hint}", record_type,
+                out.warnings.append(RecordWarning(unknown_field_message(str(name), close[0] if close else None), record_type,
                                                   int(rows[0]) if n else None, shown, str(name),
                                                   close[0] if close else None))
-    fast = np.ones(n, dtype=bool)
+    total = _total_rows(columns, n)
+    for i in np.flatnonzero(total):
+        word = is_total_row({nm: columns[nm][int(i)].as_py() for nm in columns})
+        out.warnings.append(total_row_warning(record_type, int(rows[i]), str(word)))
+    fast = ~total
     cols: dict[str, Column] = {}
     for name, kind in kinds.items():
         ck, den, exp = kind_of(kind)
@@ -138,7 +183,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
             # empty: nothing but white space; clean: something, without surrounding white space (the model strips it)
             trimmed = _np(pc.binary_length(pc.utf8_trim(filled, characters=SPACE_CHARS)))
             empty = trimmed == 0
-            clean = (trimmed == length) & ~empty
+            # a cell of more bytes than MAX_CELL_CHARS may be too long: the record model counts its characters
+            clean = (trimmed == length) & ~empty & (length <= MAX_CELL_CHARS)
         else:  # the strict forms below hold no white space: a cell of white space goes to the record model
             empty = length == 0
             clean = ~empty
@@ -150,6 +196,8 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         text_arrow = None
         if kind.name in ("text", "uscc", "region_code", "enum"):
             good = clean.copy()
+            if kind.name == "text":  # full-width digits and letters are converted by the record model
+                good = clean & ~_has_full_width(filled)
             if kind.name == "uscc":
                 good = _uscc_ok(filled, length)
             elif kind.name == "region_code":
@@ -202,7 +250,7 @@ def validate_columns(record_type: str, columns: dict[str, pa.Array], rows: np.nd
         vf.data = np.where(vf.known, vf.data, so.data)
         vf.known = vf.known | so.known
         fast &= ~(vt.known & vf.known & (vt.data < vf.data))
-    slow = np.flatnonzero(~fast)
+    slow = np.flatnonzero(~fast & ~total)
     keep = fast.copy()
     if len(slow):
         names = list(columns)
@@ -249,12 +297,15 @@ def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] | None = None,
-                  duplicate_of: dict[str, np.ndarray] | None = None) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
+                  duplicate_of: dict[str, np.ndarray] | None = None, rejected: dict[str, dict[Any, int]] | None = None
+                  ) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
     """Drop duplicate ids (the first accepted record wins), add the dataset-level warnings, sort by id.
 
     ``known_ids`` gives, per referenced record type, the id column of the whole dataset's table (for a chunk of it);
     by default the tables themselves. ``duplicate_of`` gives, per record type, the rows known (from a pass over the
     whole dataset) to repeat an earlier accepted id: for those types the tables' own ids are not compared again.
+    ``rejected`` gives, per record type, the rows of the rejected records' readable ids: a reference to one is
+    warned about as a rejected record, not an absent one (default: those among ``validated``'s errors).
     """
     errors: list[RecordError] = []
     warnings: list[RecordWarning] = []
@@ -270,8 +321,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         errs = list(v.errors)
         for i in np.flatnonzero(dup):
             rid = str(t.ids[i])
-            errs.append(RecordError(f"duplicate id {rid!r}: the first record with this id is kept",
-                                    rtype, int(t.rows[i]), rid, "id", rid))
+            errs.append(RecordError(msg("record.duplicate_id", id=rid), rtype, int(t.rows[i]), rid, "id", rid))
         errs.sort(key=lambda e: e.row or 0)
         errors += errs
         warnings += v.warnings
@@ -279,6 +329,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     for rtype, t in tables.items():
         # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
         tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
+    if rejected is None:
+        rejected = rejected_rows(rejected_records(errors))
     for (rtype, fld), target in REFERENCES.items():
         t = tables[rtype]
         col = t.columns[fld]
@@ -287,8 +339,9 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         bad = np.flatnonzero(col.known & (col.positions_in(pool) < 0))
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
-            warnings.append(RecordWarning(f"{fld} {values[int(i)].as_py()!r} is not among the dataset's {target}: its "
-                                          "facts are unknown", rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
+            ref = values[int(i)].as_py()
+            warnings.append(RecordWarning(dangling_message(rtype, fld, ref, target, rejected.get(target, {}).get(ref)),
+                                          rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:
         ids = ent.ids
@@ -301,13 +354,11 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
             row, eid = int(ent.rows[i]), str(ids[i])
             registered = eid[2:8]
             if other_city[i]:
-                warnings.append(RecordWarning(
-                    f"region_code {region[i]} lies in another city than the registration region {registered} "
-                    "embedded in the 统一社会信用代码", "enterprises", row, eid, "region_code"))
+                warnings.append(RecordWarning(msg("record.other_city", region=region[i], registered=registered),
+                                              "enterprises", row, eid, "region_code"))
             if wrong[i]:
-                warnings.append(RecordWarning(
-                    f"the organization code {eid[8:17]} fails its GB 11714 check (expected {chr(expected[i])!r} at "
-                    "character 17); the code is accepted", "enterprises", row, eid, "id"))
+                warnings.append(RecordWarning(msg("record.org_code", code=eid[8:17], expected=chr(expected[i])),
+                                              "enterprises", row, eid, "id"))
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     return tables, errors, warnings
@@ -329,5 +380,5 @@ def read_csv_columns(path: Path) -> dict[str, pa.Array]:
     try:
         table = pacsv.read_csv(path, convert_options=csv_text_options(path))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FatalError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+        raise FatalError(msg("csv.unreadable", path=path, problem=str(exc).splitlines()[0])) from None
     return {str(name).strip(): table.column(name).combine_chunks() for name in table.column_names}
