@@ -162,3 +162,17 @@ def test_a_related_record_written_into_a_reason_when_its_key_is_unknown_is_未�
         expense, {**expense, "id": "E2", "school_id": "S9"}, {**expense, "id": "E3", "school_id": "S1"}],
         "schools": [{"id": "S1", "name": "x", "region_code": "220502", "school_type": "technical"}]})
     assert [d["reasons"] for d in decisions] == [["学校 未知 不符合"], ["学校 S9 不符合"], ["学校 S1 不符合"]]
+
+
+def test_a_sum_over_no_records_written_as_text_is_0(tmp_path):
+    """The vectorised backend wrote an empty sum of money as "0.00", the reference (which starts from Decimal 0) as
+    "0"; a sum of money written as text is now left to the reference."""
+    r = rule("enterprises", "false",
+             {"pays": {"record_type": "internship_payments", "by": "enterprise_id", "key": "subject.id", "many": True}})
+    r["criteria"][0]["fail"] = "合计 {sum(p.amount for p in pays) | text} 元，{sum(p.amount for p in pays) | money}"
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "10.50",
+           "paid_on": "2021-01-01"}
+    other = {**ENTERPRISE, "id": make_uscc("220502", 2)}
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE, other],
+                                                       "internship_payments": [pay]})
+    assert [d["reasons"] for d in decisions] == [["合计 10.50 元，10.50"], ["合计 0 元，0.00"]]

@@ -696,7 +696,10 @@ def _comp(func: str, elem: Node, var: str, iterable: Node, cond: Node | None, en
         total = np.zeros(n, dtype=vals.dtype)
         if len(starts):
             total[rows[starts]] = np.add.reduceat(vals, starts)
-        return _finish(V("num", np.where(known, total, 0), known, rmiss, rcn, rdn, err, e.den, e.exp), key)
+        # the reference's sum starts from Decimal(0): a row with no items has exponent 0, not the items' (0 vs 0.00),
+        # so the written form of the total is known only when the items are whole numbers
+        exp = e.exp if e.exp == 0 else None
+        return _finish(V("num", np.where(known, total, 0), known, rmiss, rcn, rdn, err, e.den, exp), key)
     if func == "join":
         if e.kind != "str":
             raise Unsupported("join of non-text")
