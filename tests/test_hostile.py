@@ -715,6 +715,6 @@ def test_money_bound_is_the_same_in_the_durable_engine_and_the_stream(tmp_path: 
     res = _stream(d)
     import csv as _csv
 
-    with open(tmp_path / "in-out" / "d.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "in-out" / "d.csv", encoding="utf-8-sig") as fh:  # chanjiao's CSV files start with a BOM
         streamed = {r["subject_id"]: r["status"] for r in _csv.DictReader(fh) if r["rule_id"] == "tonghua.school_subsidy"}
     assert streamed == statuses and res.records == 3

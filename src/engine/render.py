@@ -181,8 +181,11 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     head = f"评估日期 {doc['as_of']}"
     if doc.get("period"):
         head += f"    期间 {doc['period']['from']} 至 {doc['period']['to']}"
-    console.print(escape(head))
-    console.print(escape("规则包 " + "、".join(f"{p['id']}（{p['document_number']}）" for p in doc["rule_packs"])))
+    def line(text: str) -> None:  # a line of free text, wrapped to the width (nothing cropped)
+        console.print(text, overflow="fold")
+
+    line(escape(head))
+    line(escape("规则包：" + "、".join(f"{p['id']}（{p['document_number']}）" for p in doc["rule_packs"])))
     overrides = [p for p in doc.get("parameters", []) if p.get("source") == "override"]
     if overrides:
         console.print(escape("测算：已覆盖参数 " + "、".join(f"{p['name']}={p['value']}" for p in overrides)
@@ -192,16 +195,16 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
         console.print(f"[red]被拒绝的记录 {len(doc['errors']):,} 条：[/]")
         for e in doc["errors"][:limit]:
             if "row" in e:
-                console.print(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
+                line(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
                                      f"值 {e['value']!r}：{e['message']}"))
             else:
-                console.print(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
+                line(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
         if limit and len(doc["errors"]) > limit:
             console.print(f"  …… 另有 {len(doc['errors']) - limit:,} 条（见 --format json/csv）")
     if doc["warnings"]:
         console.print(f"警告 {len(doc['warnings']):,} 条：")
         for w in doc["warnings"][:limit]:
-            console.print(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
+            line(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
         if limit and len(doc["warnings"]) > limit:
             console.print(f"  …… 另有 {len(doc['warnings']) - limit:,} 条（见 --format json/csv）")
     statuses: dict[str, set[str]] = {}
