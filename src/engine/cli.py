@@ -23,7 +23,7 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
-from .casetests import run_case_file
+from .casetests import CaseEngines, disagreements, run_case_file
 from .messages import localise, msg, render, resolve_lang
 from .errors import FatalError, RecordError
 from .backends import make_engine
@@ -139,10 +139,11 @@ def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bo
 
 
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
-    if name is EngineName.auto:  # one subject at a time (watch, small files): durable
+    auto = name is EngineName.auto
+    if auto:  # one subject at a time (watch, small files): durable, the reference deciding what it refuses
         name = EngineName.durable
     try:
-        return make_engine(name.value, packs)
+        return make_engine(name.value, packs, fallback=auto)
     except CompileError as exc:
         _cannot_run(name, exc)
 
@@ -153,8 +154,9 @@ def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
                          help="判定引擎：auto、durable（durable-rules 判定每个条件）、reference（参考评估器）或 vectorised（按列、"
-                              "可流式处理）；各引擎判定相同。auto：输入超过 "
-                              f"{AUTO_THRESHOLD_BYTES // 1_000_000} MB 用 vectorised，否则用 durable。")
+                              "可流式处理）；各引擎判定相同。auto：按实测成本选择——案件规模的提交用 durable，更大的用参考评估器或 "
+                              f"vectorised（输入超过 {AUTO_THRESHOLD_BYTES // 1_000_000} MB 时流式处理）；durable "
+                              "无法运行的规则由参考评估器判定。")
 RulesOpt = typer.Option(None, "--rules", help="追加的规则包文件夹（或存放多个规则包的文件夹）；与内置规则包同 id 时替换之。")
 AsOfOpt = typer.Option(None, "--as-of", help="评估日期 YYYY-MM-DD（默认今天）。")
 ParamOpt = typer.Option(None, "--param", help="假设分析：覆盖参数 NAME=VALUE 或 PACK.NAME=VALUE（可重复）。")
@@ -226,10 +228,12 @@ def check(
                                      limits=parse_limits(limit)),
                 quiet, lang)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, lang=lang, header_row=header_row,
+    result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value, lang=lang, header_row=header_row,
                            limits=parse_limits(limit))
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
+    if os.environ.get("CHANJIAO_DEBUG"):  # which engine decided which rule: never in the document
+        print(f"chanjiao: debug: {json.dumps(result.decided_by, ensure_ascii=False)}", file=sys.stderr)
     try:
         _write(result.document, format, output, lang)
     except OSError as exc:
@@ -386,7 +390,7 @@ def rules_lint(ctx: typer.Context,
 @rules_app.command("test")
 def rules_test(ctx: typer.Context,
                directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
-    """用参考评估器运行规则包的 YAML 测试用例。
+    """用参考评估器运行规则包的 YAML 测试用例，并在每个引擎上运行每个用例。
 
     \b
     示例：
@@ -394,8 +398,12 @@ def rules_test(ctx: typer.Context,
     """
     packs = _packs([directory] if directory else None, include_shipped=directory is None)
     passed = failed = 0
+    engines = CaseEngines(packs)
     for pack in packs:
         for tf in pack.test_files:
+            for problem in disagreements(tf, packs, engines):
+                failed += 1
+                print(f"FAIL {problem}")
             for result in run_case_file(tf, packs):
                 if result.passed:
                     passed += 1

@@ -20,8 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .backends import ENGINES, make_engine
-from .backends.durable_compile import CompileError, compile_rules
+from .backends import ENGINES, cheapest_engine, make_engine
+from .backends.durable_compile import compile_rules
 from .errors import FatalError
 from .evaluate import Trace, decide, parse_param_overrides
 from .limits import DEFAULT_LIMITS, Limits
@@ -54,6 +54,9 @@ class CheckResult:
     dataset: Dataset
     engine: str
     notes: list[str] = field(default_factory=list)
+    decided_by: dict[str, str] = field(default_factory=dict)
+    """Which engine decided each rule (a debug view, never in the document): with ``auto``, durable hands the
+    reference evaluator a rule its compiler refuses, and the vectorised backend a rule it does not vectorise."""
 
     @property
     def exit_code(self) -> int:
@@ -113,11 +116,14 @@ class Checker:
     # -- checks ------------------------------------------------------------------------------------------------
 
     def choose_engine(self, engine: str, source: Path | Dataset | None = None) -> str:
-        """The engine ``auto`` stands for on this input: vectorised above AUTO_THRESHOLD_BYTES, durable below."""
+        """The engine ``auto`` stands for on this input, by measured cost: vectorised above AUTO_THRESHOLD_BYTES of
+        files; for a loaded dataset :func:`engine.backends.cheapest_engine` (durable-rules for a case-sized one)."""
         if engine not in ENGINE_CHOICES:
             raise FatalError(msg("cli.unknown_engine", engine=engine, engines=", ".join(ENGINE_CHOICES)))
         if engine != "auto":
             return engine
+        if isinstance(source, Dataset):
+            return cheapest_engine(source)
         if not isinstance(source, Path):
             return "durable"
         files = [f for f in source.iterdir() if f.is_file()] if source.is_dir() else [source]
@@ -146,21 +152,29 @@ class Checker:
         ds = self.load(source, header_row=header_row, limits=limits) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
+        if engine == "auto" and chosen == "durable":
+            chosen = self.choose_engine(engine, ds)  # the records counted: durable for a case-sized one only
         overrides = dict(params or {})
         notes: list[str] = []
+        rule_ids = [r.id for p in self.packs for r in p.rules]
         if chosen == "durable":
             from .backends.durable import DurableCrashed, evaluate_isolated
 
-            self.require_engine("durable")
+            if engine != "auto":
+                self.require_engine("durable")
+            refused = compile_rules(self.packs).refused  # auto: the reference decides these rules
+            decided = {r: "reference" if r in refused else "durable" for r in rule_ids}
             try:
-                return CheckResult(self._warn_params(evaluate_isolated(self.packs, ds, as_of, overrides), overrides),
-                                   ds, "durable")
+                return CheckResult(self._warn_params(evaluate_isolated(self.packs, ds, as_of, overrides, fallback=True),
+                                                     overrides), ds, "durable", decided_by=decided)
             except DurableCrashed as exc:
                 notes.append(msg("cli.durable_crashed", problem=str(exc)))
                 chosen = "reference"
         with make_engine(chosen, self.packs) as eng:  # type: ignore[attr-defined]
-            return CheckResult(self._warn_params(eng.evaluate_dataset(ds, as_of, overrides), overrides), ds, chosen,
-                               notes)
+            document = self._warn_params(eng.evaluate_dataset(ds, as_of, overrides), overrides)
+            fallback = getattr(eng, "fallback_rules", {})
+            decided = {r: "reference" if r in fallback else chosen for r in rule_ids}
+            return CheckResult(document, ds, chosen, notes, decided)
 
     def _warn_params(self, document: dict[str, Any], overrides: Mapping[str, Decimal]) -> dict[str, Any]:
         """The document, its warnings led by one per override beyond its parameter's cited range."""
@@ -172,12 +186,14 @@ class Checker:
         return document
 
     def require_engine(self, engine: str) -> None:
-        """:class:`FatalError` in one line when ``engine`` cannot run these packs."""
+        """:class:`FatalError` in one line, naming the rule, when ``engine`` cannot run these packs (``auto`` then
+        decides that rule with the reference evaluator)."""
         if engine == "durable":
-            try:
-                compile_rules(self.packs)
-            except CompileError as exc:
-                raise FatalError(msg("cli.cannot_run", engine="durable", problem=str(exc))) from None
+            refused = compile_rules(self.packs).refused
+            if refused:
+                why = next(iter(refused.values()))
+                more = f" (+{len(refused) - 1})" if len(refused) > 1 else ""
+                raise FatalError(msg("cli.cannot_run", engine="durable", problem=why + more))
 
     def check_stream(self, source: Path, output: Path, fmt: str, *, as_of: dt.date,
                      params: Mapping[str, Decimal] | None = None, chunk_size: int = 50_000,

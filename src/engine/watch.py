@@ -42,6 +42,7 @@ class Dependencies:
     subject_types: set[str] = field(default_factory=set)
     lookups: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     indexes: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    everything: set[str] = field(default_factory=set)  # subject types any change may reach (a computed key)
 
 
 def dependencies(packs: list[Pack]) -> Dependencies:
@@ -55,28 +56,33 @@ def dependencies(packs: list[Pack]) -> Dependencies:
                 types[lk.name] = lk.record_type
                 key = lk.key.node
                 if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"):
-                    raise FatalError(msg("watch.lookup_key", rule=rule.id, lookup=lk.name, key=lk.key.text))
+                    deps.everything.add(rule.subject)  # which subjects a record reaches is not a field match
+                    continue
                 deps.lookups.setdefault(lk.record_type, set()).add((rule.subject, lk.by, key.name))
             for node in rule.nodes():
-                _indexes(node, types, deps)
+                if not _indexes(node, types, deps):
+                    deps.everything.add(rule.subject)
     return deps
 
 
-def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> None:
+def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> bool:
+    """Record the ``T[r.f]`` indexes under ``node``; False if one is keyed otherwise (then any change may reach)."""
     if isinstance(node, Comp):
         inner = dict(types)
         if isinstance(node.iterable, Name) and node.iterable.name in types:
             inner[node.var] = types[node.iterable.name]
-        for part in (node.elem, node.cond):
-            if part is not None:
-                _indexes(part, inner, deps)
-        _indexes(node.iterable, types, deps)
-        return
-    if isinstance(node, Index) and isinstance(node.obj, Name) and isinstance(node.key, Attr) \
-            and isinstance(node.key.obj, Name) and node.key.obj.name in types:
-        deps.indexes.setdefault(node.obj.name, set()).add((types[node.key.obj.name], node.key.name))
-    for child in children(node):
-        _indexes(child, types, deps)
+        else:
+            inner.pop(node.var, None)
+        return all([_indexes(part, inner, deps) for part in (node.elem, node.cond) if part is not None]
+                   + [_indexes(node.iterable, types, deps)])
+    ok = True
+    if isinstance(node, Index):
+        if isinstance(node.obj, Name) and isinstance(node.key, Attr) \
+                and isinstance(node.key.obj, Name) and node.key.obj.name in types:
+            deps.indexes.setdefault(node.obj.name, set()).add((types[node.key.obj.name], node.key.name))
+        else:
+            ok = False
+    return all([_indexes(child, types, deps) for child in children(node)]) and ok
 
 
 class Watcher:
@@ -150,6 +156,8 @@ class Watcher:
             if (rec.record_type, rec.id) in seen:
                 continue
             seen.add((rec.record_type, rec.id))
+            for subject_type in self.deps.everything:
+                out.update((subject_type, subject.id) for subject in self.dataset.records[subject_type])
             if rec.record_type in self.deps.subject_types:
                 out.add((rec.record_type, rec.id))
             for subject_type, by, subject_field in self.deps.lookups.get(rec.record_type, ()):
