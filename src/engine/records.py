@@ -204,7 +204,7 @@ def _text(value: Any, kind: Kind) -> str:
     if not isinstance(value, str):
         raise _fail(kind)
     if _SURROGATE.search(value):  # from a JSON/YAML escape such as \ud800: no UTF-8 encoding exists
-        raise _fail(kind, "a lone surrogate, not valid Unicode text")
+        raise _fail(kind, msg("detail.surrogate"))
     return half_width(value, alnum_only=True).strip()
 
 

@@ -173,9 +173,7 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
         if "straddl" in str(exc):  # one line longer than a read block: bounded, and the option that raises it
             block = max(1 << 20, rows * 120)
-            raise FatalError(f"{path}: 有一行超过流式读取块大小 {block:,} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
-                             f"chunk-size）/ a line longer than the streaming read block of {block:,} bytes; raise it "
-                             "with --chunk-size (block = 120 bytes x chunk size)") from None
+            raise FatalError(msg("limit.line_over_block", path=path, block=f"{block:,}")) from None
         raise unreadable(path, exc) from None
 
 
