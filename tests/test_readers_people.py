@@ -298,3 +298,14 @@ def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, pa
     places = [r[ISSUE_COLUMNS.index("place")] for r in issues]
     assert "学校.csv:13" in places and "学校.csv:18" in places and "Sheet1.csv" in places
     assert res.decisions == len(doc["decisions"])
+
+
+def test_any_data_under_an_unknown_key_is_listed_and_a_non_object_item_rejects_itself(tmp_path):
+    school = {"id": "S1", "name": "一", "region_code": "220502", "school_type": "technical"}
+    (tmp_path / "a.json").write_text(json.dumps({"meta": {"version": 2}, "schools": [1, school], "notes": []}),
+                                     encoding="utf-8")
+    ds = load_dataset(tmp_path / "a.json")
+    assert [s.id for s in ds.records["schools"]] == ["S1"]
+    unknown, item = ds.errors
+    assert "meta" in unknown.message and unknown.row is None
+    assert (item.record_type, item.row, item.value) == ("schools", 1, 1)

@@ -522,23 +522,27 @@ def _read_document(p: Path, suffix: str) -> RawInput:
     seen: set[str] = set()
     for key, line, rows in entries:
         place = f"{p.name}:{line}"
+        record_type = record_type_of(key)
+        if record_type is None:  # any data under a key that names no record type is listed, not read
+            if rows not in (None, [], {}, ""):
+                n = len(rows) if isinstance(rows, (list, dict)) else 1
+                got.errors.append(unknown_source_error(key, "key", place, n))
+            continue
         if rows is None:
             rows = []
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        if not isinstance(rows, list):
             raise FatalError(msg("file.not_list", path=f"{p}:{line}", key=key))
         if key in seen:  # the same key twice: the standard parsers keep the later one silently
             got.errors.append(RecordError(msg("loader.duplicate_key", key=key, line=line, rows=len(rows)),
-                                          record_type_of(key) or key, None, None, None, None, place))  # type: ignore[arg-type]
+                                          record_type, None, None, None, None, place))
             continue
         seen.add(key)
-        record_type = record_type_of(key)
-        if record_type is None:
-            if rows:
-                got.errors.append(unknown_source_error(key, "key", place, len(rows)))
-            continue
         item_lines = getattr(rows, "lines", None) or [line] * len(rows)
         out = []
         for r, item_line in zip(rows, item_lines):
+            if not isinstance(r, dict):  # an item that is not an object rejects itself, not the dataset
+                out.append({ROW_PROBLEM: (None, r, msg("loader.record_not_object"))})
+                continue
             row = {str(k): v for k, v in r.items()}
             dups = getattr(r, "duplicates", [])
             if dups:

@@ -129,6 +129,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "loader.duplicate_key": ("键“{key}”出现两次：只读取了第一次，第 {line} 行的 {rows} 条记录未读取",
                              "key {key!r} appears twice: only the first was read; the {rows} record(s) at line "
                              "{line} were not"),
+    "loader.record_not_object": ("这一项不是对象：一条记录应写作 {{字段: 值, …}}",
+                                 "this item is not an object: a record is written {{field: value, …}}"),
     "loader.duplicate_field": ("字段“{field}”在这条记录中出现两次：无法确定取哪个值",
                                "field {field!r} appears twice in this record: which value holds cannot be told"),
     "loader.ragged_row": ("第 {line} 行有 {n} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"
