@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import FatalError
+from engine.messages import render
 from engine.render import to_json
 from engine.run import Checker
 
@@ -67,7 +68,8 @@ def test_overrides_change_the_amounts(checker: Checker) -> None:
 def test_problems_are_one_fatal_line(checker: Checker, call, fragment: str) -> None:
     with pytest.raises(FatalError) as info:
         call(checker)
-    assert fragment in str(info.value) and "\n" not in str(info.value)
+    english = render(info.value.args[0], "en")  # the message in English (Chinese by default)
+    assert fragment in english and "\n" not in english and "\n" not in str(info.value)
 
 
 def test_explain_gives_the_decisions_trace(checker: Checker) -> None:
@@ -83,5 +85,5 @@ def test_invalid_pack_is_fatal(tmp_path: Path) -> None:
     pack = tmp_path / "broken"
     pack.mkdir()
     (pack / "pack.yaml").write_text("id: broken\n", encoding="utf-8")
-    with pytest.raises(FatalError, match="invalid rule pack"):
+    with pytest.raises(FatalError, match="规则包有误"):
         Checker([pack])

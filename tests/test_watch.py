@@ -151,3 +151,29 @@ def test_watch_refuses_lookups_it_cannot_follow(tmp_path):
     with pytest.raises(FatalError) as info:
         Watcher(ReferenceEngine(packs), AS_OF)
     assert "keyed by a field of the subject" in render(info.value.args[0], "en")
+
+
+odd_text = st.text(alphabet=st.sampled_from('\\"\t\x01\x1f\x7f\'{}:/ aé中'), min_size=1, max_size=6)
+
+
+@settings(max_examples=60 * SCALE, deadline=None)
+@given(odd_text, odd_text, odd_text)
+def test_ids_with_backslashes_quotes_and_control_characters_leave_no_stale_session(pay, agr, school):
+    """A subject id with a backslash, a quote, a tab or another control character: deleting its agreement must
+    make the payment not eligible on durable as on the reference (the session must not keep the old facts)."""
+    pid, aid, sid = f"P{pay}Z", f"A{agr}Z", f"S{school}Z"
+    changes = [upsert("enterprises", id=ENT, name="企业", region_code="420502"),
+               upsert("schools", id=sid, name="学校", region_code="420502", school_type="technical"),
+               upsert("agreements", id=aid, enterprise_id=ENT, school_id=sid, signed_on="2021-01-01"),
+               upsert("internship_payments", id=pid, enterprise_id=ENT, school_id=sid, student_id="x",
+                      amount="10.00", paid_on="2021-06-01"),
+               {"op": "delete", "record_type": "agreements", "record": {"id": aid}},
+               upsert("internship_payments", id=pid, enterprise_id=ENT, school_id=sid, student_id="y",
+                      amount="10.00", paid_on="2021-06-02")]
+    final = {}
+    for engine in (DURABLE, ReferenceEngine(PACKS)):
+        w = Watcher(engine, AS_OF)
+        run(w, changes)
+        final[engine is DURABLE] = w.decisions
+    assert final[True] == final[False]
+    assert final[True][("yichang.intern_pay_deduction", "internship_payments", pid)]["status"] == "not_eligible"

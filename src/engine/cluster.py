@@ -42,9 +42,11 @@ from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
 from .messages import msg
 from .policy import Pack
+from .records import Rejected, rejected_records
 from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, parquet_text_columns, plan_csv,
                       plan_files, record_type_of)
-from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_tables, finish_result,
+from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_rejected_subjects, decide_tables,
+                     finish_result,
                      partition_of, partition_tables, partitions_for, place_problems, table_from_arrow, table_to_arrow,
                      text_columns, unreadable)
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
@@ -171,15 +173,16 @@ def _table(rtype: str, frame: pd.DataFrame) -> Table:
 
 def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, schools: Table,
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
-                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str
+                      overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str,
+                      rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
     validated = None if frames is None else {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
     out.close()
     rollups.close()
     return decided, summary, errors, warnings
@@ -298,13 +301,14 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.seconds["validate"] = time.perf_counter() - t0
     # 4. decide: the schools once, then every partition
     t1 = time.perf_counter()
-    shared = client.scatter([all_schools["schools"], duplicate_of, packs], broadcast=True)
-    schools_f, dups_f, packs_f = shared
+    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
+    shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
+    schools_f, dups_f, packs_f, rejected_f = shared
     tasks = [delayed(_decide_partition, pure=False)("00000", None, schools_f, dups_f, packs_f, as_of, overrides,
-                                                    str(output), str(rollup_dir))]
+                                                    str(output), str(rollup_dir), rejected_f)]
     tasks += [delayed(_decide_partition, pure=False)(f"{p + 1:05d}", {rtype: ps[p] for rtype, ps in by_part.items()},
                                                      schools_f, dups_f, packs_f, as_of, overrides, str(output),
-                                                     str(rollup_dir))
+                                                     str(rollup_dir), rejected_f)
               for p in range(parts)]
     summary = RunningSummary(packs)
     for decided, part_summary, errors, warnings in client.gather(client.compute(tasks)):
@@ -312,6 +316,9 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
         summary.merge(part_summary)
         res.errors += errors
         res.warnings += warnings
+    last = RowWriter(output / f"part-{parts + 1:05d}.parquet", "parquet")  # rejected subjects no partition had
+    res.decisions += decide_rejected_subjects(packs, rejected, summary, last)
+    last.close()
     res.seconds["decide"] = time.perf_counter() - t1
     place_problems(res, files, layouts, stats, header_row)
     finish_result(res, summary, output, rollup_dir)

@@ -18,12 +18,14 @@ from pydantic import BaseModel, Field
 
 from .errors import EvaluationError
 from .policy import Citation, Pack, Rule
-from .records import Dataset
+from .records import Dataset, Rejected
+from .rejected import DatasetSource, Taint, rejected_reasons, restate, sort_inputs, taint
 
 __all__ = [
     "STATUSES",
     "Decision",
     "build_document",
+    "with_rejected",
     "money",
     "DecisionModel",
     "DecisionDocumentModel",
@@ -37,7 +39,8 @@ def money(value: Decimal | None) -> str | None:
     """An amount as the document writes it: a string with exactly two decimals (half-up), or None."""
     if value is None:
         return None
-    return str(value.quantize(FEN, rounding=ROUND_HALF_UP))
+    text = str(value.quantize(FEN, rounding=ROUND_HALF_UP))
+    return "0.00" if text == "-0.00" else text  # a zero has no sign (-0, or a negative rounded to zero)
 
 
 @dataclass
@@ -60,6 +63,32 @@ class Decision:
     missing_facts: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     rollup: tuple[str, str, str, str | None] | None = None
+    rejected_inputs: list[Rejected] = field(default_factory=list)
+
+    def depend_on(self, inputs: list[Rejected]) -> None:
+        """Make the decision undetermined because of rejected records it depends on (nothing when none).
+
+        It keeps the missing facts and reasons it had when it was undetermined already; a definite decision loses
+        its status, amounts and roll-up. The rejected records' reasons come first.
+        """
+        if not inputs:
+            return
+        if self.status != "undetermined":
+            self.missing_facts, self.reasons = [], []
+        self.status = "undetermined"
+        self.amount = self.amount_min = self.amount_max = None
+        self.rollup = None
+        own = self.reasons[len(rejected_reasons(self.rejected_inputs)) if self.rejected_inputs else 0:]
+        self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs])
+        self.reasons = rejected_reasons(self.rejected_inputs) + restate(own, self.rejected_inputs)
+
+    @classmethod
+    def for_rejected(cls, rule: Rule, inputs: list[Rejected]) -> "Decision":
+        """The decision about a rejected subject record (one whose id is readable and no accepted record has)."""
+        own = [r for r in inputs if r.record_type == rule.subject and r.id is not None]
+        d = cls(rule.id, rule.subject, str(own[0].id), "undetermined", rule.effect, rule.citation)
+        d.depend_on(inputs)
+        return d
 
     @property
     def sort_key(self) -> tuple[str, str, str]:
@@ -80,6 +109,7 @@ class Decision:
             "missing_facts": list(self.missing_facts),
             "reasons": list(self.reasons),
             "citation": self.citation.as_dict(),
+            **({"rejected_inputs": [r.as_dict() for r in self.rejected_inputs]} if self.rejected_inputs else {}),
         }
 
 
@@ -134,6 +164,22 @@ def _fmt_rollup(value: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, int) else money(v)) for k, v in sorted(value.items())}
 
 
+def with_rejected(decisions: list[Decision], packs: list[Pack], found: Taint,
+                  accepted: Any) -> list[Decision]:
+    """The decisions with ``found``'s rejected inputs applied, plus the decisions of rejected subjects that no
+    accepted record's id matches (``accepted(record_type, id)`` says whether one does)."""
+    if not found:
+        return decisions
+    for d in decisions:
+        d.depend_on(found.inputs(d.rule_id, d.subject_id, d.status))
+    extra = []
+    for pack in packs:
+        for rule in pack.rules:
+            ids = sorted({str(r.id) for r in found.own.get(rule.id, []) if not accepted(rule.subject, r.id)})
+            extra += [Decision.for_rejected(rule, found.inputs(rule.id, sid)) for sid in ids]
+    return [*decisions, *extra]
+
+
 def build_document(
     as_of: dt.date,
     packs: list[Pack],
@@ -141,7 +187,13 @@ def build_document(
     dataset: Dataset,
     evaluation_errors: Sequence[EvaluationError] = (),
 ) -> dict[str, Any]:
-    """The decision document of output.md: ordered decisions, summary, errors and warnings."""
+    """The decision document of output.md: ordered decisions, summary, errors and warnings.
+
+    Decisions that the dataset's rejected records could change become undetermined and name them (see
+    :mod:`engine.rejected`); a rejected subject record with a readable id gets an undetermined decision of its own.
+    """
+    decisions = with_rejected(decisions, packs, taint(packs, dataset.rejected, DatasetSource(dataset)),
+                              lambda rtype, rid: dataset.by_id(rtype, rid) is not None)
     ordered = sorted(decisions, key=lambda d: d.sort_key)
     rules = [r for p in packs for r in p.rules]
     return {
@@ -170,6 +222,14 @@ class CitationOut(BaseModel):
     quote: str
 
 
+class RejectedInputOut(BaseModel):
+    """A rejected record a decision depends on: record type, 1-based row among its type, id (null if unreadable)."""
+
+    record_type: str
+    row: int
+    id: str | None
+
+
 class DecisionModel(BaseModel):
     """One decision as written in the document."""
 
@@ -184,6 +244,9 @@ class DecisionModel(BaseModel):
     missing_facts: list[str]
     reasons: list[str]
     citation: CitationOut
+    rejected_inputs: list[RejectedInputOut] = Field(
+        default_factory=list,
+        description="The rejected records the decision depends on (it is then undetermined); omitted when none.")
 
 
 class RulePackRef(BaseModel):

@@ -6,6 +6,7 @@ Loaders, the pack compiler and the evaluator *collect* these and return them; on
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,9 @@ class RecordError(Problem):
     value: Any = None
     place: str | None = None
     """Where the user finds it: ``校企合作协议!C7`` (sheet and cell), ``企业.csv:7`` (file and physical line)."""
+    readable: tuple[tuple[str, Any], ...] | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The rejected record's fields that could still be read, as (name, validated value) pairs; None for an error
+    that is not about a record's content (a duplicate id: the record was read, another one kept)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form used in the decision document's ``errors`` (``place`` only when known)."""

@@ -116,7 +116,7 @@ def parse_param_overrides(items: list[str], packs: list[Pack]) -> dict[str, Deci
         if not sep or name not in known:
             raise ValueError(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
         try:
-            out[name] = Decimal(value.strip())
+            out[name] = Decimal(value.strip()) + 0  # + 0: -0 becomes 0
         except ArithmeticError:
             raise ValueError(f"parameter {name}: {value!r} is not a number") from None
     return out

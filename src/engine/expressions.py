@@ -465,7 +465,7 @@ class Template:
     source: str
 
 
-FORMATS = ("money", "yuan", "percent", "int", "date", "text")
+FORMATS = ("money", "yuan", "percent", "int", "number", "date", "text")
 
 
 def parse_template(text: str) -> Template:
@@ -974,12 +974,70 @@ def _aggregate(func: str, items: Sequence[Any]) -> Any:
     raise AssertionError(func)  # pragma: no cover
 
 
-def add_years(d: dt.date, years: int) -> dt.date:
-    """The same month and day ``years`` later; 29 February becomes 28 February in a common year."""
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:
-        return d.replace(year=d.year + years, day=28)
+class LateDate:
+    """A day after 9999-12-31, which ``datetime.date`` cannot hold: what ``add_years`` gives for a valid date late in
+    year 9999 (a record's 9999-06-01 plus one year). It compares, subtracts and prints like a date, so a rule
+    decides it as the vectorised engine (days since 1970 in int64) does."""
+
+    __slots__ = ("year", "month", "day", "_ordinal")
+
+    def __init__(self, year: int, month: int, day: int):
+        self.year, self.month, self.day = year, month, day
+        # days from civil (H. Hinnant), counted as date.toordinal() counts
+        y = year - (month <= 2)
+        era, yoe = divmod(y, 400)
+        doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+        self._ordinal = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468 + 719163
+
+    def toordinal(self) -> int:
+        """Days as ``datetime.date.toordinal`` counts them (0001-01-01 is day 1)."""
+        return self._ordinal
+
+    def isoformat(self) -> str:
+        """YYYYY-MM-DD."""
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+    def __repr__(self) -> str:
+        return f"LateDate({self.isoformat()})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (dt.date, LateDate)) and self._ordinal == other.toordinal()
+
+    def __hash__(self) -> int:
+        return hash(self._ordinal)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._ordinal < other.toordinal()
+
+    def __le__(self, other: Any) -> bool:
+        return self._ordinal <= other.toordinal()
+
+    def __gt__(self, other: Any) -> bool:
+        return self._ordinal > other.toordinal()
+
+    def __ge__(self, other: Any) -> bool:
+        return self._ordinal >= other.toordinal()
+
+    def __sub__(self, other: Any) -> dt.timedelta:
+        return dt.timedelta(days=self._ordinal - other.toordinal())
+
+    def __rsub__(self, other: Any) -> dt.timedelta:
+        return dt.timedelta(days=other.toordinal() - self._ordinal)
+
+    def replace(self, year: int) -> "LateDate":
+        """The same month and day in another year (after 9999)."""
+        return LateDate(year, self.month, self.day)
+
+
+def add_years(d: dt.date, years: int) -> Any:
+    """The same month and day ``years`` later; 29 February becomes 28 February in a common year. A day after
+    9999-12-31 is a :class:`LateDate`."""
+    year = d.year + years
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    day = 28 if d.month == 2 and d.day == 29 and not leap else d.day
+    if 1 <= year <= 9999:
+        return dt.date(year, d.month, day)
+    return LateDate(year, d.month, day)
 
 
 def _call(node: Call, ctx: Context) -> Any:
@@ -1029,7 +1087,8 @@ def _call(node: Call, ctx: Context) -> Any:
 
 
 def format_value(value: Any, fmt: str = "text") -> str:
-    """Render a value for a reason: ``money`` 1,234.56; ``yuan`` ¥1,234.56; ``percent`` 1.20% (of a ratio)."""
+    """Render a value for a reason: ``money`` 1,234.56; ``yuan`` ¥1,234.56; ``percent`` 1.20% (of a ratio);
+    ``number`` the exact value without trailing zeros (450, 455.5)."""
     if isinstance(value, Unknown):
         return "未知"
     if isinstance(value, bool):
@@ -1040,18 +1099,26 @@ def format_value(value: Any, fmt: str = "text") -> str:
         return "、".join(format_value(v, fmt) for v in value)
     if isinstance(value, Decimal):
         if fmt in ("money", "yuan"):
-            text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+            text = f"{_unsigned(value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)):,}"
             return "¥" + text if fmt == "yuan" else text
         if fmt == "percent":
             with localcontext() as dc:
                 dc.prec = PRECISION
-                return f"{(value * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
+                return f"{_unsigned((value * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP))}%"
         if fmt == "int":
-            return str(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        return str(value)
-    if isinstance(value, dt.date):
+            return str(_unsigned(value.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+        if fmt == "number":  # exact, without trailing zeros: 450.00 → 450, 455.50 → 455.5
+            text = format(_unsigned(value), "f")
+            return text.rstrip("0").rstrip(".") if "." in text else text
+        return str(_unsigned(value))
+    if isinstance(value, (dt.date, LateDate)):
         return value.isoformat()
     return str(value)
+
+
+def _unsigned(value: Decimal) -> Decimal:
+    """A zero without a sign: -0 (say -1 × 0, or a negative rounded to zero) is written 0, as integer columns hold it."""
+    return value.copy_abs() if value.is_zero() else value
 
 
 def render_template(tpl: Template, ctx: Context) -> str:

@@ -62,6 +62,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "hint.did_you_mean": ("；是否应为“{name}”？", "; did you mean {name!r}?"),
     "record.dangling": ("{field_zh}（{field}）“{ref}”不在本数据集的{target_zh}中：相关事实未知",
                         "{field} {ref!r} is not among the dataset's {target}: its facts are unknown"),
+    "record.dangling_rejected": ("{field_zh}（{field}）“{ref}”是{target_zh}中被拒绝的记录（第 {row} 行）：相关事实未知",
+                                 "{field} {ref!r} is a rejected record of {target} (row {row}): its facts are unknown"),
     "record.other_city": ("注册地行政区划代码 {region} 与统一社会信用代码中的登记地 {registered} 不在同一城市",
                           "region_code {region} lies in another city than the registration region {registered} "
                           "embedded in the 统一社会信用代码"),

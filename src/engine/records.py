@@ -29,6 +29,8 @@ __all__ = [
     "RECORD_TYPES",
     "SHEET_ALIASES",
     "Dataset",
+    "Rejected",
+    "rejected_records",
     "Enterprise",
     "School",
     "Agreement",
@@ -42,6 +44,8 @@ __all__ = [
     "org_code_check_char",
     "validate_rows",
     "validate_record",
+    "readable_fields",
+    "rejected_rows",
     "to_decimal",
     "ROW_PROBLEM",
     "MAX_CELL_CHARS",
@@ -251,7 +255,7 @@ def _money(value: Any, kind: Kind) -> Decimal:
         raise _fail(kind, msg("detail.decimals"))
     if number >= MAX_YUAN:
         raise _fail(kind, msg("detail.over_16_digits"))
-    return number.quantize(Decimal("0.01"))
+    return number.copy_abs().quantize(Decimal("0.01"))  # -0 is 0: no sign survives into a reason or an amount
 
 
 _DATE_FORMS = (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
@@ -592,6 +596,47 @@ def org_code_check_char(body8: str) -> str | None:
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A rejected record as the rules see it: unknown, not absent. ``fields`` are the fields that could still be
+    read (name → validated value); every other field is unknown. ``id`` is None when the id is unreadable."""
+
+    record_type: str
+    row: int
+    fields: tuple[tuple[str, Any], ...]
+
+    @property
+    def id(self) -> Any:
+        """The record's id where readable, else None."""
+        return dict(self.fields).get("id")
+
+    def readable(self, name: str) -> bool:
+        """Whether the field could be read (an empty optional field is readable: it is known to be empty)."""
+        return any(n == name for n, _ in self.fields)
+
+    def value(self, name: str) -> Any:
+        """A readable field's value (None when it is empty)."""
+        return dict(self.fields).get(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form a decision's ``rejected_inputs`` lists: record type, 1-based row, id (null when unreadable)."""
+        return {"record_type": self.record_type, "row": self.row, "id": self.id}
+
+
+def rejected_records(errors: Iterable[Any]) -> list["Rejected"]:
+    """The rejected records behind record errors, one per (type, row), in record-type then row order.
+
+    Only errors about a record's content count (they carry its readable fields); a duplicate id does not: that
+    record was read in full and the first one with its id was kept.
+    """
+    seen: dict[tuple[str, int], Rejected] = {}
+    for e in errors:
+        if isinstance(e, RecordError) and e.readable is not None and (e.record_type, e.row) not in seen:
+            seen[(e.record_type, e.row)] = Rejected(e.record_type, e.row, e.readable)
+    order = {t: i for i, t in enumerate(RECORD_TYPES)}
+    return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row))
+
+
 @dataclass
 class Dataset:
     """The accepted records of one submission, with every rejected record and warning.
@@ -604,6 +649,11 @@ class Dataset:
     errors: list[RecordError] = field(default_factory=list)
     warnings: list[RecordWarning] = field(default_factory=list)
     _index: dict[tuple[str, str], dict[Any, list[RecordModel]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        """The rejected records (unknown, not absent), from the errors."""
+        return rejected_records(self.errors)
 
     def by_id(self, record_type: str, record_id: Any) -> RecordModel | None:
         """The record of that type with that id, or None when the dataset has none."""
@@ -712,13 +762,36 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:
-        errors = []
+        found = []
         for err in exc.errors():
             fld = str(err["loc"][0]) if err["loc"] else _model_level_field(err)
             value = row.get(fld) if fld else None
             message = err["ctx"]["m"] if err["type"].startswith("chanjiao") else _pydantic_message(err, kinds, fld)
-            errors.append(RecordError(message, record_type, row_no, shown_id, fld, value))
-        return None, errors
+            found.append((message, fld, value))
+        readable = readable_fields(record_type, row, {fld for _, fld, _ in found})
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value, readable=readable)
+                      for message, fld, value in found]
+
+
+def readable_fields(record_type: str, row: dict[str, Any], bad: set[str | None]) -> tuple[tuple[str, Any], ...]:
+    """The fields of a rejected row that can still be read: each valid on its own, as its validated value.
+
+    A field named in ``bad`` (or every field, when an error names none) is unreadable. An agreement's
+    ``valid_from`` defaults to a readable ``signed_on``, as in the model.
+    """
+    if None in bad:
+        return ()
+    out: dict[str, Any] = {}
+    for name, kind in field_kinds(record_type).items():
+        if name in bad:
+            continue
+        try:
+            out[name] = _validator(kind)(row.get(name))
+        except (ValueError, PydanticCustomError):  # pragma: no cover - the model accepted it
+            continue
+    if record_type == "agreements" and out.get("valid_from", 0) is None and "signed_on" in out:
+        out["valid_from"] = out["signed_on"]
+    return tuple(out.items())
 
 
 def _text_or_repr(value: Any) -> str:
@@ -755,7 +828,17 @@ def _warn_unknown_fields(ds: Dataset, record_type: str, rows: list[dict[str, Any
             )
 
 
+def rejected_rows(rejected: Iterable[Rejected]) -> dict[str, dict[Any, int]]:
+    """Per record type, the first row of each readable rejected id."""
+    out: dict[str, dict[Any, int]] = {}
+    for r in rejected:
+        if r.id is not None:
+            out.setdefault(r.record_type, {}).setdefault(r.id, r.row)
+    return out
+
+
 def _warn_references(ds: Dataset) -> None:
+    rejected = rejected_rows(ds.rejected)
     for (record_type, fld), target in REFERENCES.items():
         known = {r.id for r in ds.records[target]}
         for rec in ds.records[record_type]:
@@ -763,7 +846,7 @@ def _warn_references(ds: Dataset) -> None:
             if ref is not None and ref not in known:
                 ds.warnings.append(
                     RecordWarning(
-                        dangling_message(record_type, fld, ref, target),
+                        dangling_message(record_type, fld, ref, target, rejected.get(target, {}).get(ref)),
                         record_type, ds.rows[(record_type, rec.id)], rec.id, fld,
                     )
                 )
@@ -798,7 +881,12 @@ def unknown_field_message(name: str, close: str | None) -> Message:
     return msg("record.unknown_field", name=name, hint=msg("hint.did_you_mean", name=close) if close else "")
 
 
-def dangling_message(record_type: str, field_name: str, ref: Any, target: str) -> Message:
-    """The warning for a reference (``enterprise_id``, ``school_id``) to a record the dataset does not have."""
+def dangling_message(record_type: str, field_name: str, ref: Any, target: str,
+                     rejected_row: int | None = None) -> Message:
+    """The warning for a reference (``enterprise_id``, ``school_id``) to no accepted record: to a rejected one (its
+    row), or to none at all."""
+    if rejected_row is not None:
+        return msg("record.dangling_rejected", field=field_name, field_zh=field_label(record_type, field_name),
+                   ref=ref, target=target, target_zh=f"{record_type_label(target)}（{target}）", row=rejected_row)
     return msg("record.dangling", field=field_name, field_zh=field_label(record_type, field_name), ref=ref,
                target=target, target_zh=f"{record_type_label(target)}（{target}）")

@@ -33,7 +33,8 @@ def to_json(doc: dict[str, Any]) -> str:
 def _flat(d: dict[str, Any]) -> dict[str, Any]:
     c = d["citation"]
     return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
-            "clause": c["clause"], "quote": c["quote"]}
+            "clause": c["clause"], "quote": c["quote"],
+            **({"rejected_inputs": d["rejected_inputs"]} if d.get("rejected_inputs") else {})}
 
 
 def to_jsonl(doc: dict[str, Any]) -> str:
@@ -56,6 +57,16 @@ def _decision_row(d: dict[str, Any]) -> list[Any]:
     return [d["rule_id"], d["subject_type"], d["subject_id"], d["status"], d["effect"], d["amount"], d["amount_min"],
             d["amount_max"], "; ".join(d["missing_facts"]), " | ".join(d["reasons"]), c["document_number"],
             c["clause"], c["quote"]]
+
+
+def _rejected_columns(doc: dict[str, Any]) -> list[str]:
+    """``["rejected_inputs"]`` when some decision depends on rejected records (then every row has the column)."""
+    return ["rejected_inputs"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
+
+
+def _rejected_cell(d: dict[str, Any]) -> str:
+    """A decision's rejected inputs as JSON text (as the streamed CSV writes them)."""
+    return json.dumps(d.get("rejected_inputs", []), ensure_ascii=False)
 
 
 def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -91,7 +102,9 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
         w.writerows(rows)
         return buf.getvalue()
 
-    decisions = table(DECISION_COLUMNS, [_decision_row(d) for d in doc["decisions"]])
+    extra = _rejected_columns(doc)
+    decisions = table(DECISION_COLUMNS + extra,
+                      [_decision_row(d) + [_rejected_cell(d)] * len(extra) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")
@@ -109,9 +122,10 @@ def write_xlsx(doc: dict[str, Any], output: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "decisions"
-    ws.append(DECISION_COLUMNS)
+    extra = _rejected_columns(doc)
+    ws.append(DECISION_COLUMNS + extra)
     for d in doc["decisions"]:
-        row = _decision_row(d)
+        row = _decision_row(d) + [_rejected_cell(d)] * len(extra)
         for i in (5, 6, 7):
             row[i] = Decimal(row[i]) if row[i] is not None else None
         ws.append(row)

@@ -28,6 +28,7 @@ from .loaders import load_dataset
 from .messages import localise, msg
 from .policy import Pack, Rule, load_packs
 from .records import Dataset
+from .rejected import DatasetSource, taint
 from .vocabulary import record_type_label
 
 __all__ = ["AUTO_THRESHOLD_BYTES", "CheckResult", "Checker", "ENGINE_CHOICES"]
@@ -191,4 +192,7 @@ class Checker:
             why = msg("cli.subject_rejected", row=rejected[0].row, message=rejected[0].message) if rejected else ""
             raise FatalError(msg("cli.no_subject", type=rule.subject, type_zh=record_type_label(rule.subject),
                                  id=subject_id, why=why))
-        return decide(rule, pack, record, ds, as_of, dict(params or {}))
+        trace = decide(rule, pack, record, ds, as_of, dict(params or {}))
+        found = taint(self.packs, ds.rejected, DatasetSource(ds))  # as check decides it: rejected input is unknown
+        trace.decision.depend_on(found.inputs(rule.id, subject_id, trace.decision.status))
+        return trace

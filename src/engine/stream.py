@@ -43,14 +43,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
-from .columns import Column, Table, empty_table
+from .backends.vectorised import rejected_columns, taint_columns
+from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
 from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
                       parquet_text_columns, plan_files, record_type_of)
 from .messages import localise, msg
 from .policy import Pack
-from .records import RECORD_TYPES
+from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
+from .rejected import EMPTY, TableSource, taint
 from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "place_problems", "decide_tables", "decision_table", "finish_result", "input_files",
@@ -100,12 +102,38 @@ def input_files(path: Path) -> dict[str, Path]:
 
 
 def text_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, pa.Array]:
-    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast)."""
+    """A batch's columns by stripped name, as text (a Parquet column of numbers or dates is cast).
+
+    A row whose every cell is empty or white space (``,,,,``) is no record: it is left out, as the CSV and XLSX
+    loaders leave it out, so it is neither counted nor numbered.
+    """
     out = {}
     for name in batch.schema.names:
         col = batch.column(name)
         out[str(name).strip()] = pc.cast(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, pa.string())
-    return out
+    return _without_blank_rows(out)
+
+
+def _blank(col: pa.Array) -> np.ndarray:
+    trimmed = pc.utf8_trim(col, SPACE_CHARS)
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(trimmed), 0), True).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+
+
+def _without_blank_rows(cols: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    if not cols:
+        return cols
+    first = next(iter(cols.values()))
+    blank = _blank(first)  # the first column decides for almost every row: only its blank cells look further
+    if not blank.any():
+        return cols
+    for col in list(cols.values())[1:]:
+        at = np.flatnonzero(blank)
+        blank[at] &= _blank(col.take(pa.array(at)))
+        if not blank.any():
+            return cols
+    keep = pa.array(np.flatnonzero(~blank))
+    return {name: col.take(keep) for name, col in cols.items()}
 
 
 def unreadable(path: Path, exc: BaseException, hint: str = "") -> FatalError:
@@ -327,6 +355,10 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
     def const(value: str) -> pa.Array:  # one value for the whole batch: stored once, as a dictionary
         return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
 
+    extra = {}
+    if batch.rejected_inputs is not None:  # a run with rejected records: every batch has the column
+        extra["rejected_inputs"] = pa.array([[r.as_dict() for r in batch.rejected_inputs.get(i, [])] for i in range(n)],
+                                            REJECTED_INPUTS)
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": subjects,
@@ -334,8 +366,12 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
         "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
         "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
-        "quote": const(rule.citation.quote),
+        "quote": const(rule.citation.quote), **extra,
     })
+
+
+REJECTED_INPUTS = pa.list_(pa.struct([("record_type", pa.string()), ("row", pa.int64()), ("id", pa.string())]))
+"""The type of the decisions' ``rejected_inputs`` column (CSV writes it as JSON text)."""
 
 
 class RowWriter:
@@ -371,7 +407,7 @@ class RowWriter:
                           for name, col in zip(table.column_names, table.columns)})
         if self.fmt == "jsonl":
             df = table.to_pandas()
-            for col in ("missing_facts", "reasons"):
+            for col in ("missing_facts", "reasons", "rejected_inputs"):
                 if col in df:
                     df[col] = df[col].map(list)
             if len(df):
@@ -382,7 +418,9 @@ class RowWriter:
             cols = {}
             for name in table.column_names:
                 col = table.column(name)
-                if pa.types.is_list(col.type):
+                if col.type == REJECTED_INPUTS:
+                    col = pa.array([json.dumps(v, ensure_ascii=False) for v in col.to_pylist()], pa.string())
+                elif pa.types.is_list(col.type):
                     col = pc.binary_join(col, "; " if name == "missing_facts" else " | ")
                 cols[name] = col
             buf = pa.BufferOutputStream()
@@ -407,6 +445,7 @@ class RunningSummary:
         self.counts: dict[str, Counter[str]] = {rid: Counter() for rid, _ in self.rules}
         self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
+        self.accepted_rejected: set[tuple[str, str]] = set()  # (type, id) of rejected records an accepted one has
 
     def add(self, batch: DecisionColumns) -> None:
         """Count one rule's decided batch."""
@@ -439,6 +478,7 @@ class RunningSummary:
             for name, total in other.totals[rid].items():
                 self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + total
         self.missing.update(other.missing)
+        self.accepted_rejected |= other.accepted_rejected
 
     def result(self) -> dict[str, Any]:
         """The summary: per rule, a count per status and the amount totals; missing facts, most frequent first."""
@@ -582,7 +622,8 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
-def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray]
+def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
+                     rejected: list[Rejected] | None = None
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
     """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
     and warnings (the schools' own are reported once, not per partition); ``validated`` None: the schools' partition.
@@ -590,7 +631,7 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
     if validated is None:
         return {**{t: empty_table(t) for t in RECORD_TYPES}, "schools": schools}, {"schools"}, [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
-                                             duplicate_of=duplicate_of)
+                                             duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
     tables["schools"] = schools
     return (tables, set(RECORD_TYPES) - {"schools"}, [e for e in errors if e.record_type != "schools"],
             [w for w in warnings if w.record_type != "schools"])
@@ -598,7 +639,8 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
 
 def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
-                      overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter
+                      overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter,
+                      rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
     """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``spills`` None: the schools').
 
@@ -608,9 +650,9 @@ def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, scho
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
     validated = None if spills is None else {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
     if out.fmt == "arrows":
         out.close()
         rollups.close()
@@ -724,6 +766,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     res.errors += s_errors
     res.warnings += [w for w in s_warnings if w.record_type == "schools"]
     res.seconds["validate"] = time.perf_counter() - t0
+    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
     # 2. decide: the schools once, then every partition; written here in partition order as they come back
     t1 = time.perf_counter()
     stem = output.with_suffix("")
@@ -750,7 +793,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
                 sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
                          RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
             running.append((pool.submit(_decide_partition, job, school_file, duplicate_of, packs, as_of, overrides,
-                                        *sinks), sinks[0].path, sinks[1].path))
+                                        *sinks, rejected), sinks[0].path, sinks[1].path))
             # a few partitions ahead of the writing, so finished ones do not pile up
             while running and (len(running) > 2 * workers or k == len(jobs) - 1):
                 task, out_path, rollup_path = running.popleft()
@@ -767,6 +810,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
         if not inline:
             shutil.rmtree(handover, ignore_errors=True)
     bar.close()
+    res.decisions += decide_rejected_subjects(packs, rejected, summary, out)
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
@@ -777,18 +821,28 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
 
 def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
                   overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
-                  summary: "RunningSummary", errors: list[RecordError | EvaluationError]) -> int:
+                  summary: "RunningSummary", errors: list[RecordError | EvaluationError],
+                  rejected: list[Rejected] | None = None) -> int:
     """Decide every rule whose subject is in ``subjects`` over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
-    errors to ``errors``.
+    errors to ``errors``. Decisions that the run's ``rejected`` records could change are undetermined
+    (:mod:`engine.rejected`); the rejected subjects' ids found here are noted in ``summary``.
     """
     decided = 0
+    found = None
+    if rejected:
+        source = TableSource(tables)
+        found = taint(packs, rejected, source, subjects)
+        summary.accepted_rejected |= {(r.record_type, str(r.id)) for r in rejected if r.record_type in subjects
+                                      and r.id is not None and source.has(r.record_type, r.id)}
     for pack in packs:
         for rule in pack.rules:
             if rule.subject not in subjects:
                 continue
             batch = decide_rule(rule, pack, tables, as_of, overrides)
+            if found is not None:
+                taint_columns(batch, found)
             if len(batch):
                 out.write(decision_table(batch, pack))
                 ru = _rollup_rows(batch)
@@ -798,6 +852,25 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
             decided += len(batch)
             errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
+    return decided
+
+
+def decide_rejected_subjects(packs: list[Pack], rejected: list[Rejected], summary: "RunningSummary",
+                             out: "RowWriter") -> int:
+    """The undetermined decisions of rejected subjects whose id no partition had accepted (after every partition)."""
+    if not rejected:
+        return 0
+    found = taint(packs, rejected, EMPTY)
+    decided = 0
+    for pack in packs:
+        for rule in pack.rules:
+            ids = sorted({str(r.id) for r in found.own.get(rule.id, [])
+                          if (rule.subject, str(r.id)) not in summary.accepted_rejected})
+            if ids:
+                batch = rejected_columns(rule, [(sid, found.inputs(rule.id, sid)) for sid in ids])
+                out.write(decision_table(batch, pack))
+                summary.add(batch)
+                decided += len(batch)
     return decided
 
 

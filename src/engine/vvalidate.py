@@ -37,6 +37,8 @@ from .records import (
     USCC_WEIGHTS,
     dangling_message,
     field_kinds,
+    rejected_records,
+    rejected_rows,
     is_total_row,
     total_row_warning,
     unknown_field_message,
@@ -295,12 +297,15 @@ def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] | None = None,
-                  duplicate_of: dict[str, np.ndarray] | None = None) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
+                  duplicate_of: dict[str, np.ndarray] | None = None, rejected: dict[str, dict[Any, int]] | None = None
+                  ) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
     """Drop duplicate ids (the first accepted record wins), add the dataset-level warnings, sort by id.
 
     ``known_ids`` gives, per referenced record type, the id column of the whole dataset's table (for a chunk of it);
     by default the tables themselves. ``duplicate_of`` gives, per record type, the rows known (from a pass over the
     whole dataset) to repeat an earlier accepted id: for those types the tables' own ids are not compared again.
+    ``rejected`` gives, per record type, the rows of the rejected records' readable ids: a reference to one is
+    warned about as a rejected record, not an absent one (default: those among ``validated``'s errors).
     """
     errors: list[RecordError] = []
     warnings: list[RecordWarning] = []
@@ -324,6 +329,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     for rtype, t in tables.items():
         # Arrow sorts UTF-8 bytes, which is code-point order, as Python compares str (and three times faster)
         tables[rtype] = t.take(_np(pc.array_sort_indices(t.columns["id"].arrow()))) if t.n else t
+    if rejected is None:
+        rejected = rejected_rows(rejected_records(errors))
     for (rtype, fld), target in REFERENCES.items():
         t = tables[rtype]
         col = t.columns[fld]
@@ -332,7 +339,8 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         bad = np.flatnonzero(col.known & (col.positions_in(pool) < 0))
         values, ids = col.arrow(), t.columns["id"].arrow()  # a few rows: no need for the whole column in Python
         for i in bad:
-            warnings.append(RecordWarning(dangling_message(rtype, fld, values[int(i)].as_py(), target),
+            ref = values[int(i)].as_py()
+            warnings.append(RecordWarning(dangling_message(rtype, fld, ref, target, rejected.get(target, {}).get(ref)),
                                           rtype, int(t.rows[i]), str(ids[int(i)].as_py()), fld))
     ent = tables["enterprises"]
     if ent.n:

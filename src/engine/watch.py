@@ -22,7 +22,8 @@ from .errors import EvaluationError, FatalError
 from .expressions import Attr, Comp, Index, Name, Node, children
 from .messages import join, msg
 from .policy import Pack
-from .records import RECORD_TYPES, Dataset, RecordModel, validate_rows
+from .records import RECORD_TYPES, Dataset, RecordModel, Rejected, validate_rows
+from .rejected import DatasetSource, Taint, taint
 
 __all__ = ["Watcher", "ChangeError", "dependencies", "read_change"]
 
@@ -88,12 +89,50 @@ class Watcher:
         self.deps = dependencies(engine.packs)
         self.decisions: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.errors: list[EvaluationError] = []
+        # the starting dataset's rejected records: unknown, not absent, until a change gives their type and id
+        self.rejected: list[Rejected] = self.dataset.rejected
+        self._taint: Taint | None = None
         for rtype in sorted(self.deps.subject_types):
             for subject in self.dataset.records[rtype]:
                 self._store(self._decide(subject))
+            for sid in sorted({str(r.id) for r in self.rejected if r.record_type == rtype and r.id is not None}):
+                self._store(self._decide_id(rtype, sid))
+
+    def _found(self) -> Taint:
+        if self._taint is None:
+            self._taint = taint(self.engine.packs, self.rejected, DatasetSource(self.dataset))
+        return self._taint
 
     def _decide(self, subject: RecordModel) -> list[Decision]:
-        return self.engine.decide(subject, self.dataset, self.as_of, self.overrides, self.errors)
+        out = self.engine.decide(subject, self.dataset, self.as_of, self.overrides, self.errors)
+        if self.rejected:
+            for d in out:
+                d.depend_on(self._found().inputs(d.rule_id, d.subject_id, d.status))
+        return out
+
+    def _decide_id(self, subject_type: str, sid: str) -> list[Decision]:
+        """The decisions about a subject: an accepted record's, a rejected one's (undetermined), or none."""
+        subject = self.dataset.by_id(subject_type, sid)
+        if subject is not None:
+            return self._decide(subject)
+        if not any(r.record_type == subject_type and r.id == sid for r in self.rejected):
+            return []
+        found = self._found()
+        return [Decision.for_rejected(rule, found.inputs(rule.id, sid))
+                for pack in self.engine.packs for rule in pack.rules if rule.subject == subject_type]
+
+    def _superseded(self, record_type: str, record_id: str) -> set[tuple[str, str]]:
+        """Drop the rejected records a change of (type, id) replaces; the subjects they could reach."""
+        gone = [r for r in self.rejected if r.record_type == record_type and r.id == record_id]
+        if not gone:
+            return set()
+        reached = taint(self.engine.packs, gone, DatasetSource(self.dataset))
+        subject_of = {rule.id: rule.subject for pack in self.engine.packs for rule in pack.rules}
+        out = {(subject_of[rid], sid) for rid, sid in reached.some} | {(record_type, record_id)}
+        for rid in reached.every:
+            out |= {(subject_of[rid], rec.id) for rec in self.dataset.records[subject_of[rid]]}
+        self.rejected = [r for r in self.rejected if not (r.record_type == record_type and r.id == record_id)]
+        return out
 
     def _store(self, decisions: Iterable[Decision]) -> None:
         for d in decisions:
@@ -121,35 +160,41 @@ class Watcher:
     def apply(self, change: dict[str, Any], line: int) -> list[dict[str, Any]]:
         """Apply one change; the output lines for the decisions it changed. Raises ChangeError for a bad change."""
         op, record_type, record = _parse(change)
+        self._taint = None
         if op == "upsert":
             ds = validate_rows({record_type: [record]})
             if ds.errors:
                 raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=e.value)
                                         for e in ds.errors]))
             new = ds.records[record_type][0]
+            touched = self._superseded(record_type, new.id)
             old = self.dataset.upsert(new, line)
-            touched = self.affected(new) | (self.affected(old) if old is not None else set())
+            touched |= self.affected(new) | (self.affected(old) if old is not None else set())
+            rid = new.id
         else:
             rid = record.get("id")
-            if rid is None or self.dataset.by_id(record_type, str(rid)) is None:
+            rid = None if rid is None else str(rid)
+            old = None if rid is None else self.dataset.by_id(record_type, rid)
+            touched = set() if rid is None else self._superseded(record_type, rid)
+            if old is None and not touched:
                 raise ChangeError(msg("watch.no_record", type=record_type, id=rid))
-            old = self.dataset.by_id(record_type, str(rid))
-            assert old is not None
-            touched = self.affected(old)
-            self.dataset.remove(record_type, old.id)
-        summary = {"line": line, "op": op, "record_type": record_type, "id": (new if op == "upsert" else old).id}
+            if old is not None:
+                touched |= self.affected(old)
+                self.dataset.remove(record_type, old.id)
+        self._taint = None
+        summary = {"line": line, "op": op, "record_type": record_type, "id": rid}
         return self._redecide(touched, summary)
 
     def _redecide(self, touched: set[tuple[str, str]], change: dict[str, Any]) -> list[dict[str, Any]]:
         now: dict[tuple[str, str, str], dict[str, Any]] = {}
         gone: set[tuple[str, str, str]] = set()
         for subject_type, sid in touched:
-            subject = self.dataset.by_id(subject_type, sid)
             before = {k for k in self.decisions if k[1] == subject_type and k[2] == sid}
-            if subject is None:
+            decided = self._decide_id(subject_type, sid)
+            if not decided:
                 gone |= before
                 continue
-            for d in self._decide(subject):
+            for d in decided:
                 now[d.sort_key] = d.as_dict()
         out = []
         for key in sorted(set(now) | gone):

@@ -63,6 +63,7 @@ class DurableEngine:
         self._names = {subject: f"chanjiao_{tag}_{subject}" for subject in self.compiled.rulesets}
         self._outcomes: dict[tuple[str, str], bool] | None = None
         self._seq = 0
+        self._sessions = 0
         self._host: _QuietHost | None = _QuietHost(self._action)
         definition = self.compiled.definition()
         self._host.set_rulesets({self._names[s]: definition[s] for s in definition})
@@ -130,9 +131,8 @@ class DurableEngine:
         return out
 
     def _facts(self, subject: RecordModel, dataset: Dataset, as_of: dt.date,
-               overrides: dict[str, Decimal] | None, failed: set[str]) -> list[dict[str, Any]]:
+               overrides: dict[str, Decimal] | None, failed: set[str], sid: str) -> list[dict[str, Any]]:
         """The session's facts, related records first; ``failed`` collects rules with an atom that raised."""
-        sid = f"{subject.record_type}/{subject.id}"
         subject_fact = self._fact(sid, subject, True)
         related: dict[tuple[str, str], dict[str, Any]] = {}
         for record_type, by, key_field, kind in self.compiled.lookups.get(subject.record_type, []):
@@ -172,10 +172,14 @@ class DurableEngine:
         if name is None:
             return {}
         self._outcomes = {}
-        sid = f"{subject.record_type}/{subject.id}"
+        # A session is named by a number of this engine, never by the record's id: durable's C layer writes a
+        # session name into its own messages unescaped, so an id with a backslash, a quote or a control
+        # character could not be deleted — and a later session of that id would still see its old facts.
+        self._sessions += 1
+        sid = f"s{self._sessions}"
         failed: set[str] = set()
         try:
-            for fact in self._facts(subject, dataset, as_of, overrides, failed):
+            for fact in self._facts(subject, dataset, as_of, overrides, failed, sid):
                 try:
                     self._host.assert_fact(name, fact)
                 except MessageNotHandledException:

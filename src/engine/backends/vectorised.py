@@ -38,9 +38,10 @@ from ..vocabulary import fact_label
 from ..expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from ..policy import Pack, Rule
-from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel
+from ..records import RECORD_TYPES, REFERENCES, Dataset, RecordModel, Rejected
+from ..rejected import Taint, rejected_reasons, restate
 
-__all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule"]
+__all__ = ["DecisionColumns", "Unsupported", "VectorisedEngine", "decide_rule", "taint_columns", "rejected_columns"]
 
 _LIMIT = 2**62
 
@@ -757,7 +758,7 @@ def _fixed(q: Any, neg: np.ndarray, places: int, commas: bool) -> pa.Array:
     whole = _int_text(mag // scale)
     if commas:
         whole = _commas(whole)
-    sign = pc.if_else(pa.array(np.asarray(neg, dtype=bool)), _lit("-"), _lit(""))
+    sign = pc.if_else(pa.array(np.asarray(neg, dtype=bool) & (mag != 0)), _lit("-"), _lit(""))  # a zero has none
     if places == 0:
         return pc.binary_join_element_wise(sign, whole, "")
     frac = pc.utf8_lpad(_int_text(mag % scale), width=places, padding="0")
@@ -776,6 +777,13 @@ def format_column(v: V, fmt: str) -> pa.Array:
                 text = pc.binary_join_element_wise(_lit("¥"), text, "")
             elif fmt == "percent":
                 text = pc.binary_join_element_wise(text, _lit("%"), "")
+        elif fmt == "number":  # exact, without trailing zeros: as many places as the denominator needs
+            places = next((k for k in range(19) if isinstance(v.den, int) and 10**k % v.den == 0), None)
+            if places is None:
+                raise Unsupported("a number written with a denominator that is not a divisor of a power of ten")
+            text = _fixed(_mul(v.data, 10**places // v.den), v.data < 0, places, commas=False)
+            if places:
+                text = pc.replace_substring_regex(pc.replace_substring_regex(text, r"0+$", ""), r"\.$", "")
         else:
             if v.exp is None or not -2 <= v.exp <= 0 or not isinstance(v.den, int):
                 raise Unsupported("a number written as text whose decimal places are not known")
@@ -865,6 +873,7 @@ class DecisionColumns:
     rollup_period: np.ndarray | None
     error_rows: np.ndarray  # rows whose rule could not be evaluated (division by zero)
     subject_text: Any = None  # the subject ids as an Arrow string array, when the table holds them so
+    rejected_inputs: dict[int, list[Rejected]] | None = None  # row → rejected records; None: the run has none
 
     def __len__(self) -> int:
         return len(self.subject_ids)
@@ -897,8 +906,61 @@ class DecisionColumns:
                 assert rule.rollup is not None
                 period = None if self.rollup_period is None else self.rollup_period[i]
                 d.rollup = (rule.rollup.name, rule.rollup.group, str(self.rollup_key[i]), period)
+            if self.rejected_inputs:
+                d.rejected_inputs = list(self.rejected_inputs.get(i, []))
             out.append(d)
         return out
+
+
+def taint_columns(batch: DecisionColumns, found: Taint) -> None:
+    """Apply rejected inputs to a batch, as :meth:`engine.decisions.Decision.depend_on` does to one decision.
+
+    The batch then lists its rows' rejected inputs (possibly none), so a run with rejected records writes the
+    ``rejected_inputs`` column in every batch.
+    """
+    rule = batch.rule
+    batch.rejected_inputs = {}
+    if found.every.get(rule.id):
+        rows = range(len(batch))
+    else:
+        wanted = {sid for rid, sid in found.some if rid == rule.id}
+        rows = [i for i, sid in enumerate(batch.subject_ids) if str(sid) in wanted] if wanted else []
+    tainted = [(i, inputs) for i in rows
+               if (inputs := found.inputs(rule.id, str(batch.subject_ids[i]), STATUSES[batch.status[i]]))]
+    if not tainted:
+        return
+    reasons = batch.reasons.to_pylist()
+    undetermined = STATUSES.index("undetermined")
+    amounts = {k: (num, den, present.copy()) for k, (num, den, present) in batch.amounts.items()}
+    for i, inputs in tainted:
+        batch.rejected_inputs[i] = inputs
+        prior = reasons[i] or []
+        if batch.status[i] != undetermined:
+            batch.missing[i], prior = (), []
+        batch.status[i] = undetermined
+        reasons[i] = rejected_reasons(inputs) + restate(prior, inputs)
+        for _, _, present in amounts.values():
+            present[i] = False
+        for col in (batch.rollup_key, batch.rollup_period):
+            if col is not None:
+                col[i] = None
+    batch.amounts = amounts
+    batch.reasons = pa.array(reasons, batch.reasons.type)
+
+
+def rejected_columns(rule: Rule, subjects: list[tuple[str, list[Rejected]]]) -> DecisionColumns:
+    """The decisions of rejected subjects (id, rejected inputs) that no accepted record's id matches."""
+    n = len(subjects)
+    ids, missing = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    for i, (sid, _) in enumerate(subjects):
+        ids[i], missing[i] = sid, ()
+    batch = DecisionColumns(rule, ids, np.full(n, STATUSES.index("undetermined"), np.int8), {}, missing,
+                            pa.array([rejected_reasons(inputs) for _, inputs in subjects], pa.list_(pa.string())),
+                            np.full(n, None, dtype=object) if rule.rollup is not None else None,
+                            np.full(n, None, dtype=object) if rule.rollup is not None and rule.rollup.period else None,
+                            np.zeros(0, np.int64))
+    batch.rejected_inputs = {i: inputs for i, (_, inputs) in enumerate(subjects)}
+    return batch
 
 
 def _params(pack: Pack, day: V, as_of: dt.date, overrides: dict[str, Decimal] | None, reg: Registry) -> Params:

@@ -1,0 +1,242 @@
+"""Rejected input is unknown, never absent: on every engine, a decision a rejected record could change is
+undetermined and names it; replacing a rejected record by any valid one with the same readable fields never
+changes a definite decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SCALE, make_uscc, write_formats
+from engine.backends.durable import DurableEngine
+from engine.backends.vectorised import VectorisedEngine
+from engine.evaluate import ReferenceEngine, evaluate_dataset
+from engine.policy import load_packs
+from engine.records import field_kinds, validate_rows
+from engine.watch import Watcher
+from test_properties import datasets
+from test_stream import assert_same_as_reference
+
+PACKS, _ = load_packs()
+AS_OF = dt.date(2021, 12, 31)
+DURABLE = DurableEngine(PACKS)
+ENT = make_uscc("220502", 1)
+ENT2 = make_uscc("220502", 2)
+
+# an invalid value for each kind of field (text has none: only a required text left empty is unreadable)
+BAD = {"date": "2021-02-30", "money": "1.001", "bool": "maybe", "int": "x", "region_code": "99",
+       "uscc": "91220502MA0000000X", "enum": "nope", "text": ""}
+
+
+def _case():
+    """Tonghua: a key enterprise whose only municipal school was rejected, a rejected agreement of another
+    enterprise, a rejected certificate, and a clean enterprise that nothing rejected can reach."""
+    ents = [{"id": e, "name": f"企业{k}", "region_code": "220502", "total_wages": "1000000.00",
+             "education_fund": "20000.00", "frontline_training_spend": "15000.00", "is_key_enterprise": True}
+            for k, e in enumerate((ENT, ENT2, make_uscc("220502", 3)))]
+    return {
+        "enterprises": ents,
+        "schools": [{"id": "S1", "name": "甲校", "region_code": "220502", "school_type": "secondary_vocational",
+                     "is_municipal": "perhaps", "demonstration_project": True, "enrolled_students": 100},
+                    {"id": "S2", "name": "乙校", "region_code": "220502", "school_type": "technical",
+                     "is_municipal": True}],
+        "agreements": [{"id": "A1", "enterprise_id": ENT, "school_id": "S1", "signed_on": "2021-01-01"},
+                       {"id": "A2", "enterprise_id": ENT2, "school_id": "S2", "signed_on": "2021-01-01",
+                        "valid_from": "2021-13-01"}],
+        "internship_payments": [{"id": "P1", "enterprise_id": ENT2, "school_id": "S2", "student_id": "x",
+                                 "amount": "100.00", "paid_on": "2021-06-01"}],
+        "certificates": [{"id": "C1", "employee_id": "e1", "enterprise_id": ENT, "insured": True,
+                          "obtained_on": "2021-02-30"},
+                         {"id": "C2", "employee_id": "e2", "enterprise_id": ENT, "insured": True,
+                          "obtained_on": "2021-03-01"}],
+    }
+
+
+def _by_key(doc):
+    return {(d["rule_id"], d["subject_id"]): d for d in doc["decisions"]}
+
+
+def test_rejected_agreements_schools_and_certificates_make_their_decisions_undetermined():
+    ds = validate_rows(_case())
+    doc = evaluate_dataset(ds, PACKS, AS_OF)
+    got = _by_key(doc)
+    coop = got[("tonghua.key_enterprise_cooperation", ENT)]
+    assert coop["status"] == "undetermined"
+    assert coop["rejected_inputs"] == [{"record_type": "schools", "row": 1, "id": "S1"}]
+    assert coop["reasons"][0] == "学校 S1（第 1 行）被拒绝，无法判断"
+    other = got[("tonghua.key_enterprise_cooperation", ENT2)]
+    assert other["status"] == "undetermined"
+    assert other["rejected_inputs"] == [{"record_type": "agreements", "row": 2, "id": "A2"}]
+    pay = got[("yichang.intern_pay_deduction", "P1")]  # outside Yichang whatever the agreement says
+    assert pay["status"] == "not_applicable" and "rejected_inputs" not in pay
+    cert = got[("tonghua.certificate_subsidy", "C1")]  # the rejected certificate itself: unknown, not absent
+    assert cert["status"] == "undetermined" and cert["subject_type"] == "certificates"
+    assert cert["rejected_inputs"] == [{"record_type": "certificates", "row": 1, "id": "C1"}]
+    assert cert["amount"] is None and cert["amount_min"] is None
+    assert got[("tonghua.certificate_subsidy", "C2")]["status"] == "eligible"
+    third = make_uscc("220502", 3)
+    assert got[("tonghua.key_enterprise_cooperation", third)]["status"] == "non_compliant"  # nothing rejected reaches it
+    assert "rejected_inputs" not in got[("tonghua.education_fund_ratio", ENT)]  # reads no rejected type
+    assert doc["summary"]["by_rule"]["tonghua.certificate_subsidy"]["undetermined"] == 1
+    [warning] = [w for w in doc["warnings"] if w["field"] == "school_id"]
+    assert warning["message"] == "学校代码（school_id）“S1”是学校（schools）中被拒绝的记录（第 1 行）：相关事实未知"
+
+
+def test_a_payment_whose_agreement_was_rejected_is_undetermined():
+    yc = make_uscc("420502", 7)
+    raw = {"enterprises": [{"id": yc, "name": "宜昌企业", "region_code": "420502"}],
+           "schools": [{"id": "S1", "name": "学校", "region_code": "420502", "school_type": "technical"}],
+           "agreements": [{"id": "XQ-2020-011", "enterprise_id": yc, "school_id": "S1", "signed_on": "2020-01-01",
+                           "valid_from": "2020-01-32"}],
+           "internship_payments": [{"id": "P1", "enterprise_id": yc, "school_id": "S1", "student_id": "x",
+                                    "amount": "100.00", "paid_on": "2021-06-01"}]}
+    before = _by_key(evaluate_dataset(validate_rows({k: v for k, v in raw.items() if k != "agreements"}),
+                                      PACKS, AS_OF))[("yichang.intern_pay_deduction", "P1")]
+    assert before["status"] == "not_eligible"  # what the rejected agreement's absence would wrongly say
+    pay = _by_key(evaluate_dataset(validate_rows(raw), PACKS, AS_OF))[("yichang.intern_pay_deduction", "P1")]
+    assert pay["status"] == "undetermined" and pay["amount"] is None
+    assert pay["rejected_inputs"] == [{"record_type": "agreements", "row": 1, "id": "XQ-2020-011"}]
+    assert pay["reasons"] == ["校企合作协议 XQ-2020-011（第 1 行）被拒绝，无法判断"]
+
+
+def test_an_unreadable_key_makes_every_decision_reading_the_type_undetermined():
+    raw = _case()
+    raw["agreements"].append({"id": "A3", "enterprise_id": "", "school_id": "S2", "signed_on": "2021-01-01"})
+    got = _by_key(evaluate_dataset(validate_rows(raw), PACKS, AS_OF))
+    third = make_uscc("220502", 3)
+    decision = got[("tonghua.key_enterprise_cooperation", third)]
+    assert decision["status"] == "undetermined"
+    assert {"record_type": "agreements", "row": 3, "id": "A3"} in decision["rejected_inputs"]
+    assert "rejected_inputs" not in got[("tonghua.frontline_share", third)]
+
+
+def test_an_unreadable_enterprise_id_reaches_only_dangling_references():
+    raw = _case()
+    raw["enterprises"].append({"id": "not-a-uscc", "name": "坏", "region_code": "220502"})
+    raw["certificates"].append({"id": "C3", "employee_id": "e3", "enterprise_id": make_uscc("220502", 9),
+                                "insured": True, "obtained_on": "2021-03-01"})
+    got = _by_key(evaluate_dataset(validate_rows(raw), PACKS, AS_OF))
+    assert got[("tonghua.certificate_subsidy", "C3")]["rejected_inputs"] == [
+        {"record_type": "enterprises", "row": 4, "id": None}]
+    assert "企业（第 4 行，编号无法读取）被拒绝，无法判断" in got[("tonghua.certificate_subsidy", "C3")]["reasons"]
+    assert got[("tonghua.certificate_subsidy", "C2")]["status"] == "eligible"  # its employer was found
+
+
+@pytest.mark.parametrize("engine", ["durable", "vectorised"])
+def test_every_in_memory_engine_gives_the_reference_document(engine):
+    ds = validate_rows(_case())
+    want = evaluate_dataset(ds, PACKS, AS_OF)
+    eng = DURABLE if engine == "durable" else VectorisedEngine(PACKS)
+    assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False) == json.dumps(want, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_the_stream_gives_the_reference_decisions(tmp_path, fmt):
+    folder = write_formats(_case(), tmp_path / "in")["csv"]
+    assert_same_as_reference(folder, tmp_path, fmt, 1)
+
+
+def test_watch_starts_from_the_rejected_records_and_a_valid_change_supersedes_one():
+    ds = validate_rows(_case())
+    w = Watcher(ReferenceEngine(PACKS), AS_OF, dataset=ds)
+    want = evaluate_dataset(validate_rows(_case()), PACKS, AS_OF)["decisions"]
+    assert sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"])) == want
+    fixed = {"id": "S1", "name": "甲校", "region_code": "220502", "school_type": "secondary_vocational",
+             "is_municipal": True, "demonstration_project": True, "enrolled_students": 100}
+    lines = w.apply({"op": "upsert", "record_type": "schools", "record": fixed}, 1)
+    changed = {(x["rule_id"], x["subject_id"]): x["decision"]["status"] for x in lines}
+    assert changed[("tonghua.key_enterprise_cooperation", ENT)] == "compliant"
+    assert changed[("tonghua.school_subsidy", "S1")] == "eligible"
+
+
+# ------------------------------------------------------------------------------------------ the law
+
+
+@st.composite
+def corrupted(draw):
+    """A valid dataset and the same dataset with some records made unreadable in some fields."""
+    raw = draw(datasets())
+    bad = {k: [dict(r) for r in rows] for k, rows in raw.items()}
+    spots = [(k, i) for k, rows in raw.items() for i in range(len(rows))]
+    for rtype, i in draw(st.lists(st.sampled_from(spots), max_size=3, unique=True)) if spots else []:
+        kinds = field_kinds(rtype)
+        names = [n for n, kind in kinds.items() if kind.name != "text" or kind.required]
+        for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
+            bad[rtype][i][name] = BAD[kinds[name].name]
+    return raw, bad
+
+
+def _definite(doc):
+    return {(d["rule_id"], d["subject_id"]): (d["status"], d["amount"], d["amount_min"], d["amount_max"])
+            for d in doc["decisions"] if d["status"] != "undetermined"}
+
+
+@settings(max_examples=80 * SCALE, deadline=None)
+@given(corrupted())
+def test_replacing_a_rejected_record_by_a_valid_one_never_changes_a_definite_decision(pair):
+    valid, rejected = pair
+    with_rejected = evaluate_dataset(validate_rows(rejected), PACKS, AS_OF)
+    replaced = {(d["rule_id"], d["subject_id"]): (d["status"], d["amount"], d["amount_min"], d["amount_max"])
+                for d in evaluate_dataset(validate_rows(valid), PACKS, AS_OF)["decisions"]}
+    for key, outcome in _definite(with_rejected).items():
+        assert replaced[key] == outcome, key
+    for d in with_rejected["decisions"]:
+        if d.get("rejected_inputs"):
+            assert d["status"] == "undetermined" and d["amount"] is None
+
+
+@settings(max_examples=15 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(corrupted(), st.sampled_from(["durable", "vectorised", "watch", "stream"]))
+def test_every_engine_agrees_on_rejected_records(tmp_path_factory, pair, engine):
+    _, rejected = pair
+    ds = validate_rows(rejected)
+    want = evaluate_dataset(ds, PACKS, AS_OF)
+    if engine == "stream":
+        base = tmp_path_factory.mktemp("r")
+        assert_same_as_reference(write_formats(rejected, base / "in")["csv"], base, "jsonl", 2)
+        return
+    if engine == "watch":
+        w = Watcher(ReferenceEngine(PACKS), AS_OF, dataset=ds)
+        got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+        assert got == want["decisions"]
+        return
+    eng = DURABLE if engine == "durable" else VectorisedEngine(PACKS)
+    assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False, default=str) == \
+        json.dumps(want, ensure_ascii=False, default=str)
+
+
+
+def test_explain_decides_as_check_does():
+    from engine.run import Checker
+
+    checker = Checker()
+    trace = checker.explain(validate_rows(_case()), "tonghua.key_enterprise_cooperation", ENT, as_of=AS_OF)
+    assert trace.decision.status == "undetermined"
+    assert [r.as_dict() for r in trace.decision.rejected_inputs] == [{"record_type": "schools", "row": 1, "id": "S1"}]
+    assert "schools S1 被拒绝（第 1 行）" in trace.decision.reasons[1]  # not "不在数据集中": it was there, rejected
+
+
+@settings(max_examples=25 * SCALE, deadline=None)
+@given(corrupted(), st.data(), st.sampled_from(["durable", "reference"]))
+def test_watch_from_rejected_records_ends_where_a_fresh_check_ends(pair, data, engine):
+    """Start from a dataset with rejected records, upsert valid records (some with a rejected record's id, which
+    they replace): the decisions are those of a fresh check of the final rows."""
+    valid, rejected = pair
+    w = Watcher(DURABLE if engine == "durable" else ReferenceEngine(PACKS), AS_OF, dataset=validate_rows(rejected))
+    final = {k: list(rows) for k, rows in rejected.items()}
+    ops = [(k, r) for k, rows in valid.items() for r in rows]
+    for n, (rtype, record) in enumerate(data.draw(st.lists(st.sampled_from(ops), max_size=6)) if ops else [], 1):
+        w.apply({"op": "upsert", "record_type": rtype, "record": record}, n)
+        rows = final[rtype]
+        at = next((i for i, r in enumerate(rows) if str(r.get("id")) == str(record["id"])), None)
+        if at is None:
+            rows.append(record)
+        else:
+            rows[at] = record
+    fresh = evaluate_dataset(validate_rows(final), PACKS, AS_OF)["decisions"]
+    got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+    assert got == fresh
