@@ -270,6 +270,10 @@ def test_nothing_accepted_exits_2_with_the_errors_still_written(tmp_path):
                           "2021-12-31", "--format", "json", "--output", str(out)], capture_output=True, text=True)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert json.loads(out.read_text(encoding="utf-8"))["errors"][0]["place"] == "schools.csv:2"
+    streamed = subprocess.run([str(Path(sys.executable).parent / "chanjiao"), "check", str(tmp_path), "--as-of",
+                               "2021-12-31", "--engine", "vectorised", "--format", "csv", "--output",
+                               str(tmp_path / "s.csv"), "--workers", "1", "--quiet"], capture_output=True, text=True)
+    assert streamed.returncode == 2 and len(streamed.stderr.strip().splitlines()) == 1
 
 
 def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, packs):
@@ -309,3 +313,24 @@ def test_any_data_under_an_unknown_key_is_listed_and_a_non_object_item_rejects_i
     unknown, item = ds.errors
     assert "meta" in unknown.message and unknown.row is None
     assert (item.record_type, item.row, item.value) == ("schools", 1, 1)
+
+
+def test_a_record_its_reader_rejects_is_unknown_not_absent(tmp_path, packs):
+    """A formula cell without a value rejects its agreement; the payment that needs it is undetermined, naming it."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "校企合作协议"
+    ws.append(["协议编号", "企业统一社会信用代码", "学校代码", "签订日期"])
+    ws.append(["A1", E1, "S1", "=DATE(2021,1,1)"])
+    ws = wb.create_sheet("实习报酬")
+    ws.append(["支付编号", "企业统一社会信用代码", "学校代码", "学生学号", "实习报酬金额", "支付日期"])
+    ws.append(["P1", E1, "S1", "X1", "1,000.00", "2021/3/5"])
+    wb.save(tmp_path / "w.xlsx")
+    ds = load_dataset(tmp_path / "w.xlsx")
+    [err] = ds.errors
+    assert err.place == "校企合作协议!D2" and [r.id for r in ds.rejected] == ["A1"]
+    doc = evaluate_dataset(ds, packs, AS_OF)
+    [pay] = [d for d in doc["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
+    assert pay["status"] == "undetermined" and pay["rejected_inputs"][0]["id"] == "A1"

@@ -756,9 +756,11 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     kinds = field_kinds(record_type)
     raw_id = row.get("id")
     shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
-    if ROW_PROBLEM in row:
+    if ROW_PROBLEM in row:  # a problem its reader found: the other fields may still be readable
         fld, value, message = row[ROW_PROBLEM]
-        return None, [RecordError(message, record_type, row_no, shown_id, fld, value)]
+        rest = {k: v for k, v in row.items() if k != ROW_PROBLEM}
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value,
+                                  readable=readable_fields(record_type, rest, {fld}))]
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:
