@@ -302,6 +302,15 @@ def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, pa
     places = [r[ISSUE_COLUMNS.index("place")] for r in issues]
     assert "学校.csv:13" in places and "学校.csv:18" in places and "Sheet1.csv" in places
     assert res.decisions == len(doc["decisions"])
+    with open(tmp_path / "out" / "d.csv", encoding="utf-8") as fh:
+        streamed = sorted((r["rule_id"], r["subject_id"], r["status"]) for r in csvmod.DictReader(fh))
+    assert streamed == sorted((d["rule_id"], d["subject_id"], d["status"]) for d in doc["decisions"])
+    # the line not read (学校.csv:13) is a school that may be anything: a decision that looks up a school the
+    # dataset lacks (an agreement's TH-YY09) is undetermined and names it; the other schools keep their decisions
+    tainted = [d for d in doc["decisions"] if any(r["record_type"] == "schools" and r["row"] == 0
+                                                  for r in d.get("rejected_inputs", []))]
+    assert tainted and all(d["status"] == "undetermined" and "学校有未能读取的行" in d["reasons"][0] for d in tainted)
+    assert any(d["status"] == "eligible" for d in doc["decisions"] if d["rule_id"] == "tonghua.school_subsidy")
 
 
 def test_any_data_under_an_unknown_key_is_listed_and_a_non_object_item_rejects_itself(tmp_path):

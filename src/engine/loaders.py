@@ -206,7 +206,8 @@ def two_sources_error(record_type: str, first: str, second: Source, rows: int, s
     label = record_type_info(record_type).label_zh
     return RecordError(msg("loader.two_sources", label=label, type=record_type, first=first, second=second.name,
                            rows=rows, span=span),
-                       record_type, None, None, None, None, place or second.place(None))  # type: ignore[arg-type]
+                       record_type, None, None, None, None, place or second.place(None),  # type: ignore[arg-type]
+                       readable=())  # its rows are not read: unknown, not absent
 
 
 def encoding_warning(record_type: str, name: str, encoding: str) -> RecordWarning:
@@ -534,7 +535,8 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             raise FatalError(msg("file.not_list", path=f"{p}:{line}", key=key))
         if key in seen:  # the same key twice: the standard parsers keep the later one silently
             got.errors.append(RecordError(msg("loader.duplicate_key", key=key, line=line, rows=len(rows)),
-                                          record_type, None, None, None, None, place))
+                                          record_type, None, None, None, None, place,  # type: ignore[arg-type]
+                                          readable=() if rows else None))
             continue
         seen.add(key)
         item_lines = getattr(rows, "lines", None) or [line] * len(rows)
@@ -636,7 +638,8 @@ def _csv_body(items: Iterable[tuple[int, list[str]]], record_type: str, name: st
                 continue
         if len(cells) != width:
             out.errors.append(RecordError(msg("loader.ragged_row", line=line, n=len(cells), width=width), record_type,
-                                          None, None, None, ",".join(cells), f"{name}:{line}"))  # type: ignore[arg-type]
+                                          None, None, None, ",".join(cells), f"{name}:{line}",  # type: ignore[arg-type]
+                                          readable=()))  # not read: unknown, not absent
             continue
         for i, n in enumerate(names):
             if n is None and cells[i].strip():

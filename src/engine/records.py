@@ -630,9 +630,10 @@ def rejected_records(errors: Iterable[Any]) -> list["Rejected"]:
     record was read in full and the first one with its id was kept.
     """
     seen: dict[tuple[str, int], Rejected] = {}
-    for e in errors:
-        if isinstance(e, RecordError) and e.readable is not None and (e.record_type, e.row) not in seen:
-            seen[(e.record_type, e.row)] = Rejected(e.record_type, e.row, e.readable)
+    for e in errors:  # rows a reader could not read at all (no row number) are one record of row 0, nothing readable
+        if isinstance(e, RecordError) and e.readable is not None and e.record_type in RECORD_MODELS \
+                and (e.record_type, e.row or 0) not in seen:
+            seen[(e.record_type, e.row or 0)] = Rejected(e.record_type, e.row or 0, e.readable)
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row))
 
