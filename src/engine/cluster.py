@@ -50,7 +50,7 @@ from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide
                      partition_of, partition_tables, partitions_for, place_problems, read_problems,
                      table_from_arrow, table_to_arrow,
                      text_columns, unreadable)
-from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
+from .vvalidate import Validated, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
 

@@ -31,7 +31,7 @@ import yaml
 
 from .errors import FatalError, RecordError, RecordWarning
 from .messages import msg
-from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, field_kinds, validate_rows
+from .records import RECORD_TYPES, ROW_PROBLEM, Dataset, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
@@ -812,7 +812,6 @@ def layout_columns(layout: FileLayout, batch: Any, stats: ReadStats) -> dict[str
 
     arrays = [batch.column(i) for i in range(batch.num_columns)]
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
-    n = batch.num_rows
 
     def has_text(a: Any) -> np.ndarray:
         return np.asarray(pc.binary_length(pc.utf8_trim(a, characters=SPACE_CHARS))) > 0

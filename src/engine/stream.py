@@ -53,7 +53,7 @@ from .messages import localise, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
 from .rejected import EMPTY, TableSource, taint
-from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
+from .vvalidate import Validated, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "place_problems", "read_problems", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
