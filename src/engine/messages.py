@@ -97,6 +97,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "a cell of more than {max} characters ({n}); expected {expected}"),
     "record.total_row": ("“{word}”行（小计或合计）已跳过，不作为记录读取",
                          "a “{word}” (subtotal or total) row was skipped, not read as a record"),
+    "record.footer_row": ("表尾“{word}”行（签字、日期或说明）已跳过，不作为记录读取",
+                          "a footer row “{word}…” (signature, date or note) was skipped, not read as a record"),
     "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
                               "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
                               "read{hint}"),

@@ -55,6 +55,8 @@ __all__ = [
     "total_word",
     "total_row_warning",
     "TOTAL_WORDS",
+    "FOOTER_WORDS",
+    "footer_word",
     "DATE_FORMS",
     "NUMBER_FORMS",
     "unknown_field_message",
@@ -536,20 +538,41 @@ def total_word(value: Any) -> str | None:
     return word if word in TOTAL_WORDS else None
 
 
-def is_total_row(row: dict[str, Any]) -> str | None:
-    """The total word of a subtotal or total row (its id empty or that word, some cell a total word), or None."""
-    if not _is_empty(row.get("id")) and total_word(row.get("id")) is None:
+FOOTER_WORDS = ("制表人", "填表人", "填报人", "审核人", "复核人", "负责人", "单位负责人", "财务负责人", "经办人",
+                "联系人", "联系电话", "填报日期", "制表日期", "填表日期", "报送日期", "注：", "注:", "说明：", "说明:")
+"""The words a form's footer lines start with (signatures, dates, notes): a row whose every filled cell starts with
+one of them, and whose id is empty or one of them, is skipped with a warning naming it."""
+
+
+def footer_word(value: Any) -> str | None:
+    """The footer word a cell starts with (``制表人：张三`` → ``制表人``), or None."""
+    if not isinstance(value, str):
         return None
-    for value in row.values():
+    text = "".join(value.split())
+    return next((w for w in FOOTER_WORDS if text.startswith(w)), None)
+
+
+def is_total_row(row: dict[str, Any]) -> str | None:
+    """The word of a subtotal or total row (its id empty or that word, some cell a total word) or of a footer row
+    (its id empty or a footer, every filled cell a footer: 制表人：…, 填报日期：…), or None."""
+    rid = row.get("id")
+    if not _is_empty(rid) and total_word(rid) is None and footer_word(rid) is None:
+        return None
+    filled = [v for v in row.values() if not _is_empty(v)]
+    for value in filled:
         word = total_word(value)
         if word is not None:
             return word
+    words = [footer_word(v) for v in filled]
+    if words and all(words):
+        return words[0]
     return None
 
 
 def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
-    """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
-    return RecordWarning(msg("record.total_row", row=row_no, word=word), record_type, row_no)
+    """The warning for a skipped subtotal, total or footer row (the same from every reader and engine)."""
+    key = "record.total_row" if word in TOTAL_WORDS else "record.footer_row"
+    return RecordWarning(msg(key, row=row_no, word=word), record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {
