@@ -268,12 +268,17 @@ DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日"
 ``forms.date`` lists them)."""
 
 
+_MIDNIGHT = re.compile(r"(?<=[0-9日])\s+0?0:00(:00)?$")
+
+
 def parse_date_text(text: str) -> dt.date | None:
     """A date written year first in one of :data:`DATE_FORMS`; None when it is not one of them.
 
-    Raises ValueError for a well-formed date that does not exist (2021-02-30).
+    A trailing midnight (``2021/3/5 0:00``, ``2021-03-05 00:00:00``, as a spreadsheet exports a date cell) is
+    the same day; any other time is not a date. Raises ValueError for a well-formed date that does not exist
+    (2021-02-30).
     """
-    text = half_width(text).strip()
+    text = _MIDNIGHT.sub("", half_width(text).strip())
     for form in _DATE_FORMS:
         m = form.fullmatch(text)
         if m:
