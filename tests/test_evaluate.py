@@ -87,12 +87,19 @@ def test_the_durable_compiler_refuses_what_it_cannot_express(pack_copy):
                     .replace("region: employer.region_code", "region: employer.name"), encoding="utf-8")
     packs, errors = load_packs([pack_copy], include_shipped=False)
     assert not errors
-    compile_rules(packs)  # constants and a lookup's field are fine
+    assert not compile_rules(packs).refused  # constants and a lookup's field are fine
     rule.write_text(text.replace("key: subject.enterprise_id}", "key: subject.title}"), encoding="utf-8")
     packs, errors = load_packs([pack_copy], include_shipped=False)
     assert not errors
-    with pytest.raises(CompileError, match="required field"):
-        compile_rules(packs)
+    compiled = compile_rules(packs)  # refused as a value, per rule; the other rules stay compiled
+    assert list(compiled.refused) == ["tonghua.certificate_subsidy"]
+    assert "required field" in compiled.refused["tonghua.certificate_subsidy"]
+    assert not any(name.startswith("tonghua.certificate_subsidy|") for name in compiled.actions)
+    assert "certificates" not in compiled.rulesets and "enterprises" in compiled.rulesets
+    from engine.backends.durable import DurableEngine
+
+    with pytest.raises(CompileError, match="tonghua.certificate_subsidy: .*required field"):
+        DurableEngine(packs)
 
 
 def test_durable_hands_a_rule_whose_atom_fails_to_the_evaluator(pack_copy):

@@ -108,10 +108,10 @@ def test_lint_requires_a_test_case_for_every_possible_status(pack_copy):
     tests = pack_copy / "tests" / "land_allocation.yaml"
     text = tests.read_text(encoding="utf-8")
     tests.write_text(text.replace("status: undetermined", "status: not_applicable"), encoding="utf-8")
-    _, problems = lint_dirs([pack_copy], include_shipped=False)
+    _, problems = lint_dirs([pack_copy], include_shipped=False, every_engine=False)
     assert [p.message for p in problems] == ["rule tonghua.land_allocation: no test case expects undetermined"]
     (pack_copy / "tests" / "land_allocation.yaml").unlink()
-    _, problems = lint_dirs([pack_copy], include_shipped=False)
+    _, problems = lint_dirs([pack_copy], include_shipped=False, every_engine=False)
     assert "has no test cases" in problems[0].message
 
 

@@ -134,10 +134,9 @@ def test_watch_command(tmp_path):
     assert [(o["subject_id"], o["decision"]["status"]) for o in flipped] == [("P1", "eligible")]
 
 
-def test_watch_refuses_lookups_it_cannot_follow(tmp_path):
+def test_watch_follows_a_computed_lookup_key_by_re_deciding_every_subject_of_the_rule(tmp_path):
     import shutil
 
-    from engine.errors import FatalError
     from engine.policy import shipped_packs_dir
 
     pack = tmp_path / "yichang-2020"
@@ -148,9 +147,16 @@ def test_watch_refuses_lookups_it_cannot_follow(tmp_path):
                     encoding="utf-8")
     packs, errors = load_packs([pack], include_shipped=False)
     assert not errors
-    with pytest.raises(FatalError) as info:
-        Watcher(ReferenceEngine(packs), AS_OF)
-    assert "keyed by a field of the subject" in render(info.value.args[0], "en")
+    w = Watcher(ReferenceEngine(packs), AS_OF)
+    expense = upsert("practice_expenses", id="E1", enterprise_id=ENT, kind="teacher_practice", amount="10.00",
+                     incurred_on="2021-03-01", reasonable=True)
+    [before] = [l for l in run(w, [expense]) if l["rule_id"] == "yichang.practice_expense_deduction"]
+    assert before["decision"]["status"] == "undetermined"  # its enterprise is not there yet
+    lines = w.apply(upsert("enterprises", id=ENT, name="宜昌", region_code="420502"), 2)
+    assert [l["decision"]["status"] for l in lines if l["rule_id"] == "yichang.practice_expense_deduction"] \
+        == ["eligible"]  # the enterprise reached the expense through the computed key
+    assert sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"])) \
+        == evaluate_dataset(w.dataset, packs, AS_OF)["decisions"]
 
 
 odd_text = st.text(alphabet=st.sampled_from('\\"\t\x01\x1f\x7f\'{}:/ aé中'), min_size=1, max_size=6)

@@ -23,7 +23,7 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
-from .casetests import run_case_file
+from .casetests import CaseEngines, disagreements, run_case_file
 from .messages import localise, msg, render, resolve_lang
 from .errors import FatalError, RecordError
 from .backends import make_engine
@@ -34,7 +34,9 @@ from .policy import Pack
 from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_xlsx
 from .run import AUTO_THRESHOLD_BYTES, Checker
 from .schema import write_schemas
-from .watch import ChangeError, Watcher, read_change
+from .limits import parse_limits
+from .params import override_warnings
+from .watch import ChangeError, Watcher, change_lines, read_change
 
 __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
 
@@ -127,11 +129,20 @@ def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pa
     return Checker(rules or [], include_shipped=include_shipped).packs
 
 
+def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bool) -> dict[str, Decimal]:
+    """The checked ``--param`` overrides; an out-of-range what-if (allowed) is a warning line on stderr."""
+    overrides = checker.overrides(param, allow_out_of_range=allow_out_of_range)
+    for w in override_warnings(overrides, checker.packs):
+        print(f"chanjiao: warning: {w.message}", file=sys.stderr)
+    return overrides
+
+
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
-    if name is EngineName.auto:  # one subject at a time (watch, small files): durable
+    auto = name is EngineName.auto
+    if auto:  # one subject at a time (watch, small files): durable, the reference deciding what it refuses
         name = EngineName.durable
     try:
-        return make_engine(name.value, packs)
+        return make_engine(name.value, packs, fallback=auto)
     except CompileError as exc:
         _cannot_run(name, exc)
 
@@ -142,11 +153,17 @@ def _cannot_run(name: EngineName, exc: CompileError) -> NoReturn:
 
 EngineOpt = typer.Option(EngineName.auto, "--engine",
                          help="判定引擎：auto、durable（durable-rules 判定每个条件）、reference（参考评估器）或 vectorised（按列、"
-                              "可流式处理）；各引擎判定相同。auto：输入超过 "
-                              f"{AUTO_THRESHOLD_BYTES // 1_000_000} MB 用 vectorised，否则用 durable。")
+                              "可流式处理）；各引擎判定相同。auto：按实测成本选择——案件规模的提交用 durable，更大的用参考评估器或 "
+                              f"vectorised（输入超过 {AUTO_THRESHOLD_BYTES // 1_000_000} MB 时流式处理）；durable "
+                              "无法运行的规则由参考评估器判定。")
 RulesOpt = typer.Option(None, "--rules", help="追加的规则包文件夹（或存放多个规则包的文件夹）；与内置规则包同 id 时替换之。")
 AsOfOpt = typer.Option(None, "--as-of", help="评估日期 YYYY-MM-DD（默认今天）。")
 ParamOpt = typer.Option(None, "--param", help="假设分析：覆盖参数 NAME=VALUE 或 PACK.NAME=VALUE（可重复）。")
+AllowOpt = typer.Option(False, "--allow-out-of-range",
+                        help="允许 --param 的假设值超出参数的政策范围（输出会注明是范围之外的测算）。")
+LimitOpt = typer.Option(None, "--limit", metavar="NAME=VALUE",
+                        help="提高输入的资源上限（可重复）：file_size、xlsx_unzipped、xlsx_cells、csv_columns、"
+                             "line_length、nesting、yaml_alias_nodes；大小可带 K/M/G 后缀。")
 
 
 @app.command()
@@ -174,6 +191,8 @@ def check(
                                                   "至少每个工作线程一个）。"),
     header_row: Optional[int] = typer.Option(None, "--header-row", min=1,
                                              help="表头所在的行（从 1 起），用于每个工作表或 CSV 文件；默认自动找到标题行下面的表头。"),
+    limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """对数据集 DATASET 的每条记录判定每条规则。
 
@@ -188,7 +207,7 @@ def check(
     lang = _lang(ctx)
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    overrides = checker.overrides(param)
+    overrides = _params(checker, param, allow_out_of_range)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
         _fail(msg("cli.needs_output", fmt=format.value))
     if not dataset.exists():
@@ -204,12 +223,16 @@ def check(
         assert output is not None
         _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
                                      chunk_size=chunk_size, workers=workers,
-                                     progress=sys.stderr.isatty() and not quiet, lang=lang, header_row=header_row),
+                                     progress=sys.stderr.isatty() and not quiet, lang=lang, header_row=header_row,
+                                     limits=parse_limits(limit)),
                 quiet, lang)
         return
-    result = checker.check(dataset, as_of=day, params=overrides, engine=chosen, lang=lang, header_row=header_row)
+    result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value, lang=lang, header_row=header_row,
+                           limits=parse_limits(limit))
     for note in result.notes:
         print(f"chanjiao: {note}", file=sys.stderr)
+    if os.environ.get("CHANJIAO_DEBUG"):  # which engine decided which rule: never in the document
+        print(f"chanjiao: debug: {json.dumps(result.decided_by, ensure_ascii=False)}", file=sys.stderr)
     try:
         _write(result.document, format, output, lang)
     except OSError as exc:
@@ -290,6 +313,8 @@ def explain(
     format: TraceFormat = typer.Option(TraceFormat.text, "--format", help="text（文字）或 json。"),
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
+    limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """说明一项判定如何得出：每个条件、读取的事实、参数及其政策出处，以及缺少哪些事实。
 
@@ -300,7 +325,8 @@ def explain(
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    trace = checker.explain(dataset, rule, subject, as_of=day, params=checker.overrides(param))
+    trace = checker.explain(dataset, rule, subject, as_of=day, params=_params(checker, param, allow_out_of_range),
+                            limits=parse_limits(limit))
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace, lang=_lang(ctx)), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -365,7 +391,7 @@ def rules_lint(ctx: typer.Context,
 @rules_app.command("test")
 def rules_test(ctx: typer.Context,
                directory: Optional[Path] = typer.Argument(None, help="规则包或存放规则包的文件夹（默认：内置规则包）。")) -> None:
-    """用参考评估器运行规则包的 YAML 测试用例。
+    """用参考评估器运行规则包的 YAML 测试用例，并在每个引擎上运行每个用例。
 
     \b
     示例：
@@ -373,8 +399,12 @@ def rules_test(ctx: typer.Context,
     """
     packs = _packs([directory] if directory else None, include_shipped=directory is None)
     passed = failed = 0
+    engines = CaseEngines(packs)
     for pack in packs:
         for tf in pack.test_files:
+            for problem in disagreements(tf, packs, engines):
+                failed += 1
+                print(f"FAIL {problem}")
             for result in run_case_file(tf, packs):
                 if result.passed:
                     passed += 1
@@ -398,6 +428,8 @@ def watch(
     rules: Optional[list[Path]] = RulesOpt,
     param: Optional[list[str]] = ParamOpt,
     engine: EngineName = EngineOpt,
+    limit: Optional[list[str]] = LimitOpt,
+    allow_out_of_range: bool = AllowOpt,
 ) -> None:
     """实时重新判定：逐行读取记录变更，每当一项判定的结果改变就输出一行 JSON。
 
@@ -410,20 +442,21 @@ def watch(
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    packs, overrides = checker.packs, checker.overrides(param)
-    initial = checker.load(dataset) if dataset else None
-    try:
-        stream = open(changes, encoding="utf-8") if changes else sys.stdin
+    packs, overrides = checker.packs, _params(checker, param, allow_out_of_range)
+    bounds = parse_limits(limit)
+    initial = checker.load(dataset, limits=bounds) if dataset else None
+    bad = _report_rejected(dataset, initial)
+    try:  # bytes: a line that is not UTF-8 is reported and skipped, not the end of the stream
+        stream = open(changes, "rb") if changes else sys.stdin.buffer
     except OSError as exc:
         _fail(msg("cli.cannot_open", path=changes, reason=exc.strerror))
-    bad = 0
     with _engine(engine, packs) as eng, stream:
         watcher = Watcher(eng, day, overrides, initial)
-        for number, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
+        for number, text in change_lines(stream, bounds):
             try:
-                lines = watcher.apply(read_change(text), number)
+                if isinstance(text, ChangeError):
+                    raise text
+                lines = watcher.apply(read_change(text, bounds), number)
             except ChangeError as exc:
                 bad += 1
                 print(render(msg("cli.watch_line", line=number, problem=exc.args[0] if exc.args else str(exc)),
@@ -434,6 +467,13 @@ def watch(
             sys.stdout.flush()
     if bad:
         raise typer.Exit(1)
+
+
+def _report_rejected(dataset: Optional[Path], ds: Any) -> int:
+    """``watch --dataset``: each rejected record of the starting dataset, one line on stderr; how many."""
+    for e in ds.errors if ds is not None else []:
+        print(f"chanjiao: {dataset}: {e}; rejected", file=sys.stderr)
+    return len(ds.errors) if ds is not None else 0
 
 
 @app.command()

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from .backends.vectorised import VectorisedEngine
 from .columns import Table, empty_table
 from .errors import FatalError, RecordWarning
+from .partition import plan_for
 from .messages import msg
 from .policy import Pack
 from .records import Rejected, rejected_records
@@ -107,6 +108,7 @@ def _read_piece(piece: Piece, stats: ReadStats | None = None) -> dict[str, pa.Ar
     try:
         if piece.header is None:
             group = pq.ParquetFile(path).read_row_group(piece.start)
+            group.validate(full=True)  # invalid UTF-8 in a Parquet string column: one line, as the stream says
             stats.rows += group.num_rows
             return (parquet_text_columns(group, piece.record_type, path.name) if piece.record_type
                     else text_columns(group))
@@ -172,18 +174,23 @@ def _table(rtype: str, frame: pd.DataFrame) -> Table:
     return table_from_arrow(rtype, pa.Table.from_pandas(frame, preserve_index=False))
 
 
-def _decide_partition(label: str, frames: dict[str, pd.DataFrame] | None, schools: Table,
+def _decide_partition(label: str, frames: dict[str, Any], whole: bool, schools: Table,
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None, out_dir: str, rollup_dir: str,
                       rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
-    """One partition's decisions (``frames`` None: the schools'), written as ``part-<label>.parquet``."""
-    validated = None if frames is None else {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
+    """One partition's decisions (``whole``: the whole partition, ``frames`` then holding, per type its rules read,
+    every partition's frame), written as ``part-<label>.parquet``."""
+    frames = {rtype: pd.concat(f) if isinstance(f, list) else f for rtype, f in frames.items()}
+    validated = {rtype: Validated(_table(rtype, f)) for rtype, f in frames.items() if len(f)}
+    plan = plan_for(packs)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected, plan=plan,
+                                                          whole=whole)
     out = RowWriter(Path(out_dir) / f"part-{label}.parquet", "parquet")
     rollups = RowWriter(Path(rollup_dir) / f"part-{label}.parquet", "parquet")
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected,
+                            rule_ids=plan.rules(whole))
     out.close()
     rollups.close()
     return decided, summary, errors, warnings
@@ -233,6 +240,7 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
         import distributed  # noqa: F401
     except ImportError:
         raise FatalError(msg("dask.missing")) from None
+    input_files(path)  # FIFOs, devices and CSV headers over a limit are refused before any file is read
     plan = plan_files(path, header_row)
     files = plan.files
     engine = VectorisedEngine(packs)
@@ -306,10 +314,12 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
     shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
     schools_f, dups_f, packs_f, rejected_f = shared
-    tasks = [delayed(_decide_partition, pure=False)("00000", None, schools_f, dups_f, packs_f, as_of, overrides,
-                                                    str(output), str(rollup_dir), rejected_f)]
+    # the whole partition: the schools' rules, and rules whose lookups cross partitions, over whole tables
+    whole = {rtype: by_part[rtype] for rtype in sorted(plan_for(packs).reads_whole()) if rtype in by_part}
+    tasks = [delayed(_decide_partition, pure=False)("00000", whole, True, schools_f, dups_f, packs_f, as_of,
+                                                    overrides, str(output), str(rollup_dir), rejected_f)]
     tasks += [delayed(_decide_partition, pure=False)(f"{p + 1:05d}", {rtype: ps[p] for rtype, ps in by_part.items()},
-                                                     schools_f, dups_f, packs_f, as_of, overrides, str(output),
+                                                     False, schools_f, dups_f, packs_f, as_of, overrides, str(output),
                                                      str(rollup_dir), rejected_f)
               for p in range(parts)]
     summary = RunningSummary(packs)

@@ -27,12 +27,24 @@ __all__ = [
     "build_document",
     "with_rejected",
     "money",
+    "AMOUNT_BEYOND_BOUND",
+    "amount_beyond_bound",
     "DecisionModel",
     "DecisionDocumentModel",
 ]
 
 STATUSES = ("eligible", "not_eligible", "compliant", "non_compliant", "undetermined", "not_applicable")
 FEN = Decimal("0.01")
+AMOUNT_BEYOND_BOUND = "条件已满足，但计算出的金额达到或超过 10¹⁶ 元的金额上限（数据或参数有误？），不给出金额"
+"""The reason of a decision whose computed amount is beyond the money bound (engine.records.MAX_YUAN): it is
+undetermined, with no amount, in every engine."""
+
+
+def amount_beyond_bound(value: Any) -> bool:
+    """Whether a computed amount lies at or beyond the money bound of 10¹⁶ yuan (either sign)."""
+    from .records import MAX_YUAN
+
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool) and abs(value) >= MAX_YUAN
 
 
 def money(value: Decimal | None) -> str | None:

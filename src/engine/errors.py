@@ -70,7 +70,7 @@ class RecordError(Problem):
         out = {
             "record_type": self.record_type,
             "row": self.row,
-            "id": self.id,
+            "id": _jsonable(self.id),
             "field": self.field,
             "value": _jsonable(self.value),
             "message": self.message,
@@ -100,7 +100,7 @@ class RecordWarning(Problem):
         out: dict[str, Any] = {
             "record_type": self.record_type,
             "row": self.row,
-            "id": self.id,
+            "id": _jsonable(self.id),
             "field": self.field,
             "message": self.message,
         }
@@ -132,6 +132,7 @@ class FatalError(Exception):
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, bool)):
+    if value is None or isinstance(value, (int, bool)):
         return value
-    return str(value)
+    # a lone surrogate (from a JSON escape) has no UTF-8 form: shown escaped, so any writer can write it
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")

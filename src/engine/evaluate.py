@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .decisions import Decision, build_document
+from .decisions import AMOUNT_BEYOND_BOUND, Decision, amount_beyond_bound, build_document
 from .errors import EvaluationError
 from .expressions import (
     Context,
@@ -106,20 +106,12 @@ def params_for(pack: Pack, day: dt.date, overrides: dict[str, Decimal] | None = 
     return out
 
 
-def parse_param_overrides(items: list[str], packs: list[Pack]) -> dict[str, Decimal]:
-    """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides; raise ValueError naming a bad one."""
-    known = {n for p in packs for n in p.parameters} | {f"{p.id}.{n}" for p in packs for n in p.parameters}
-    out: dict[str, Decimal] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or name not in known:
-            raise ValueError(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
-        try:
-            out[name] = Decimal(value.strip()) + 0  # + 0: -0 becomes 0
-        except ArithmeticError:
-            raise ValueError(f"parameter {name}: {value!r} is not a number") from None
-    return out
+def parse_param_overrides(items: list[str], packs: list[Pack], allow_out_of_range: bool = False) -> dict[str, Decimal]:
+    """Parse ``NAME=VALUE`` (or ``PACK.NAME=VALUE``) parameter overrides, checked against each parameter's type,
+    unit and cited range (:func:`engine.params.parse_overrides`; -0 is 0); raise ValueError naming a bad one."""
+    from .params import parse_overrides
+
+    return parse_overrides(items, packs, allow_out_of_range)
 
 
 class _Run:
@@ -259,6 +251,9 @@ def _positive(r: _Run, d: Decision) -> None:
     if blocked.missing:
         d.missing_facts = sorted(blocked.missing)
         d.reasons = [_undetermined_reason(blocked, "条件已满足，但无法计算金额")]
+        return
+    if any(amount_beyond_bound(v) for v in amounts.values()):  # no amount beyond the documented money bound
+        d.reasons = [AMOUNT_BEYOND_BOUND]
         return
     d.status = rule.positive
     d.amount, d.amount_min, d.amount_max = (amounts.get(k) for k in ("amount", "amount_min", "amount_max"))

@@ -1042,8 +1042,9 @@ def add_years(d: dt.date, years: int) -> Any:
 
 def _call(node: Call, ctx: Context) -> Any:
     f = node.func
-    if f in AGGREGATES:
-        return _aggregate(f, _ev(node.args[0], ctx))
+    if f in AGGREGATES:  # over a list that may itself be unknown (a list comprehension's unknown 'if', a lookup's key)
+        seq = _ev(node.args[0], ctx)
+        return seq if isinstance(seq, Unknown) else _aggregate(f, seq)
     if f == "date":
         return dt.date.fromisoformat(node.args[0].value)  # type: ignore[attr-defined]
     if f in ("known", "missing"):
@@ -1093,8 +1094,9 @@ def format_value(value: Any, fmt: str = "text") -> str:
         return "未知"
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, RecordRef):
-        return str(value.key if value.record is None else value.record.id)
+    if isinstance(value, RecordRef):  # its id; the key it was looked up by when absent (未知 if that is unknown)
+        key = value.key if value.record is None else value.record.id
+        return "未知" if isinstance(key, Unknown) else str(key)
     if isinstance(value, list):
         return "、".join(format_value(v, fmt) for v in value)
     if isinstance(value, Decimal):

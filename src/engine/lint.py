@@ -2,14 +2,15 @@
 
 Loading already checks the schema, expression types, unique ids and verbatim quotes (see
 :mod:`engine.policy`); lint adds what needs the whole pack: every parameter used and cited, every rule with a
-test file whose cases cover each status the rule can give.
+test file whose cases cover each status the rule can give, and every case decided alike by every engine
+(durable, vectorised, streamed) — a disagreement is an error at the case's ``file:line``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .casetests import expected_statuses
+from .casetests import CaseEngines, disagreements, expected_statuses
 from .errors import PolicyError
 from .expressions import params_used
 from .policy import Pack, load_packs, possible_statuses
@@ -17,15 +18,34 @@ from .policy import Pack, load_packs, possible_statuses
 __all__ = ["lint_packs", "lint_dirs"]
 
 
-def lint_dirs(dirs: list[Path] | None, include_shipped: bool) -> tuple[list[Pack], list[PolicyError]]:
+def lint_dirs(dirs: list[Path] | None, include_shipped: bool,
+              every_engine: bool = True) -> tuple[list[Pack], list[PolicyError]]:
     """Load packs (shipped and/or from ``dirs``) and lint them; returns the packs and every problem."""
     packs, errors = load_packs(dirs, include_shipped=include_shipped)
-    return packs, errors + lint_packs(packs)
+    return packs, errors + lint_packs(packs, every_engine)
 
 
-def lint_packs(packs: list[Pack]) -> list[PolicyError]:
-    """Pack-level problems: unused parameters, rules without test files, statuses no case covers."""
+def lint_packs(packs: list[Pack], every_engine: bool = True) -> list[PolicyError]:
+    """Pack-level problems: unused parameters, rules without test files, statuses no case covers, and (with
+    ``every_engine``) cases an engine decides differently from the reference evaluator."""
     problems: list[PolicyError] = []
+    if every_engine and packs:
+        engines = CaseEngines(packs)
+        try:
+            files = {r.id: r.file for p in packs for r in p.rules}
+            for rule_id, why in engines.refused.items():
+                problems.append(PolicyError(f"durable-rules cannot run this rule ({why}); --engine auto decides it "
+                                            "with the reference evaluator, --engine durable refuses the pack",
+                                            files[rule_id], 1, 1, severity="warning"))
+            for rule_id, why in engines.not_vectorised.items():
+                problems.append(PolicyError(f"the vectorised backend does not evaluate {rule_id} ({why}); in memory "
+                                            "the reference decides it, a streamed or Dask check refuses the pack",
+                                            files[rule_id], 1, 1, severity="warning"))
+            for pack in packs:
+                for tf in pack.test_files:
+                    problems += disagreements(tf, packs, engines)
+        finally:
+            engines.close()
     for pack in packs:
         used = {name for r in pack.rules for node in r.nodes() for name in params_used(node)}
         for name in pack.parameters:

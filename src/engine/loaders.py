@@ -22,6 +22,7 @@ import io
 import itertools
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +30,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
+from .docparse import json_number, limited_yaml_loader, too_deep_reason, yaml_plain, json_value_end
 from .errors import FatalError, RecordError, RecordWarning
+from .limits import DEFAULT_LIMITS, Limits, check_input, limit_error
 from .messages import msg
-from .records import RECORD_TYPES, ROW_PROBLEM, Dataset, field_kinds, validate_rows
+from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, UnreadableRow, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
@@ -127,12 +130,13 @@ class RawInput:
         self.sources[record_type] = source
 
 
-def load_dataset(path: str | Path, header_row: int | None = None) -> Dataset:
+def load_dataset(path: str | Path, header_row: int | None = None, limits: Limits = DEFAULT_LIMITS) -> Dataset:
     """Load and validate the dataset at ``path`` (file or directory); every problem names its place.
 
-    ``header_row`` (1-based) names the header row of every sheet or CSV file; by default it is found.
+    ``header_row`` (1-based) names the header row of every sheet or CSV file; by default it is found. Input over
+    one of ``limits`` is refused in one line (engine.limits).
     """
-    got = read_input(path, header_row)
+    got = read_input(path, header_row, limits)
     ds = validate_rows(got.raw, got.warnings)
     order = {t: i for i, t in enumerate(RECORD_TYPES)}  # as the streamed check sorts them
     ds.errors = sorted(got.errors + locate(ds.errors, got.sources),
@@ -141,28 +145,31 @@ def load_dataset(path: str | Path, header_row: int | None = None) -> Dataset:
     return ds
 
 
-def read_raw(path: str | Path, header_row: int | None = None) -> tuple[RawRows, list[RecordWarning]]:
+def read_raw(path: str | Path, header_row: int | None = None,
+             limits: Limits = DEFAULT_LIMITS) -> tuple[RawRows, list[RecordWarning]]:
     """Read the raw rows of every record type and the loader's warnings (see :func:`read_input`)."""
-    got = read_input(path, header_row)
+    got = read_input(path, header_row, limits)
     return got.raw, got.warnings
 
 
-def read_input(path: str | Path, header_row: int | None = None) -> RawInput:
-    """Read a dataset's raw rows, choosing the reader from the path; FatalError when nothing can be read."""
+def read_input(path: str | Path, header_row: int | None = None, limits: Limits = DEFAULT_LIMITS) -> RawInput:
+    """Read a dataset's raw rows, choosing the reader from the path; FatalError when nothing can be read, or
+    when the input is over one of ``limits`` or not a regular file (a FIFO, a device)."""
     p = Path(path)
     if not p.exists():
         raise FatalError(msg("file.not_found", path=p))
+    check_input(p, limits)
     if p.is_dir():
         return _read_dir(p, header_row)
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(p, header_row)
+        return _read_xlsx(p, header_row, limits)
     if suffix == ".csv":
         return _read_dir(p.parent, header_row, only=p)
     if suffix == ".parquet":
         return _read_dir(p.parent, header_row, only=p)
     if suffix in (".json", ".yaml", ".yml"):
-        return _read_document(p, suffix)
+        return _read_document(p, suffix, limits)
     raise FatalError(msg("file.unknown_format", path=p, suffix=suffix or msg("word.no_extension")))
 
 
@@ -369,12 +376,13 @@ def _pairs(pairs: list[tuple[Any, Any]]) -> _Obj:
     return obj
 
 
-def _json_records(text: str, p: Path) -> tuple[list[tuple[str, int, Any]], list[str]]:
+def _json_records(text: str, p: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[list[tuple[str, int, Any]], list[str]]:
     """The top-level (key, line, value) triples of a JSON document, each list item's line in ``lines``.
 
-    Decoded with the standard library, item by item, so that each record's line is known.
+    Decoded with the standard library, item by item, so that each record's line is known. Numbers are exact
+    (a 5,000-digit integer too); a record nested deeper than ``limits.nesting`` is an :class:`UnreadableRow`.
     """
-    dec = json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_pairs)
+    dec = json.JSONDecoder(parse_float=Decimal, parse_int=json_number, object_pairs_hook=_pairs)
     ws = " \t\r\n"
 
     def skip(i: int) -> int:
@@ -411,7 +419,12 @@ def _json_records(text: str, p: Path) -> tuple[list[tuple[str, int, Any]], list[
                     else:
                         while True:
                             item_line = text.count("\n", 0, i) + 1
-                            value, i = dec.raw_decode(text, i)
+                            try:
+                                value, i = dec.raw_decode(text, i)
+                                if _depth_over(value, limits.nesting - 2):
+                                    value = UnreadableRow(too_deep_reason(limits))
+                            except RecursionError:  # too deep for the parser: this record alone is rejected
+                                value, i = UnreadableRow(too_deep_reason(limits)), json_value_end(text, i, dec)
                             items.append((item_line, value))
                             i = skip(i)
                             if text[i:i + 1] == ",":
@@ -451,14 +464,10 @@ class _Lines(list):  # type: ignore[type-arg]
 
 
 def _yaml_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    """A YAML node's value; a scalar the YAML library cannot construct (a date 2021-02-30) as its text, for the
-    record validator to reject with the field named."""
-    try:
-        return loader.construct_object(node, deep=True)
-    except ValueError:
-        if isinstance(node, yaml.ScalarNode):
-            return node.value
-        raise
+    """A YAML node's value with every scalar as the text written (``None`` for a plain null), as a CSV cell is:
+    money ``1234567890123456.78`` stays exact, an id ``007``, ``0x1F``, ``1e3`` or ``true`` stays that text, a date
+    2021-02-30 is rejected by the record validator with the field named (engine.docparse.yaml_plain)."""
+    return yaml_plain(node)
 
 
 def _yaml_record(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -466,13 +475,14 @@ def _yaml_record(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     if not isinstance(node, yaml.MappingNode):
         return _yaml_value(loader, node)
     loader.flatten_mapping(node)
-    return _pairs([(str(_yaml_value(loader, k)), _yaml_value(loader, v)) for k, v in node.value])
+    row = _pairs([(str(_yaml_value(loader, k)), _yaml_value(loader, v)) for k, v in node.value])
+    return UnreadableRow(too_deep_reason(loader.limits)) if _depth_over(row, 10**9) is None else row
 
 
-def _yaml_entries(text: str) -> tuple[Any, list[tuple[str, int, Any]]]:
+def _yaml_entries(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[tuple[str, int, Any]]]:
     """A YAML document's top-level (key, line, value) triples, each list item's line in ``lines`` (as for JSON);
-    the document itself when it is not a mapping."""
-    loader = yaml.SafeLoader(text)
+    the document itself when it is not a mapping. Aliases' expansion is counted and nesting bounded."""
+    loader = limited_yaml_loader(text, limits)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -491,14 +501,32 @@ def _yaml_entries(text: str) -> tuple[Any, list[tuple[str, int, Any]]]:
         loader.dispose()
 
 
-def _read_document(p: Path, suffix: str) -> RawInput:
+def _depth_over(value: Any, limit: int) -> bool | None:
+    """Whether ``value`` nests deeper than ``limit`` (counted without recursion); None when it holds a collection
+    the YAML composer did not compose (deeper than the limit there)."""
+    from .docparse import TooDeep
+
+    todo: list[tuple[Any, int]] = [(value, 0)]
+    over = False
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, TooDeep):
+            return None
+        if isinstance(v, (dict, list)):
+            if d + 1 > limit:
+                over = True
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return over
+
+
+def _read_document(p: Path, suffix: str, limits: Limits = DEFAULT_LIMITS) -> RawInput:
     data = _read_bytes(p)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FatalError(msg("file.not_utf8", path=p, byte=exc.start, reason=exc.reason)) from None
     if suffix == ".json":
-        entries, _ = _json_records(text, p)
+        entries, _ = _json_records(text, p, limits)
         if entries and entries[0][0] == "" and entries[0][1] == 0:
             doc: Any = entries[0][2]
             entries = []
@@ -506,7 +534,7 @@ def _read_document(p: Path, suffix: str) -> RawInput:
             doc = {}
     else:
         try:
-            doc, entries = _yaml_entries(text)
+            doc, entries = _yaml_entries(text, limits)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
@@ -542,6 +570,9 @@ def _read_document(p: Path, suffix: str) -> RawInput:
         item_lines = getattr(rows, "lines", None) or [line] * len(rows)
         out = []
         for r, item_line in zip(rows, item_lines):
+            if isinstance(r, UnreadableRow):  # nested too deep: rejected by validation with its reason
+                out.append(r)
+                continue
             if not isinstance(r, dict):  # an item that is not an object rejects itself, not the dataset
                 out.append({ROW_PROBLEM: (None, r, msg("loader.record_not_object"))})
                 continue
@@ -932,20 +963,46 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
+# what openpyxl raises for a damaged workbook: zip and inflate errors, malformed XML (a SyntaxError), bad values
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, TypeError, AttributeError,
+                IndexError, SyntaxError)
+
+
+def _xlsx_problem(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+class _CellBudget:
+    """Counts the cells read from a workbook (a forged sheet dimension pads every row) against the limit."""
+
+    def __init__(self, p: Path, limits: Limits):
+        self.p, self.limits, self.read = p, limits, 0
+
+    def rows(self, rows: Iterable[tuple[Any, ...]], sheet: str) -> Iterator[tuple[Any, ...]]:
+        """The rows, refused in one line once the cells read pass ``limits.xlsx_cells``."""
+        for cells in rows:
+            self.read += max(1, len(cells))
+            if self.read > self.limits.xlsx_cells:
+                raise limit_error(f"{self.p} [{sheet}]", "xlsx_cells", self.limits)
+            yield cells
+
+
+def _read_xlsx(p: Path, header_row: int | None, limits: Limits = DEFAULT_LIMITS) -> RawInput:
     import openpyxl  # imported here: only workbooks need it
 
+    formulas = None
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
         # formulas are read only when a sheet holds one: a formula without a saved result reads as an empty cell
         formulas = openpyxl.load_workbook(p, read_only=True, data_only=False) if _has_formulas(p) else None
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
+    except _XLSX_ERRORS as exc:
+        raise FatalError(msg("file.bad_xlsx", path=p, problem=_xlsx_problem(exc))) from None
     got = RawInput()
+    budget = _CellBudget(p, limits)
     try:
         for ws, wf in zip(wb.worksheets, formulas.worksheets if formulas else [None] * len(wb.worksheets)):
             record_type = record_type_of(ws.title)
-            rows, source, warnings = _read_sheet(ws, wf, record_type or ws.title, header_row)
+            rows, source, warnings = _read_sheet(ws, wf, record_type or ws.title, header_row, budget)
             if record_type is None:
                 if rows and not is_info_sheet(ws.title):
                     span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows)))
@@ -954,8 +1011,8 @@ def _read_xlsx(p: Path, header_row: int | None) -> RawInput:
             if record_type not in got.sources:
                 got.warnings += warnings
             got.add(record_type, rows, source, msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows))) if rows else "")
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise FatalError(msg("file.bad_xlsx", path=p, problem=f"{type(exc).__name__}: {exc}")) from None
+    except _XLSX_ERRORS as exc:  # a broken part found while reading a sheet (malformed XML, a bad cell)
+        raise FatalError(msg("file.bad_xlsx", path=p, problem=_xlsx_problem(exc))) from None
     finally:
         wb.close()
         if formulas is not None:
@@ -978,12 +1035,14 @@ def _has_formulas(p: Path) -> bool:
     return False
 
 
-def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None
+def _read_sheet(ws: Any, wf: Any, record_type: str, header_row: int | None, budget: _CellBudget | None = None
                 ) -> tuple[list[dict[str, Any]], Source, list[RecordWarning]]:
     """One sheet's rows by field, its source (each row's spreadsheet row, each field's column) and warnings."""
     source = Source(record_type, ws.title, "sheet", [])
     top = 1
-    values = ws.iter_rows(min_row=1, min_col=1, values_only=True)  # from A1: missing rows come as empty rows
+    values: Iterator[tuple[Any, ...]] = ws.iter_rows(min_row=1, min_col=1, values_only=True)  # from A1
+    if budget is not None:
+        values = budget.rows(values, ws.title)  # bounded: a forged dimension pads rows to 16,384 cells
     formula_rows = wf.iter_rows(min_row=1, min_col=1, values_only=True) if wf is not None else iter(())
     head: list[tuple[Any, ...]] = []
     for cells in values:

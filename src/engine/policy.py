@@ -27,7 +27,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PolicyError
+from .docparse import TOO_DEEP_TAG, YamlLimitError, limited_yaml_loader
+from .errors import FatalError, PolicyError
 from .expressions import (
     BOOL,
     DATE,
@@ -47,6 +48,7 @@ from .expressions import (
     record_t,
     template_nodes,
 )
+from .limits import DEFAULT_LIMITS, check_file_size
 from .records import RECORD_TYPES, field_kinds
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "Rule",
     "Criterion",
     "Parameter",
+    "ParamRange",
     "Expr",
     "load_packs",
     "load_pack",
@@ -107,6 +110,16 @@ class ParameterValueModel(_Strict):
     value: Any = None
 
 
+class RangeModel(_Strict):
+    """The values a number parameter may take (``--param`` refuses others unless told a what-if goes beyond)."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+    citation: CitationModel | None = Field(
+        default=None, description="the sentence that sets the range; none when the range is the value's domain "
+                                  "(a ratio lies between 0 and 1, an amount is not negative)")
+
+
 class ParameterModel(_Strict):
     """A dated parameter with its legal reference (OpenFisca style)."""
 
@@ -115,6 +128,7 @@ class ParameterModel(_Strict):
     unit: str | None = None
     values: list[ParameterValueModel] = Field(min_length=1)
     citation: CitationModel
+    range: RangeModel | None = None
 
 
 class PackModel(_Strict):
@@ -245,6 +259,19 @@ class Tpl:
 
 
 @dataclass(frozen=True)
+class ParamRange:
+    """The values a number parameter may take, and the citation that sets them (None: the value's domain)."""
+
+    min: Decimal | None
+    max: Decimal | None
+    citation: Citation | None
+
+    def contains(self, value: Decimal) -> bool:
+        """Whether ``value`` lies in the range, both ends included."""
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A compiled parameter: its dated values and citation."""
 
@@ -254,6 +281,7 @@ class Parameter:
     unit: str | None
     values: tuple[tuple[dt.date, Any], ...]
     citation: Citation
+    range: ParamRange | None = None
 
     def value_on(self, day: dt.date) -> Any:
         """The value in force on ``day``, or None when none is (not configured)."""
@@ -389,21 +417,26 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[Any, ...], Pos]]:
     """Load YAML keeping the position of every scalar, keyed by its path; floats become exact Decimals."""
     try:
+        check_file_size(path, DEFAULT_LIMITS)  # a FIFO or a huge file is refused, not read
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, FatalError) as exc:
         errors.append(PolicyError(f"cannot read: {exc}", str(path)))
         return None, {}
     lines = text.splitlines()
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = limited_yaml_loader(text)  # aliases' expansion counted, nesting bounded (DEFAULT_LIMITS)
         node = loader.get_single_node()
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        errors.append(PolicyError(f"malformed YAML: {getattr(exc, 'problem', exc)}", str(path),
+        what = exc.problem if isinstance(exc, YamlLimitError) else \
+            f"malformed YAML: {getattr(exc, 'problem', None) or exc}"
+        errors.append(PolicyError(str(what), str(path),
                                   mark.line + 1 if mark else 0, mark.column + 1 if mark else 0))
         return None, {}
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     positions: dict[tuple[Any, ...], Pos] = {}
 
     def convert(n: yaml.Node | None, p: tuple[Any, ...]) -> Any:
@@ -418,8 +451,11 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
         if isinstance(n, yaml.MappingNode):
             out = {}
             for k, v in n.value:
-                key = convert(k, p + ("<key>",))
-                where = positions.pop(p + ("<key>",))
+                key = convert(k, p + ("<key?>",))  # a scratch path: p + (name, "<key>") holds the keys kept
+                where = positions.pop(p + ("<key?>",))
+                if isinstance(key, (list, dict)):  # unhashable: only text keys are meaningful in a pack
+                    errors.append(PolicyError("a key must be text, not a list or mapping", str(path), *where[:2]))
+                    continue
                 if key in out:  # PyYAML would silently keep the last one: a condition lost without a word
                     errors.append(PolicyError(f"{'.'.join(map(str, p + (key,)))}: duplicate key {key!r} "
                                               f"(first at line {positions[p + (key, '<key>')][0]})",
@@ -438,7 +474,15 @@ def _load_yaml(path: Path, errors: list[PolicyError]) -> tuple[Any, dict[tuple[A
                 return _CONSTRUCTOR.construct_object(n, deep=True)
         if tag.endswith(":str"):
             return n.value
-        return _CONSTRUCTOR.construct_object(n, deep=True)
+        if tag == TOO_DEEP_TAG:
+            errors.append(PolicyError(f"nested deeper than {DEFAULT_LIMITS.nesting} levels", str(path), line, col))
+            return None
+        try:  # a 5,000-digit integer, 2021-02-30 or an unknown tag is an error at its place, not an exception
+            return _CONSTRUCTOR.construct_object(n, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
+            errors.append(PolicyError(f"cannot read the value {n.value[:40]!r} ({str(exc).splitlines()[0]})",
+                                      str(path), line, col))
+            return n.value
 
     return convert(node, ()), positions
 
@@ -537,7 +581,9 @@ def _pack_dirs(d: Path) -> list[Path]:
 def _digest(d: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in sorted(files):
-        h.update(str(f.relative_to(d)).encode())
+        if not f.is_file():  # a FIFO or device is reported by the loader, never read
+            continue
+        h.update(str(f.relative_to(d) if f.is_relative_to(d) else f).encode())
         h.update(b"\0")
         h.update(f.read_bytes())
         h.update(b"\0")
@@ -608,8 +654,9 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
         return None, errors + _model_errors(exc, PackModel, str(pack_file), positions, data)
     source_path = d / pm.document.source
     try:
+        check_file_size(source_path, DEFAULT_LIMITS)
         source = source_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, FatalError) as exc:
         errors.append(PolicyError(f"document.source: cannot read {source_path.name}: {exc}", str(pack_file),
                                   *_locate(positions, ("document", "source"))))
         source = ""
@@ -627,8 +674,20 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
         if source and not quote_in_source(p.citation.quote, source):
             errors.append(PolicyError(f"parameters.{name}.citation.quote is not found in {doc.source}", str(pack_file),
                                       *_locate(positions, ("parameters", name, "citation", "quote"))))
+        rng = None
+        if p.range is not None:
+            rng = ParamRange(p.range.min, p.range.max, cite(p.range.citation) if p.range.citation else None)
+            if p.range.citation and source and not quote_in_source(p.range.citation.quote, source):
+                errors.append(PolicyError(f"parameters.{name}.range.citation.quote is not found in {doc.source}",
+                                          str(pack_file), *_locate(positions, ("parameters", name, "range", "citation",
+                                                                               "quote"))))
+            for i, (_, value) in enumerate(values):
+                if isinstance(value, Decimal) and not rng.contains(value):
+                    errors.append(PolicyError(f"parameters.{name}.values.{i}.value: {value} is outside its range",
+                                              str(pack_file),
+                                              *_locate(positions, ("parameters", name, "values", i, "value"))))
         params[name] = Parameter(name, p.description, p.type, p.unit, tuple(sorted(values, key=lambda x: x[0])),
-                                 cite(p.citation))
+                                 cite(p.citation), rng)
     pack = Pack(pm.id, d, doc.number, doc.title, doc.issuer, doc.issued_on, doc.jurisdiction,
                 tuple(doc.region_prefixes), source, params, [], "", pm.notes)
     rule_files = sorted((d / "rules").glob("*.yaml"))

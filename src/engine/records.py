@@ -47,6 +47,7 @@ __all__ = [
     "readable_fields",
     "rejected_rows",
     "to_decimal",
+    "UnreadableRow",
     "ROW_PROBLEM",
     "MAX_CELL_CHARS",
     "half_width",
@@ -152,6 +153,12 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise InvalidOperation("a boolean is not a number")
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidOperation("not a finite number")
+        if value.is_zero():
+            return Decimal(0).copy_sign(value)  # 0E+999999999 is zero: its exponent is dropped
+        if abs(value.adjusted()) > 1000:  # 1E+999999999: no arithmetic on it (it would overflow); beyond every bound
+            return Decimal(f"1E{'+' if value.adjusted() > 0 else '-'}1000").copy_sign(value)
         return value
     if isinstance(value, int):
         return Decimal(value)
@@ -186,6 +193,9 @@ def _validator(kind: Kind) -> Callable[[Any], Any]:
     return validate
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any, kind: Kind) -> str:
     if isinstance(value, bool):
         raise _fail(kind)
@@ -195,6 +205,8 @@ def _text(value: Any, kind: Kind) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise _fail(kind)
+    if _SURROGATE.search(value):  # from a JSON/YAML escape such as \ud800: no UTF-8 encoding exists
+        raise _fail(kind, "a lone surrogate, not valid Unicode text")
     return half_width(value, alnum_only=True).strip()
 
 
@@ -743,6 +755,14 @@ class Dataset:
         return sum(len(v) for v in self.records.values())
 
 
+class UnreadableRow(dict):  # type: ignore[type-arg]
+    """A raw row a loader could not read (nested too deep, say): validation rejects it with ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
+
+
 def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[RecordWarning] = ()) -> Dataset:
     """Validate raw rows of every record type into a Dataset, collecting errors and warnings.
 
@@ -757,6 +777,9 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
         _warn_unknown_fields(ds, record_type, rows, kinds)
         seen: set[str] = set()
         for row_no, row in enumerate(rows, start=1):
+            if isinstance(row, UnreadableRow):
+                ds.errors.append(RecordError(row.reason, record_type, row_no, None, None, None))
+                continue
             word = is_total_row(row)
             if word is not None:
                 ds.warnings.append(total_row_warning(record_type, row_no, word))

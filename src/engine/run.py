@@ -20,10 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .backends import ENGINES, make_engine
-from .backends.durable_compile import CompileError, compile_rules
+from .backends import ENGINES, cheapest_engine, make_engine
+from .backends.durable_compile import compile_rules
 from .errors import FatalError
 from .evaluate import Trace, decide, parse_param_overrides
+from .limits import DEFAULT_LIMITS, Limits
 from .loaders import load_dataset
 from .messages import localise, msg
 from .policy import Pack, Rule, load_packs
@@ -53,6 +54,9 @@ class CheckResult:
     dataset: Dataset
     engine: str
     notes: list[str] = field(default_factory=list)
+    decided_by: dict[str, str] = field(default_factory=dict)
+    """Which engine decided each rule (a debug view, never in the document): with ``auto``, durable hands the
+    reference evaluator a rule its compiler refuses, and the vectorised backend a rule it does not vectorise."""
 
     @property
     def exit_code(self) -> int:
@@ -80,20 +84,23 @@ class Checker:
 
     # -- inputs ------------------------------------------------------------------------------------------------
 
-    def overrides(self, params: Sequence[str] | None) -> dict[str, Decimal]:
-        """``NAME=VALUE`` / ``PACK.NAME=VALUE`` what-if overrides, checked against the packs' parameters."""
+    def overrides(self, params: Sequence[str] | None, *, allow_out_of_range: bool = False) -> dict[str, Decimal]:
+        """``NAME=VALUE`` / ``PACK.NAME=VALUE`` what-if overrides, checked against the packs' parameters: their
+        type, unit and cited range (a value beyond the range only with ``allow_out_of_range``; the document of
+        a check with it then carries a warning)."""
         try:
-            return parse_param_overrides(list(params or []), self.packs)
+            return parse_param_overrides(list(params or []), self.packs, allow_out_of_range)
         except ValueError as exc:
             raise FatalError(msg("cli.param", problem=exc.args[0] if exc.args else str(exc))) from None
 
-    def load(self, source: Path | str, *, header_row: int | None = None) -> Dataset:
+    def load(self, source: Path | str, *, header_row: int | None = None, limits: Limits = DEFAULT_LIMITS) -> Dataset:
         """The dataset at ``source`` (JSON/YAML file, XLSX workbook, CSV or Parquet directory), validated;
-        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default)."""
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default); input over
+        one of ``limits`` is refused (:class:`FatalError` naming the limit and ``--limit``)."""
         path = Path(source)
         if not path.exists():
             raise FatalError(msg("file.not_found", path=path))
-        return load_dataset(path, header_row=header_row)
+        return load_dataset(path, header_row=header_row, limits=limits)
 
     def rule(self, rule_id: str) -> tuple[Pack, Rule]:
         """The pack and rule with this id; :class:`FatalError` with a suggestion when there is none."""
@@ -109,11 +116,14 @@ class Checker:
     # -- checks ------------------------------------------------------------------------------------------------
 
     def choose_engine(self, engine: str, source: Path | Dataset | None = None) -> str:
-        """The engine ``auto`` stands for on this input: vectorised above AUTO_THRESHOLD_BYTES, durable below."""
+        """The engine ``auto`` stands for on this input, by measured cost: vectorised above AUTO_THRESHOLD_BYTES of
+        files; for a loaded dataset :func:`engine.backends.cheapest_engine` (durable-rules for a case-sized one)."""
         if engine not in ENGINE_CHOICES:
             raise FatalError(msg("cli.unknown_engine", engine=engine, engines=", ".join(ENGINE_CHOICES)))
         if engine != "auto":
             return engine
+        if isinstance(source, Dataset):
+            return cheapest_engine(source)
         if not isinstance(source, Path):
             return "durable"
         files = [f for f in source.iterdir() if f.is_file()] if source.is_dir() else [source]
@@ -121,56 +131,80 @@ class Checker:
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
-              engine: str = "auto", lang: str = "zh", header_row: int | None = None) -> CheckResult:
+              engine: str = "auto", lang: str = "zh", header_row: int | None = None,
+              limits: Limits = DEFAULT_LIMITS) -> CheckResult:
         """Decide every rule of every pack for every accepted record of ``dataset``.
 
         ``lang`` ('zh' or 'en') is the language of the document's error and warning messages and of the notes;
-        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default).
+        ``header_row`` (1-based) names the header row of every sheet or CSV file (found by default); input over
+        one of ``limits`` is refused.
         """
-        result = self._check(dataset, as_of=as_of, params=params, engine=engine, header_row=header_row)
+        result = self._check(dataset, as_of=as_of, params=params, engine=engine, header_row=header_row,
+                             limits=limits)
         for key in ("errors", "warnings"):
             result.document[key] = localise(result.document[key], lang)
         result.notes = [localise(n, lang) for n in result.notes]
         return result
 
     def _check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None,
-               engine: str, header_row: int | None = None) -> CheckResult:
+               engine: str, header_row: int | None = None, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
         source = Path(dataset) if isinstance(dataset, (str, Path)) else None
-        ds = self.load(source, header_row=header_row) if source is not None else dataset
+        ds = self.load(source, header_row=header_row, limits=limits) if source is not None else dataset
         assert isinstance(ds, Dataset)
         chosen = self.choose_engine(engine, source)
+        if engine == "auto" and chosen == "durable":
+            chosen = self.choose_engine(engine, ds)  # the records counted: durable for a case-sized one only
         overrides = dict(params or {})
         notes: list[str] = []
+        rule_ids = [r.id for p in self.packs for r in p.rules]
         if chosen == "durable":
             from .backends.durable import DurableCrashed, evaluate_isolated
 
-            self.require_engine("durable")
+            if engine != "auto":
+                self.require_engine("durable")
+            refused = compile_rules(self.packs).refused  # auto: the reference decides these rules
+            decided = {r: "reference" if r in refused else "durable" for r in rule_ids}
             try:
-                return CheckResult(evaluate_isolated(self.packs, ds, as_of, overrides), ds, "durable")
+                return CheckResult(self._warn_params(evaluate_isolated(self.packs, ds, as_of, overrides, fallback=True),
+                                                     overrides), ds, "durable", decided_by=decided)
             except DurableCrashed as exc:
                 notes.append(msg("cli.durable_crashed", problem=str(exc)))
                 chosen = "reference"
         with make_engine(chosen, self.packs) as eng:  # type: ignore[attr-defined]
-            return CheckResult(eng.evaluate_dataset(ds, as_of, overrides), ds, chosen, notes)
+            document = self._warn_params(eng.evaluate_dataset(ds, as_of, overrides), overrides)
+            fallback = getattr(eng, "fallback_rules", {})
+            decided = {r: "reference" if r in fallback else chosen for r in rule_ids}
+            return CheckResult(document, ds, chosen, notes, decided)
+
+    def _warn_params(self, document: dict[str, Any], overrides: Mapping[str, Decimal]) -> dict[str, Any]:
+        """The document, its warnings led by one per override beyond its parameter's cited range."""
+        from .params import override_warnings
+
+        beyond = [w.as_dict() for w in override_warnings(dict(overrides), self.packs)]
+        if beyond:
+            document["warnings"] = beyond + document["warnings"]
+        return document
 
     def require_engine(self, engine: str) -> None:
-        """:class:`FatalError` in one line when ``engine`` cannot run these packs."""
+        """:class:`FatalError` in one line, naming the rule, when ``engine`` cannot run these packs (``auto`` then
+        decides that rule with the reference evaluator)."""
         if engine == "durable":
-            try:
-                compile_rules(self.packs)
-            except CompileError as exc:
-                raise FatalError(msg("cli.cannot_run", engine="durable", problem=str(exc))) from None
+            refused = compile_rules(self.packs).refused
+            if refused:
+                why = next(iter(refused.values()))
+                more = f" (+{len(refused) - 1})" if len(refused) > 1 else ""
+                raise FatalError(msg("cli.cannot_run", engine="durable", problem=why + more))
 
     def check_stream(self, source: Path, output: Path, fmt: str, *, as_of: dt.date,
                      params: Mapping[str, Decimal] | None = None, chunk_size: int = 50_000,
                      workers: int | None = None, progress: bool | None = None, lang: str = "zh",
-                     header_row: int | None = None) -> Any:
+                     header_row: int | None = None, limits: Limits = DEFAULT_LIMITS) -> Any:
         """The vectorised check of a CSV/Parquet directory in bounded memory, written to ``output``
         (``csv``, ``jsonl`` or ``parquet``); returns :class:`engine.stream.StreamResult`."""
         from .stream import check_stream
 
         return check_stream(source, self.packs, as_of, dict(params or {}), output, fmt, chunk_size,
-                            progress=progress, workers=workers, lang=lang, header_row=header_row)
+                            progress=progress, workers=workers, lang=lang, header_row=header_row, limits=limits)
 
     def check_dask(self, source: Path, output: Path, scheduler: Any, *, as_of: dt.date,
                    params: Mapping[str, Decimal] | None = None, partitions: int | None = None,
@@ -182,10 +216,10 @@ class Checker:
                           lang=lang, header_row=header_row)
 
     def explain(self, dataset: Dataset | Path | str, rule_id: str, subject_id: str, *, as_of: dt.date,
-                params: Mapping[str, Decimal] | None = None) -> Trace:
+                params: Mapping[str, Decimal] | None = None, limits: Limits = DEFAULT_LIMITS) -> Trace:
         """The recorded trace of one decision; :class:`FatalError` when the subject is not an accepted record."""
         pack, rule = self.rule(rule_id)
-        ds = self.load(dataset) if isinstance(dataset, (str, Path)) else dataset
+        ds = self.load(dataset, limits=limits) if isinstance(dataset, (str, Path)) else dataset
         record = ds.by_id(rule.subject, subject_id)
         if record is None:
             rejected = [e for e in ds.errors if e.record_type == rule.subject and e.id == subject_id]

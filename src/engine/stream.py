@@ -42,14 +42,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .backends.vectorised import DecisionColumns, VectorisedEngine, _fixed, _mul, _round_half_up, decide_rule
+from .backends.vectorised import (DecisionColumns, Unsupported, VectorisedEngine, _fixed, _mul, _round_half_up,
+                                  decide_rule)
 from .backends.vectorised import rejected_columns, taint_columns
 from .columns import SPACE_CHARS, Column, Table, empty_table
 from .decisions import STATUSES, money
 from .errors import EvaluationError, FatalError, RecordError, RecordWarning
+from .limits import DEFAULT_LIMITS, Limits, check_stream_file
 from .loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
                       parquet_text_columns, plan_files, record_type_of)
 from .messages import localise, msg
+from .partition import PLACEMENT, PartitionPlan, plan_for
 from .policy import Pack
 from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
 from .rejected import EMPTY, TableSource, taint
@@ -67,9 +70,7 @@ ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name",
                            ("amount_min", pa.string()), ("amount_max", pa.string())])
 _FILTERED_COLUMNS = {"rule_id", "subject_type", "subject_id", "status", "effect", "group", "id", "period"}
 _DISTINCT_COLUMNS = {"subject_id", "reasons", "amount", "amount_min", "amount_max", "id"}
-BY_ENTERPRISE = {"enterprises": "id", "agreements": "enterprise_id", "internship_payments": "enterprise_id",
-                 "practice_expenses": "enterprise_id", "certificates": "enterprise_id",
-                 "land_applications": "enterprise_id", "graduates": "id"}
+BY_ENTERPRISE = {rtype: by for rtype, by in PLACEMENT.items() if by is not None}  # schools: kept whole
 
 
 @dataclass
@@ -86,8 +87,9 @@ class StreamResult:
     lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
 
-def input_files(path: Path) -> dict[str, Path]:
-    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases)."""
+def input_files(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Path]:
+    """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases); a FIFO or
+    device is refused, and a CSV header over ``limits`` (line length, columns) too."""
     if not path.is_dir():
         raise FatalError(msg("stream.not_dir", path=path))
     out: dict[str, Path] = {}
@@ -98,6 +100,8 @@ def input_files(path: Path) -> dict[str, Path]:
                 out[rtype] = f
     if not out:
         raise FatalError(msg("stream.no_files", path=path))
+    for f in out.values():
+        check_stream_file(f, limits)
     return out
 
 
@@ -149,6 +153,7 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
     try:
         if path.suffix.lower() == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                batch.validate(full=True)  # Parquet does not check its strings: invalid UTF-8 stops here, in one line
                 cols = parquet_text_columns(pa.Table.from_batches([batch]), rtype, path.name) if rtype else \
                     text_columns(batch)
                 stats.rows += batch.num_rows
@@ -166,6 +171,11 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
             for batch in reader:
                 yield layout_columns(layout, batch, stats)
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
+        if "straddl" in str(exc):  # one line longer than a read block: bounded, and the option that raises it
+            block = max(1 << 20, rows * 120)
+            raise FatalError(f"{path}: 有一行超过流式读取块大小 {block:,} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
+                             f"chunk-size）/ a line longer than the streaming read block of {block:,} bytes; raise it "
+                             "with --chunk-size (block = 120 bytes x chunk size)") from None
         raise unreadable(path, exc) from None
 
 
@@ -462,6 +472,7 @@ class RunningSummary:
         self.counts: dict[str, Counter[str]] = {rid: Counter() for rid, _ in self.rules}
         self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
+        self.error_rows: dict[tuple[str, str], int] = {}  # (rule id, subject id) of an evaluation error -> its row
         self.accepted_rejected: set[tuple[str, str]] = set()  # (type, id) of rejected records an accepted one has
 
     def add(self, batch: DecisionColumns) -> None:
@@ -495,6 +506,7 @@ class RunningSummary:
             for name, total in other.totals[rid].items():
                 self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + total
         self.missing.update(other.missing)
+        self.error_rows.update(other.error_rows)
         self.accepted_rejected |= other.accepted_rejected
 
     def result(self) -> dict[str, Any]:
@@ -640,13 +652,20 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
 
 
 def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
-                     rejected: list[Rejected] | None = None
+                     rejected: list[Rejected] | None = None, *, plan: PartitionPlan, whole: bool = False
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
     """One partition's tables (with the whole schools table), the subject types it decides, and its record errors
-    and warnings (the schools' own are reported once, not per partition); ``validated`` None: the schools' partition.
+    and warnings (the schools' own are reported once, not per partition).
+
+    ``whole`` (or ``validated`` None): the whole partition, which decides the plan's whole-partition rules (the
+    schools', and those whose lookups cross partitions) over the entire tables of the types they read
+    (``validated``); those records' errors and warnings are reported by the partitions that hold them.
     """
-    if validated is None:
-        return {**{t: empty_table(t) for t in RECORD_TYPES}, "schools": schools}, {"schools"}, [], []
+    if whole or validated is None:
+        tables, _, _ = finish_tables(validated or {}, known_ids={"schools": schools.columns["id"]},
+                                     duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
+        tables["schools"] = schools
+        return tables, plan.subjects(True), [], []
     tables, errors, warnings = finish_tables(validated, known_ids={"schools": schools.columns["id"]},
                                              duplicate_of=duplicate_of, rejected=rejected_rows(rejected or []))
     tables["schools"] = schools
@@ -654,22 +673,26 @@ def partition_tables(validated: dict[str, Validated] | None, schools: Table, dup
             [w for w in warnings if w.record_type != "schools"])
 
 
-def _decide_partition(spills: dict[str, list[tuple[str, int, int]]] | None, school_file: tuple[str, int],
+def _decide_partition(spills: dict[str, list[tuple[str, int, int]]], whole: bool, school_file: tuple[str, int],
                       duplicate_of: dict[str, np.ndarray], packs: list[Pack], as_of: dt.date,
                       overrides: dict[str, Decimal] | None, out: RowWriter, rollups: RowWriter,
                       rejected: list[Rejected] | None = None
                       ) -> tuple[int, RunningSummary, list[Any], list[RecordWarning]]:
-    """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``spills`` None: the schools').
+    """One partition's decisions and roll-ups appended to ``out`` and ``rollups`` (``whole``: the whole partition,
+    ``spills`` then holding every row of the types its rules read).
 
     ``school_file`` is the Arrow file of the whole schools table and its rows, mapped here (not sent to each task).
 
     In a worker process the writers are Arrow stream files of its own, closed here; the parent copies them.
     """
     schools = _spilled_rows("schools", [(school_file[0], 0, school_file[1])])
-    validated = None if spills is None else {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
-    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected)
+    validated = {rtype: Validated(_spilled_rows(rtype, s)) for rtype, s in spills.items()}
+    plan = plan_for(packs)
+    tables, subjects, errors, warnings = partition_tables(validated, schools, duplicate_of, rejected, plan=plan,
+                                                          whole=whole)
     summary = RunningSummary(packs)
-    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected)
+    decided = decide_tables(tables, subjects, packs, as_of, overrides, out, rollups, summary, errors, rejected,
+                            rule_ids=plan.rules(whole))
     if out.fmt == "arrows":
         out.close()
         rollups.close()
@@ -697,13 +720,15 @@ def _handover_dir() -> str | None:
 
 def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None,
                  output: Path, fmt: str, chunk_enterprises: int = 50_000, progress: bool | None = None,
-                 workers: int | None = None, header_row: int | None = None, lang: str = "zh") -> StreamResult:
+                 workers: int | None = None, header_row: int | None = None, lang: str = "zh",
+                 limits: Limits = DEFAULT_LIMITS) -> StreamResult:
     """Check a directory of CSV/Parquet files in partitions of about ``chunk_enterprises`` enterprises.
 
     ``workers`` processes (default: one per CPU; 1 runs everything in this process) validate batches and decide
     partitions side by side; this process reads the files and writes the outputs in partition order, so the
     files are the same whatever the number of workers.
     """
+    input_files(path, limits)  # FIFOs, devices and CSV headers over a limit are refused before any file is read
     plan = plan_files(path, header_row)
     files = plan.files
     res = StreamResult()
@@ -795,13 +820,16 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     bar = _Progress(progress, parts + 1, "deciding")
     inline = isinstance(pool, _Inline)
     handover = Path(tempfile.mkdtemp(prefix="chanjiao-", dir=_handover_dir())) if not inline else tmp
-    jobs: list[dict[str, list[tuple[str, int, int]]] | None] = [None]  # the schools first
+    # the whole partition first (the schools' rules, and rules whose lookups cross partitions, over whole tables)
+    jobs: list[tuple[dict[str, list[tuple[str, int, int]]], bool]] = [
+        ({rtype: [(path, 0, int(c.sum())) for path, c in spills[rtype]]
+          for rtype in sorted(plan_for(packs).reads_whole()) if spills[rtype]}, True)]
     for p in range(parts):
         part_spills = {}
         for rtype, batches_of in spills.items():
             if rtype != "schools" and sum(int(c[p]) for _, c in batches_of):  # as if the type had no file
                 part_spills[rtype] = [(path, int(c[:p].sum()), int(c[p])) for path, c in batches_of]
-        jobs.append(part_spills)
+        jobs.append((part_spills, False))
     running: deque[tuple[Future, Path, Path]] = deque()
     try:
         for k, job in enumerate(jobs):
@@ -810,7 +838,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
             else:
                 sinks = (RowWriter(handover / f"decisions-{k}.arrows", "arrows"),
                          RowWriter(handover / f"rollups-{k}.arrows", "arrows"))
-            running.append((pool.submit(_decide_partition, job, school_file, duplicate_of, packs, as_of, overrides,
+            running.append((pool.submit(_decide_partition, *job, school_file, duplicate_of, packs, as_of, overrides,
                                         *sinks, rejected), sinks[0].path, sinks[1].path))
             # a few partitions ahead of the writing, so finished ones do not pile up
             while running and (len(running) > 2 * workers or k == len(jobs) - 1):
@@ -840,8 +868,9 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
 def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack], as_of: dt.date,
                   overrides: dict[str, Decimal] | None, out: "RowWriter", rollups: "RowWriter",
                   summary: "RunningSummary", errors: list[RecordError | EvaluationError],
-                  rejected: list[Rejected] | None = None) -> int:
-    """Decide every rule whose subject is in ``subjects`` over one partition's tables; the number of decisions.
+                  rejected: list[Rejected] | None = None, *, rule_ids: set[str] | None = None) -> int:
+    """Decide every rule whose subject is in ``subjects`` (and, given ``rule_ids``, whose id is there: the partition
+    plan's share) over one partition's tables; the number of decisions.
 
     Decisions and roll-ups are appended to the writers, counts and totals to ``summary``, division-by-zero
     errors to ``errors``. Decisions that the run's ``rejected`` records could change are undetermined
@@ -856,9 +885,12 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
                                       and r.id is not None and source.has(r.record_type, r.id)}
     for pack in packs:
         for rule in pack.rules:
-            if rule.subject not in subjects:
+            if rule.subject not in subjects or (rule_ids is not None and rule.id not in rule_ids):
                 continue
-            batch = decide_rule(rule, pack, tables, as_of, overrides)
+            try:
+                batch = decide_rule(rule, pack, tables, as_of, overrides)
+            except Unsupported as exc:  # met only on these data (the engine found none when it was built)
+                raise FatalError(msg("stream.fallback", rules=f"{rule.id} ({exc})")) from None
             if found is not None:
                 taint_columns(batch, found)
             if len(batch):
@@ -870,6 +902,8 @@ def decide_tables(tables: dict[str, Table], subjects: set[str], packs: list[Pack
             decided += len(batch)
             errors += [EvaluationError(msg("eval.division_by_zero"), rule.id, str(batch.subject_ids[r]))
                        for r in batch.error_rows]
+            rows = tables[rule.subject].rows  # where each is in the input: the document orders errors by it
+            summary.error_rows.update({(rule.id, str(batch.subject_ids[r])): int(rows[r]) for r in batch.error_rows})
     return decided
 
 
@@ -899,7 +933,10 @@ def finish_result(res: StreamResult, summary: "RunningSummary", output: Path, ro
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     rec_errors = sorted((e for e in res.errors if isinstance(e, RecordError)),
                         key=lambda e: (order.get(e.record_type, -1), e.row or 0))
-    ev_errors = [e for e in res.errors if isinstance(e, EvaluationError)]
+    rank = {rid: i for i, (rid, _) in enumerate(summary.rules)}  # the document's order: rule, then input row
+    ev_errors = sorted((e for e in res.errors if isinstance(e, EvaluationError)),
+                       key=lambda e: (rank.get(e.rule_id or "", 0), summary.error_rows.get((e.rule_id or "",
+                                                                                          e.subject_id or ""), 0)))
     res.errors = [*rec_errors, *ev_errors]
     res.warnings.sort(key=lambda w: (order.get(w.record_type, -1), w.row or 0))
     Path(f"{stem}.summary.json").write_text(json.dumps(res.summary, ensure_ascii=False, indent=2) + "\n",

@@ -364,11 +364,12 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
     return tables, errors, warnings
 
 
-def csv_text_options(path: Path) -> Any:
-    """Arrow CSV options that read every column of ``path`` as text, empty cells as ""."""
+def csv_text_options(path: Path, block_size: int = 1 << 20) -> Any:
+    """Arrow CSV options that read every column of ``path`` as text, empty cells as "" (the header is read with
+    the caller's ``block_size``, so a first row as long as the caller accepts does not stop it)."""
     import pyarrow.csv as pacsv
 
-    header = pacsv.open_csv(path).schema.names
+    header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block_size)).schema.names
     return pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
                                 quoted_strings_can_be_null=False)
 

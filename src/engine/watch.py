@@ -14,18 +14,20 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from .backends import Engine
 from .decisions import Decision
+from .docparse import json_number
 from .errors import EvaluationError, FatalError
+from .limits import DEFAULT_LIMITS, Limits
 from .expressions import Attr, Comp, Index, Name, Node, children
 from .messages import join, msg
 from .policy import Pack
 from .records import RECORD_TYPES, Dataset, RecordModel, Rejected, validate_rows
 from .rejected import DatasetSource, Taint, taint
 
-__all__ = ["Watcher", "ChangeError", "dependencies", "read_change"]
+__all__ = ["Watcher", "ChangeError", "dependencies", "read_change", "change_lines"]
 
 
 class ChangeError(ValueError):
@@ -40,6 +42,7 @@ class Dependencies:
     subject_types: set[str] = field(default_factory=set)
     lookups: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     indexes: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    everything: set[str] = field(default_factory=set)  # subject types any change may reach (a computed key)
 
 
 def dependencies(packs: list[Pack]) -> Dependencies:
@@ -53,28 +56,33 @@ def dependencies(packs: list[Pack]) -> Dependencies:
                 types[lk.name] = lk.record_type
                 key = lk.key.node
                 if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"):
-                    raise FatalError(msg("watch.lookup_key", rule=rule.id, lookup=lk.name, key=lk.key.text))
+                    deps.everything.add(rule.subject)  # which subjects a record reaches is not a field match
+                    continue
                 deps.lookups.setdefault(lk.record_type, set()).add((rule.subject, lk.by, key.name))
             for node in rule.nodes():
-                _indexes(node, types, deps)
+                if not _indexes(node, types, deps):
+                    deps.everything.add(rule.subject)
     return deps
 
 
-def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> None:
+def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> bool:
+    """Record the ``T[r.f]`` indexes under ``node``; False if one is keyed otherwise (then any change may reach)."""
     if isinstance(node, Comp):
         inner = dict(types)
         if isinstance(node.iterable, Name) and node.iterable.name in types:
             inner[node.var] = types[node.iterable.name]
-        for part in (node.elem, node.cond):
-            if part is not None:
-                _indexes(part, inner, deps)
-        _indexes(node.iterable, types, deps)
-        return
-    if isinstance(node, Index) and isinstance(node.obj, Name) and isinstance(node.key, Attr) \
-            and isinstance(node.key.obj, Name) and node.key.obj.name in types:
-        deps.indexes.setdefault(node.obj.name, set()).add((types[node.key.obj.name], node.key.name))
-    for child in children(node):
-        _indexes(child, types, deps)
+        else:
+            inner.pop(node.var, None)
+        return all([_indexes(part, inner, deps) for part in (node.elem, node.cond) if part is not None]
+                   + [_indexes(node.iterable, types, deps)])
+    ok = True
+    if isinstance(node, Index):
+        if isinstance(node.obj, Name) and isinstance(node.key, Attr) \
+                and isinstance(node.key.obj, Name) and node.key.obj.name in types:
+            deps.indexes.setdefault(node.obj.name, set()).add((types[node.key.obj.name], node.key.name))
+        else:
+            ok = False
+    return all([_indexes(child, types, deps) for child in children(node)]) and ok
 
 
 class Watcher:
@@ -148,6 +156,8 @@ class Watcher:
             if (rec.record_type, rec.id) in seen:
                 continue
             seen.add((rec.record_type, rec.id))
+            for subject_type in self.deps.everything:
+                out.update((subject_type, subject.id) for subject in self.dataset.records[subject_type])
             if rec.record_type in self.deps.subject_types:
                 out.add((rec.record_type, rec.id))
             for subject_type, by, subject_field in self.deps.lookups.get(rec.record_type, ()):
@@ -164,7 +174,7 @@ class Watcher:
         if op == "upsert":
             ds = validate_rows({record_type: [record]})
             if ds.errors:
-                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=e.value)
+                raise ChangeError(join([msg("watch.field", field=e.field, message=e.message, value=_shown(e.value))
                                         for e in ds.errors]))
             new = ds.records[record_type][0]
             touched = self._superseded(record_type, new.id)
@@ -210,6 +220,12 @@ class Watcher:
         return out
 
 
+def _shown(value: Any) -> Any:
+    """A rejected value as a message shows it: itself, or its first characters when it is long (5,000 digits)."""
+    text = str(value)
+    return value if len(text) <= 80 else f"{text[:60]}…({len(text):,} characters)"
+
+
 def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(change, dict):
         raise ChangeError(msg("watch.not_object"))
@@ -223,9 +239,61 @@ def _parse(change: Any) -> tuple[str, str, dict[str, Any]]:
     return op, record_type, record
 
 
-def read_change(text: str) -> Any:
-    """One JSON line, numbers kept exact."""
+def read_change(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """One JSON line, numbers kept exact (a 5,000-digit number too); nesting deeper than ``limits.nesting`` is
+    a ChangeError, like malformed JSON."""
     try:
-        return json.loads(text, parse_float=Decimal)
+        change = json.loads(text, parse_float=Decimal, parse_int=json_number)
     except json.JSONDecodeError as exc:
         raise ChangeError(msg("watch.bad_json", problem=exc.msg, col=exc.colno)) from None
+    except RecursionError:
+        change = _TOO_DEEP
+    if change is _TOO_DEEP or _too_deep(change, limits.nesting):
+        raise ChangeError(f"嵌套超过 {limits.nesting} 层 / nested deeper than {limits.nesting} levels "
+                          f"(--limit nesting=N raises it)")
+    return change
+
+
+_TOO_DEEP = object()
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (dict, list)):
+            if d > limit:
+                return True
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def change_lines(stream: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[int, str | ChangeError]]:
+    """The lines of a JSON Lines byte stream as (line number, text), or (line number, ChangeError) for a line
+    that cannot be text: invalid UTF-8, or longer than ``limits.line_length`` bytes (skipped without being held).
+
+    Lines end at LF only (a bare CR is part of its line, white space to JSON); a UTF-8 BOM before the first line
+    is dropped. Blank lines are not yielded.
+    """
+    number = 0
+    while True:
+        raw = stream.readline(limits.line_length + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > limits.line_length and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # the rest of the over-long line, read and dropped
+                raw = stream.readline(1 << 20)
+            yield number, ChangeError(f"行长度超过上限 {limits.line_length:,} 字节 / line longer than "
+                                      f"{limits.line_length:,} bytes (--limit line_length=N raises it)")
+            continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, ChangeError(f"不是有效的 UTF-8 文本（第 {exc.start + 1} 字节）/ not UTF-8 text "
+                                      f"(byte {exc.start + 1}: {exc.reason})")
+            continue
+        if text.strip():
+            yield number, text

@@ -16,9 +16,47 @@ from ..errors import EvaluationError
 from ..policy import Pack
 from ..records import Dataset, RecordModel
 
-__all__ = ["ENGINES", "Engine", "make_engine"]
+__all__ = ["AUTO_DURABLE_MAX_RECORDS", "AUTO_REFERENCE_MAX_RECORDS", "ENGINES", "Engine", "cheapest_engine", "decided_by", "make_engine"]
 
 ENGINES = ("durable", "reference", "vectorised")
+
+AUTO_DURABLE_MAX_RECORDS = 1_000
+"""``auto`` gives durable-rules a submission of at most this many accepted records (a case: one enterprise's
+workbook, a school's return). durable decides one subject per session, so its cost grows fastest with the records.
+Set from ``benchmarks/bench_engines.py``: the largest submission for which durable costs at most a second more
+than the fastest engine."""
+
+AUTO_REFERENCE_MAX_RECORDS = 5_000
+"""Above durable's share and up to this many records ``auto`` takes the reference evaluator, above it the vectorised
+backend, whose set-up (a few hundred milliseconds) pays off only on larger submissions. Set from
+``benchmarks/bench_engines.py``: the largest submission for which the reference is not slower than the vectorised
+backend."""
+
+
+def cheapest_engine(dataset: Dataset) -> str:
+    """The engine ``auto`` stands for on this dataset, by measured cost: durable-rules for a case-sized submission,
+    the reference evaluator for a middling one, the vectorised backend above."""
+    if dataset.accepted_count <= AUTO_DURABLE_MAX_RECORDS:
+        return "durable"
+    return "reference" if dataset.accepted_count <= AUTO_REFERENCE_MAX_RECORDS else "vectorised"
+
+
+def decided_by(name: str, packs: list[Pack]) -> dict[str, str]:
+    """Which engine decides each rule when ``name`` runs these packs (``auto``'s per-rule fallbacks): a debug view,
+    never part of the decision document. durable hands a rule its compiler refuses to the reference evaluator, and
+    the vectorised backend a rule it does not vectorise."""
+    rules = [r.id for p in packs for r in p.rules]
+    if name == "durable":
+        from .durable_compile import compile_rules
+
+        refused = compile_rules(packs).refused
+        return {r: "reference" if r in refused else "durable" for r in rules}
+    if name == "vectorised":
+        from .vectorised import VectorisedEngine
+
+        fallback = VectorisedEngine(packs).fallback_rules
+        return {r: "reference" if r in fallback else "vectorised" for r in rules}
+    return {r: name for r in rules}
 
 
 class Engine(Protocol):
@@ -38,12 +76,16 @@ class Engine(Protocol):
         """Free what the engine holds."""
 
 
-def make_engine(name: str, packs: list[Pack]) -> Engine:
-    """The engine called ``name`` for these packs; the caller closes it."""
+def make_engine(name: str, packs: list[Pack], fallback: bool = False) -> Engine:
+    """The engine called ``name`` for these packs; the caller closes it.
+
+    durable raises :class:`engine.backends.durable_compile.CompileError` naming a rule it cannot express, unless
+    ``fallback`` lets the reference evaluator decide that rule (the document is the same).
+    """
     if name == "durable":
         from .durable import DurableEngine
 
-        return DurableEngine(packs)
+        return DurableEngine(packs, fallback=fallback)
     if name == "vectorised":
         from .vectorised import VectorisedEngine
 

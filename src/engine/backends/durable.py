@@ -32,7 +32,7 @@ from ..evaluate import BackendMismatch, decision_for, params_for
 from ..expressions import Context, ExprEvalError, RecordRef, Unknown, evaluate
 from ..policy import Pack, Rule
 from ..records import Dataset, RecordModel, field_kinds
-from .durable_compile import CompiledRules, compile_rules, date_number, derived_fields, fact_field
+from .durable_compile import CompiledRules, CompileError, compile_rules, date_number, derived_fields, fact_field
 
 __all__ = ["DurableCrashed", "DurableEngine", "evaluate_isolated"]
 
@@ -52,21 +52,34 @@ class _QuietHost(Host):
 
 
 class DurableEngine:
-    """Decides rule packs with durable-rules; one engine per set of packs, closed when done."""
+    """Decides rule packs with durable-rules; one engine per set of packs, closed when done.
 
-    def __init__(self, packs: list[Pack]):
+    A rule the compiler refuses (``refused``: rule id -> why) makes the engine raise :class:`CompileError`
+    naming it, unless ``fallback`` is set: then the reference evaluator decides that rule (the document is the
+    same; :meth:`decided_by` says which engine decided which rule).
+    """
+
+    def __init__(self, packs: list[Pack], fallback: bool = False):
         self.packs = packs
         self.compiled: CompiledRules = compile_rules(packs)
+        self.refused: dict[str, str] = dict(self.compiled.refused)
+        if self.refused and not fallback:
+            raise CompileError(next(iter(self.refused.values())))
         self._rules: dict[str, tuple[Pack, Rule]] = {r.id: (p, r) for p in packs for r in p.rules}
         # a fresh name per engine (id(self) is reused once an engine is freed): no two engines in a process share one
         tag = uuid.uuid4().hex
         self._names = {subject: f"chanjiao_{tag}_{subject}" for subject in self.compiled.rulesets}
+        self._fallback = fallback
         self._outcomes: dict[tuple[str, str], bool] | None = None
         self._seq = 0
         self._sessions = 0
         self._host: _QuietHost | None = _QuietHost(self._action)
         definition = self.compiled.definition()
         self._host.set_rulesets({self._names[s]: definition[s] for s in definition})
+
+    def decided_by(self) -> dict[str, str]:
+        """Which engine decides each rule: ``durable``, or ``reference`` for a rule durable refused."""
+        return {r.id: "reference" if r.id in self.refused else "durable" for p in self.packs for r in p.rules}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -86,7 +99,7 @@ class DurableEngine:
     def replace_packs(self, packs: list[Pack]) -> "DurableEngine":
         """An engine for changed packs; this one is closed (durable has no way to replace a ruleset in place)."""
         self.close()
-        return DurableEngine(packs)
+        return DurableEngine(packs, fallback=bool(self._fallback))
 
     # -- actions ---------------------------------------------------------------------------------
     def _action(self, name: str) -> Callable[[Any], None]:
@@ -117,7 +130,7 @@ class DurableEngine:
         """Per rule, the context its atoms are computed in: as_of and the parameters in force on its date."""
         out = {}
         for rule_id, (pack, rule) in self._rules.items():
-            if rule.subject != subject.record_type:
+            if rule.subject != subject.record_type or rule_id in self.refused:
                 continue
             ctx = Context({"subject": RecordRef(rule.subject, subject, subject.id), "as_of": as_of},
                           params_for(pack, as_of, overrides), dataset.by_id)
@@ -201,7 +214,7 @@ class DurableEngine:
         """Every rule's decision about one subject, assembled from durable's outcomes."""
         found = self.outcomes(subject, dataset, as_of, overrides)
         return [decision_for(rule, pack, subject, dataset, as_of, overrides, errors,
-                             found[rule_id] if rule_id in found else {})
+                             None if rule_id in self.refused else found[rule_id] if rule_id in found else {})
                 for rule_id, (pack, rule) in self._rules.items() if rule.subject == subject.record_type]
 
     def evaluate_dataset(self, dataset: Dataset, as_of: dt.date,
@@ -209,7 +222,7 @@ class DurableEngine:
         """The decision document of output.md, decided by durable-rules."""
         decisions: list[Decision] = []
         errors: list[EvaluationError] = []
-        for subject_type in self.compiled.rulesets:
+        for subject_type in dict.fromkeys(rule.subject for _, rule in self._rules.values()):
             for subject in dataset.records[subject_type]:
                 decisions.extend(self.decide(subject, dataset, as_of, overrides, errors))
         return build_document(as_of, self.packs, decisions, dataset, errors)
@@ -220,7 +233,7 @@ class DurableCrashed(Exception):
 
 
 def evaluate_isolated(packs: list[Pack], dataset: Dataset, as_of: dt.date,
-                      overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+                      overrides: dict[str, Decimal] | None = None, fallback: bool = False) -> dict[str, Any]:
     """:meth:`DurableEngine.evaluate_dataset` in a forked child process, so a crash of durable's C engine cannot
     take the caller with it; raises :class:`DurableCrashed` when the child dies instead of answering.
 
@@ -235,7 +248,7 @@ def evaluate_isolated(packs: list[Pack], dataset: Dataset, as_of: dt.date,
 
     def run() -> None:
         try:
-            with DurableEngine(packs) as engine:
+            with DurableEngine(packs, fallback) as engine:
                 answer: tuple[str, Any] = ("document", engine.evaluate_dataset(dataset, as_of, overrides))
         except Exception as exc:  # noqa: BLE001 - a Python error is the caller's to see, not a crash
             answer = ("error", exc)

@@ -71,6 +71,7 @@ class CompiledRules:
     actions: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # durable rule name -> (rule, test, value)
     atoms: list[Atom] = field(default_factory=list)
     lookups: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)  # subject type -> joins
+    refused: dict[str, str] = field(default_factory=dict)  # rule id -> why durable cannot decide it (a value)
 
     def definition(self) -> dict[str, Any]:
         """The rulesets with every action named by a string: what a snapshot test compares."""
@@ -158,6 +159,7 @@ class _Var:
     record_type: str
     join: tuple[str, str, str] | None = None  # (by field, outer alias, outer field) for a joined record
     many: bool = False
+    may_be_absent: bool = False  # a one-lookup: no fact at all when the dataset has no such record
 
 
 class _RuleCompiler:
@@ -171,8 +173,14 @@ class _RuleCompiler:
             if not (isinstance(key, Attr) and isinstance(key.obj, Name) and key.obj.name == "subject"
                     and field_kinds(rule.subject)[key.name].required):
                 raise CompileError(f"{rule.id}: lookup {lk.name} must be keyed by a required field of the subject")
+            if not field_kinds(lk.record_type)[lk.by].required:
+                raise CompileError(f"{rule.id}: lookup {lk.name} joins on {lk.record_type}.{lk.by}, which may be absent; "
+                                   "durable cannot join on such a field (ERR_PROPERTY_NOT_FOUND)")
+            if not lk.many and lk.by != "id":
+                raise CompileError(f"{rule.id}: lookup {lk.name} takes one {lk.record_type} record by {lk.by}; durable "
+                                   "would match every record with that value, the rule the first one by id")
             join = (fact_field(lk.by), SUBJECT, fact_field(key.name))
-            self.names[lk.name] = _Var(f"x_{lk.name}", lk.record_type, join, lk.many)
+            self.names[lk.name] = _Var(f"x_{lk.name}", lk.record_type, join, lk.many, not lk.many)
             self.out.lookups.setdefault(rule.subject, [])
             entry = (lk.record_type, lk.by, key.name, "many" if lk.many else "one")
             if entry not in self.out.lookups[rule.subject]:
@@ -217,6 +225,14 @@ class _RuleCompiler:
 
     def _atom(self, node: Node, bound: dict[str, _Var], name: str) -> tuple[Form, Form]:
         var = bound[name]
+        if var.many:
+            raise CompileError(f"{self.rule.id}: a test reads {name}, a list of {var.record_type}, as a whole "
+                               "(count, sum, join or a list); durable matches records one at a time and cannot "
+                               "aggregate them")
+        if var.may_be_absent and any(isinstance(n, Call) and n.func in _DEFINED_WHEN_ABSENT for n in walk(node)):
+            raise CompileError(f"{self.rule.id}: a test on {name} uses known(), missing() or coalesce(), so it is "
+                               f"decided even when no {var.record_type} record is found; durable matches only "
+                               "records that exist")
         atom = Atom(len(self.out.atoms), self.rule.id, var.record_type, name, node)
         self.out.atoms.append(atom)
         return [(self._with(var, {atom.field: True}),)], [(self._with(var, {atom.field: False}),)]
@@ -292,6 +308,9 @@ class _RuleCompiler:
         return (found, absent) if node.func == "any" else (absent, found)
 
 
+_DEFINED_WHEN_ABSENT = ("known", "missing", "coalesce")
+
+
 def rc_names(node: Node) -> set[str]:
     """The bare names an expression reads (``subject``, ``as_of``, lookup names …), parameters excluded."""
     return {n.name for n in walk(node) if isinstance(n, Name) and n.name != "param"}
@@ -327,27 +346,46 @@ def scope_tests(rule: Rule, pack: Pack) -> dict[str, Node]:
 
 
 def compile_rules(packs: list[Pack]) -> CompiledRules:
-    """Compile every rule of every pack: one ruleset per subject type, a T and an F rule per test and disjunct."""
+    """Compile every rule of every pack: one ruleset per subject type, a T and an F rule per test and disjunct.
+
+    A rule durable cannot express exactly is not compiled: ``refused`` says why, per rule, and leaves the rest
+    of the packs compiled (the caller decides that rule with another engine, or refuses the packs).
+    """
     out = CompiledRules()
     for pack in packs:
         for rule in pack.rules:
-            if rc_names(rule.date.node) - {"subject", "as_of"}:
-                raise CompileError(f"{rule.id}: scope.date may read only the subject and as_of in the durable backend")
-            rc = _RuleCompiler(rule, out)
-            scope = scope_tests(rule, pack)
-            nodes = [scope["date"], scope["region"], *(c.test.node for c in rule.applies_if),
-                     *(c.test.node for c in rule.criteria)]
-            tests = dict(zip(outcome_keys(rule), nodes, strict=True))
-            ruleset = out.rulesets.setdefault(rule.subject, {})
-            for key, node in tests.items():
-                t, f = rc.forms(node, dict(rc.names))
-                for value, form in ((True, t), (False, f)):
-                    for i, alt in enumerate(form):
-                        name = f"{rule.id}|{key}|{'T' if value else 'F'}{i}"
-                        ruleset[name] = {"all": _sequence(rule.subject, alt)}
-                        out.actions[name] = (rule.id, key, value)
+            saved = (len(out.atoms), {k: list(v) for k, v in out.lookups.items()})
+            try:
+                _compile_rule(rule, pack, out)
+            except CompileError as exc:
+                out.refused[rule.id] = str(exc)
+                del out.atoms[saved[0]:]
+                out.lookups = saved[1]
+                for ruleset in out.rulesets.values():
+                    for name in [n for n in ruleset if n.startswith(rule.id + "|")]:
+                        del ruleset[name]
+                        del out.actions[name]
+    out.rulesets = {subject: rules for subject, rules in out.rulesets.items() if rules}
     check_fact_width(out)
     return out
+
+
+def _compile_rule(rule: Rule, pack: Pack, out: CompiledRules) -> None:
+    if rc_names(rule.date.node) - {"subject", "as_of"}:
+        raise CompileError(f"{rule.id}: scope.date may read only the subject and as_of in the durable backend")
+    rc = _RuleCompiler(rule, out)
+    scope = scope_tests(rule, pack)
+    nodes = [scope["date"], scope["region"], *(c.test.node for c in rule.applies_if),
+             *(c.test.node for c in rule.criteria)]
+    tests = dict(zip(outcome_keys(rule), nodes, strict=True))
+    ruleset = out.rulesets.setdefault(rule.subject, {})
+    for key, node in tests.items():
+        t, f = rc.forms(node, dict(rc.names))
+        for value, form in ((True, t), (False, f)):
+            for i, alt in enumerate(form):
+                name = f"{rule.id}|{key}|{'T' if value else 'F'}{i}"
+                ruleset[name] = {"all": _sequence(rule.subject, alt)}
+                out.actions[name] = (rule.id, key, value)
 
 
 MAX_FACT_FIELDS = 250  # durable 2.0.28 fails with error 302 (ERR_EVENT_MAX_PROPERTIES) at 254 fields; measured

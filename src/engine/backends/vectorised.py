@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
-from ..decisions import STATUSES, Decision, build_document
+from ..decisions import AMOUNT_BEYOND_BOUND, STATUSES, Decision, build_document
 from ..errors import EvaluationError
 from ..messages import msg
 from ..vocabulary import fact_label
@@ -51,6 +51,19 @@ class Unsupported(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- exact integers
+
+
+def _beyond_bound(num: Any, den: Any) -> np.ndarray:
+    """Rows whose amount num/den is at or beyond the money bound (MAX_YUAN yuan), exactly."""
+    from ..records import MAX_YUAN
+
+    if isinstance(den, int) and isinstance(num, np.ndarray) and num.dtype != object:
+        threshold = den * MAX_YUAN
+        if threshold > _LIMIT:
+            return np.zeros(len(num), dtype=bool)  # an int64 numerator never reaches it
+        return np.abs(num) >= threshold  # int64 throughout: the common case costs one pass
+    limit = np.asarray(den, dtype=object) * MAX_YUAN if not isinstance(den, int) else den * MAX_YUAN
+    return np.asarray(np.abs(np.asarray(num, dtype=object)) >= limit, dtype=bool)
 
 
 def _bound(x: Any) -> float:
@@ -438,8 +451,9 @@ def _call(node: Call, env: Env) -> V:
         known = a.known | b.known
         data = np.where(use_b, b.data, a.data)
         den: Any = a.den
-        if a.kind == "num" and a.den != b.den:
-            if isinstance(a.den, int) and isinstance(b.den, int):
+        ints = isinstance(a.den, int) and isinstance(b.den, int)  # a quotient of columns has one per row
+        if a.kind == "num" and (not ints or a.den != b.den):
+            if ints:
                 den = math.lcm(a.den, b.den)
                 data = np.where(use_b, _mul(b.data, den // b.den), _mul(a.data, den // a.den))
             else:
@@ -631,7 +645,7 @@ def _comp(func: str, elem: Node, var: str, iterable: Node, cond: Node | None, en
             raise Unsupported(f"{func} over non-booleans")
         et, ef = e.known & e.data, e.known & ~e.data
         if func == "any":  # item = c and e (c unknown) or e (c true); false items drop out
-            it_true = (c_true | c_unknown) & et
+            it_true = c_true & et  # an unknown condition leaves a true item unknown
             it_false = ~(c_true | c_unknown) | ef
         else:  # item = (not c) or e
             it_true = ~(c_true | c_unknown) | et
@@ -695,7 +709,10 @@ def _comp(func: str, elem: Node, var: str, iterable: Node, cond: Node | None, en
         total = np.zeros(n, dtype=vals.dtype)
         if len(starts):
             total[rows[starts]] = np.add.reduceat(vals, starts)
-        return _finish(V("num", np.where(known, total, 0), known, rmiss, rcn, rdn, err, e.den, e.exp), key)
+        # the reference's sum starts from Decimal(0): a row with no items has exponent 0, not the items' (0 vs 0.00),
+        # so the written form of the total is known only when the items are whole numbers
+        exp = e.exp if e.exp == 0 else None
+        return _finish(V("num", np.where(known, total, 0), known, rmiss, rcn, rdn, err, e.den, exp), key)
     if func == "join":
         if e.kind != "str":
             raise Unsupported("join of non-text")
@@ -801,8 +818,10 @@ def format_column(v: V, fmt: str) -> pa.Array:
         assert v.table is not None and v.key is not None
         present = v.data >= 0
         ids = v.table.ids[np.where(present, v.data, 0)] if v.table.n else np.full(n, "", dtype=object)
-        text = _s(np.where(present, ids, v.key.data))
-        return text if v.err is None else pc.if_else(pa.array(~v.err), text, _lit("未知"))
+        text = pc.if_else(pa.array(present), _s(ids), v.key.text())  # absent: the key it was looked up by
+        shown = present | v.key.known  # an unknown key is 未知, as the reference writes it
+        shown = shown if v.err is None else shown & ~v.err
+        return pc.if_else(pa.array(shown), text, _lit("未知"))
     else:
         raise Unsupported(f"formatting {v.kind}")
     ok = v.known if v.err is None else (v.known & ~v.err)
@@ -1142,7 +1161,11 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
             if has_missing[i]:
                 b_dn[i] = b_dn.get(i, frozenset()) | s
         amounts[key] = (v.data, v.den, v.known)
-    positive = candidate & ~blocked
+    # an amount at or beyond the money bound: undetermined with no amount, as the reference decides
+    beyond = np.zeros(n, dtype=bool)
+    for num, den, known in amounts.values():
+        beyond |= candidate & ~blocked & known & _beyond_bound(num, den)
+    positive = candidate & ~blocked & ~beyond
     # roll-up keys of positive decisions
     rollup_key = rollup_period = None
     if rule.rollup is not None:
@@ -1179,6 +1202,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
          a_cn | np.where(met_unknown, m_cn, 0), _merge_dn(a_dn, m_dn, met_unknown)),
         (examined & ~applies_unknown & met_unknown, "无法判定", m_miss, m_cn, m_dn),
         (blocked, "条件已满足，但无法计算金额", b_miss, b_cn, b_dn),
+        (beyond, AMOUNT_BEYOND_BOUND, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), {}),
     ):
         rows = np.flatnonzero(mask & ~error)
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
@@ -1328,10 +1352,18 @@ class VectorisedEngine:
         tables = tables_from_dataset(dataset)
         decisions: list[Decision] = []
         errors: list[EvaluationError] = []
-        for batch in self.decide_tables(tables, as_of, overrides):
-            decisions += batch.decisions()
-            errors += [EvaluationError(msg("eval.division_by_zero"), batch.rule.id, str(batch.subject_ids[r]))
-                       for r in batch.error_rows]
+        for pack in self.packs:
+            for rule in pack.rules:
+                if rule.id in self.fallback_rules:
+                    continue
+                try:
+                    batch = decide_rule(rule, pack, tables, as_of, overrides)
+                except Unsupported as exc:  # met only on these data: the reference decides the rule, as at build
+                    self.fallback_rules[rule.id] = str(exc)
+                    continue
+                decisions += batch.decisions()
+                errors += [EvaluationError(msg("eval.division_by_zero"), batch.rule.id, str(batch.subject_ids[r]))
+                           for r in batch.error_rows]
         for pack in self.packs:
             for rule in pack.rules:
                 if rule.id in self.fallback_rules:

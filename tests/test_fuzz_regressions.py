@@ -1,0 +1,178 @@
+"""What the generated-pack fuzzer (test_any_pack.py) found, each kept as a small rule decided by every engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import make_uscc
+from engine.backends.durable import DurableEngine
+from engine.backends.vectorised import VectorisedEngine
+from engine.evaluate import evaluate_dataset
+from engine.policy import load_packs
+from engine.records import validate_rows
+from strategies_packs import PackSpec, write_pack
+
+AS_OF = dt.date(2021, 12, 31)
+ENT = make_uscc("220502", 1)
+PACK = {"id": "fuzz-2020", "document": {"number": "生成〔2020〕1号", "title": "生成的政策文件", "issuer": "生成机关",
+                                        "issued_on": dt.date(2020, 1, 1), "source": "source.txt",
+                                        "jurisdiction": "生成市", "region_prefixes": ["2205"]}}
+
+
+def rule(subject: str, test: str, lookups: dict | None = None, **more) -> dict:
+    """A rule of the generated pack with one criterion."""
+    return {"id": "fuzz.r0", "title": "t", "effect": "benefit", "subject": subject,
+            "citation": {"clause": "第1条", "quote": "企业应当依法合作"},
+            "scope": {"region": "'220502'", "region_label": "所在地"}, **({"lookups": lookups} if lookups else {}),
+            "criteria": [{"id": "c0", "label": "条件", "test": test, "fail": "未满足"}], **more}
+
+
+def decide_everywhere(tmp_path: Path, rules: dict, raw: dict, params: dict | None = None) -> list[dict]:
+    """The reference's decisions of the rule(s), after checking durable (refusals to the reference) and the
+    vectorised backend give the same document."""
+    spec = PackSpec({**PACK, **({"parameters": params} if params else {})}, rules)
+    packs, errors = load_packs([write_pack(spec, tmp_path / "pack")], include_shipped=False)
+    assert not errors, errors
+    ds = validate_rows(raw)
+    doc = evaluate_dataset(ds, packs, AS_OF)
+    want = json.dumps(doc, ensure_ascii=False)
+    assert json.dumps(VectorisedEngine(packs).evaluate_dataset(ds, AS_OF), ensure_ascii=False) == want
+    with DurableEngine(packs, fallback=True) as eng:
+        assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False) == want
+    return doc["decisions"]
+
+
+ENTERPRISE = {"id": ENT, "name": "x", "region_code": "220502"}
+
+
+def test_an_aggregate_over_a_list_comprehension_whose_if_is_unknown_is_unknown(tmp_path):
+    """The reference crashed ('Unknown' object is not iterable) on sum([... if unknown])."""
+    r = rule("enterprises", "sum([p.amount for p in pays if subject.is_key_enterprise]) > 0",
+             {"pays": {"record_type": "internship_payments", "by": "enterprise_id", "key": "subject.id", "many": True}})
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "10.00",
+           "paid_on": "2021-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE], "internship_payments": [pay]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["enterprises.is_key_enterprise"]
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [{**ENTERPRISE, "is_key_enterprise": True}],
+                                                 "internship_payments": [pay]})
+    assert d["status"] == "eligible"
+
+
+def test_count_of_a_lookup_whose_key_is_unknown_is_unknown(tmp_path):
+    """count(L) over a many-lookup keyed by an optional field that is empty: unknown, naming that field."""
+    r = rule("practice_expenses", "count(ags) > 0",
+             {"ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}})
+    expense = {"id": "E1", "enterprise_id": ENT, "kind": "teacher_practice", "amount": "1.00",
+               "incurred_on": "2021-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"practice_expenses": [expense]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["practice_expenses.school_id"]
+
+
+def test_coalesce_of_a_quotient_of_two_fields(tmp_path):
+    """The vectorised backend crashed when the engine was built ('truth value of an array is ambiguous'): a quotient
+    of two columns has a denominator per row. Now that rule goes to the reference, with the same document."""
+    r = rule("enterprises", "coalesce(subject.education_fund / subject.total_wages, 2) > 0.015")
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [
+        {**ENTERPRISE, "total_wages": "100.00", "education_fund": "1.00"},
+        {**ENTERPRISE, "id": make_uscc("220502", 2), "education_fund": "1.00"},
+        {**ENTERPRISE, "id": make_uscc("220502", 3), "total_wages": "0", "education_fund": "1.00"}]})
+    assert [d["status"] for d in decisions] == ["not_eligible", "eligible", "undetermined"]
+
+
+def test_the_streams_evaluation_errors_are_in_the_documents_order(tmp_path):
+    """Two rules dividing by zero for enterprises in different partitions: the stream listed the errors partition by
+    partition (r0 E1, r1 E1, r0 E2, …), the document rule by rule in input order (r0 E1, r0 E2, …)."""
+    from conftest import write_formats
+    from test_any_pack import streamed_matches_reference
+
+    r0 = rule("enterprises", "subject.education_fund / subject.total_wages > 0")
+    r1 = {**rule("enterprises", "subject.frontline_training_spend / subject.total_wages > 0"), "id": "fuzz.r1"}
+    spec = PackSpec(PACK, {"r0": r0, "r1": r1})
+    packs, errors = load_packs([write_pack(spec, tmp_path / "pack")], include_shipped=False)
+    assert not errors
+    ents = [{**ENTERPRISE, "id": make_uscc("220502", i), "total_wages": "0", "education_fund": "1",
+             "frontline_training_spend": "1"} for i in (5, 3, 1, 4)]
+    folder = write_formats({"enterprises": ents}, tmp_path / "data")["csv"]
+    (tmp_path / "out").mkdir()
+    assert streamed_matches_reference(folder, tmp_path / "out", packs, AS_OF, chunk=1, workers=2) == "decided"
+
+
+PAYMENT = {"id": "P1", "enterprise_id": make_uscc("420502", 99), "school_id": "S1", "student_id": "s",
+           "amount": "10.00", "paid_on": "2021-01-01"}  # its enterprise is not in the dataset
+
+
+@pytest.mark.parametrize("test, lookups, why", [
+    ("count(a for a in ags) > 0",
+     {"ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}},
+     "a test reads ags, a list of agreements, as a whole"),
+    ("missing(ent.total_wages)", {"ent": {"record_type": "enterprises", "key": "subject.enterprise_id"}},
+     "uses known(), missing() or coalesce()"),
+    ("coalesce(ent.total_wages, 0) >= 0", {"ent": {"record_type": "enterprises", "key": "subject.enterprise_id"}},
+     "uses known(), missing() or coalesce()"),
+    ("any(e.amount > 0 for e in exps)",
+     {"exps": {"record_type": "practice_expenses", "by": "school_id", "key": "subject.school_id", "many": True}},
+     "which may be absent"),
+    ("ag.signed_on <= subject.paid_on",
+     {"ag": {"record_type": "agreements", "by": "enterprise_id", "key": "subject.enterprise_id"}},
+     "takes one agreements record by enterprise_id"),
+])
+def test_durable_refuses_per_rule_what_it_cannot_express_and_the_reference_decides_it(tmp_path, test, lookups, why):
+    """Each of these crashed durable or made it disagree ('RecordRef' object is not iterable, BackendMismatch)."""
+    from engine.backends.durable_compile import compile_rules
+
+    agreement = {"id": "A1", "enterprise_id": PAYMENT["enterprise_id"], "school_id": "S1", "signed_on": "2020-01-01"}
+    kept = {**rule("enterprises", "true"), "id": "fuzz.kept"}  # a rule durable runs, in the same pack
+    rules = {"r0": rule("internship_payments", test, lookups), "kept": kept}
+    decisions = decide_everywhere(tmp_path, rules, {"internship_payments": [PAYMENT], "agreements": [agreement],
+                                                    "enterprises": [ENTERPRISE]})
+    assert len(decisions) == 2
+    packs, _ = load_packs([tmp_path / "pack"], include_shipped=False)
+    refused = compile_rules(packs).refused
+    assert list(refused) == ["fuzz.r0"] and why in refused["fuzz.r0"]
+
+
+def test_any_with_an_unknown_if_is_unknown_not_true(tmp_path):
+    """The vectorised backend took an item whose 'if' is unknown as true: any(true for a in L if unknown) gave
+    eligible where the reference says undetermined (Kleene: unknown and true is unknown)."""
+    r = rule("internship_payments", "any(true for a in ags if sch.is_municipal)",
+             {"sch": {"record_type": "schools", "key": "subject.school_id"},
+              "ags": {"record_type": "agreements", "by": "school_id", "key": "subject.school_id", "many": True}})
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "1.00",
+           "paid_on": "2021-01-01"}
+    school = {"id": "S1", "name": "x", "region_code": "220502", "school_type": "technical"}
+    agreement = {"id": "A1", "enterprise_id": ENT, "school_id": "S1", "signed_on": "2020-01-01"}
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"internship_payments": [pay], "schools": [school],
+                                                 "agreements": [agreement]})
+    assert d["status"] == "undetermined" and d["missing_facts"] == ["schools.is_municipal"]
+
+
+def test_a_related_record_written_into_a_reason_when_its_key_is_unknown_is_未知(tmp_path):
+    """The reference wrote "Unknown(missing=frozenset({...}))" into the reason, the vectorised backend an empty
+    string: a record looked up by an unknown key is 未知; one looked up by a key no record has is that key."""
+    r = rule("practice_expenses", "false", {"sch": {"record_type": "schools", "key": "subject.school_id"}})
+    r["criteria"][0]["fail"] = "学校 {sch} 不符合"
+    expense = {"id": "E1", "enterprise_id": ENT, "kind": "teacher_practice", "amount": "1.00",
+               "incurred_on": "2021-01-01"}
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"practice_expenses": [
+        expense, {**expense, "id": "E2", "school_id": "S9"}, {**expense, "id": "E3", "school_id": "S1"}],
+        "schools": [{"id": "S1", "name": "x", "region_code": "220502", "school_type": "technical"}]})
+    assert [d["reasons"] for d in decisions] == [["学校 未知 不符合"], ["学校 S9 不符合"], ["学校 S1 不符合"]]
+
+
+def test_a_sum_over_no_records_written_as_text_is_0(tmp_path):
+    """The vectorised backend wrote an empty sum of money as "0.00", the reference (which starts from Decimal 0) as
+    "0"; a sum of money written as text is now left to the reference."""
+    r = rule("enterprises", "false",
+             {"pays": {"record_type": "internship_payments", "by": "enterprise_id", "key": "subject.id", "many": True}})
+    r["criteria"][0]["fail"] = "合计 {sum(p.amount for p in pays) | text} 元，{sum(p.amount for p in pays) | money}"
+    pay = {"id": "P1", "enterprise_id": ENT, "school_id": "S1", "student_id": "s", "amount": "10.50",
+           "paid_on": "2021-01-01"}
+    other = {**ENTERPRISE, "id": make_uscc("220502", 2)}
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE, other],
+                                                       "internship_payments": [pay]})
+    assert [d["reasons"] for d in decisions] == [["合计 10.50 元，10.50"], ["合计 0 元，0.00"]]
