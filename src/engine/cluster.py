@@ -47,7 +47,7 @@ from .records import Rejected, rejected_records
 from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, parquet_text_columns, plan_csv,
                       plan_files, record_type_of)
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_rejected_subjects, decide_tables,
-                     finish_result,
+                     finish_result, input_files,
                      partition_of, partition_tables, partitions_for, place_problems, read_problems,
                      table_from_arrow, table_to_arrow,
                      text_columns, unreadable)

@@ -34,7 +34,7 @@ from .docparse import json_number, limited_yaml_loader, too_deep_reason, yaml_pl
 from .errors import FatalError, RecordError, RecordWarning
 from .limits import DEFAULT_LIMITS, Limits, check_input, limit_error
 from .messages import msg
-from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, UnreadableRow, field_kinds, validate_rows
+from .records import RECORD_TYPES, ROW_PROBLEM, Dataset, UnreadableRow, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
