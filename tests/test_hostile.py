@@ -187,7 +187,7 @@ def _workbook(rows: int, cols: int) -> bytes:
 @given(rows=st.integers(1, 30), cols=st.integers(4, 12), limit=st.integers(10, 200))
 def test_xlsx_cell_limit(tmp_path_factory: Any, rows: int, cols: int, limit: int) -> None:
     path = write(tmp_path_factory.mktemp("cells"), "d.xlsx", _workbook(rows, cols))
-    if (rows + 1) * cols > limit:  # the header row's cells count too
+    if (rows + 1) * cols > limit:  # the header row's cells are read too
         with pytest.raises(FatalError) as info:
             load_dataset(path, limits=Limits(xlsx_cells=limit))
         one_line(info.value, "XLSX 单元格数超过上限", "--limit xlsx_cells=")

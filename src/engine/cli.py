@@ -268,7 +268,9 @@ def _report(res: Any, quiet: bool, lang: str = "zh") -> None:
         print(render(msg("cli.closing", records=res.records, decisions=res.decisions,
                          outputs=", ".join(str(p) for p in res.outputs)), lang), file=sys.stderr)
     n_err = sum(isinstance(e, RecordError) for e in res.errors)
-    if not res.decisions:
+    not_accepted = {(e.record_type, e.row) for e in res.errors if isinstance(e, RecordError) and e.row}
+    totals = sum(getattr(w.message, "key", "") == "record.total_row" for w in res.warnings)
+    if res.records - totals <= len(not_accepted):  # no record accepted: nothing could be decided
         print(render(msg("cli.nothing_decided", n=n_err), lang), file=sys.stderr)
         raise typer.Exit(2)
     if n_err:

@@ -134,6 +134,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "a cell of more than {max} characters ({n}); expected {expected}"),
     "record.total_row": ("“{word}”行（小计或合计）已跳过，不作为记录读取",
                          "a “{word}” (subtotal or total) row was skipped, not read as a record"),
+    "record.footer_row": ("表尾“{word}”行（签字、日期或说明）已跳过，不作为记录读取",
+                          "a footer row “{word}…” (signature, date or note) was skipped, not read as a record"),
     "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
                               "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
                               "read{hint}"),
@@ -168,6 +170,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "loader.duplicate_key": ("键“{key}”出现两次：只读取了第一次，第 {line} 行的 {rows} 条记录未读取",
                              "key {key!r} appears twice: only the first was read; the {rows} record(s) at line "
                              "{line} were not"),
+    "loader.record_not_object": ("这一项不是对象：一条记录应写作 {{字段: 值, …}}",
+                                 "this item is not an object: a record is written {{field: value, …}}"),
     "loader.duplicate_field": ("字段“{field}”在这条记录中出现两次：无法确定取哪个值",
                                "field {field!r} appears twice in this record: which value holds cannot be told"),
     "loader.ragged_row": ("第 {line} 行有 {n} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"
