@@ -272,7 +272,8 @@ def build_yichang_accountant() -> None:
     sheet("实习报酬", "2021 年学生实习报酬发放明细", ["支付编号", "企业统一社会信用代码", "学校代码", "学生学号",
                                           "实习报酬金额（元）", "支付日期"],
           [[i, e, sc, st, _money_text(v, k), _date_text(d, k)] for k, (i, e, sc, st, v, d) in enumerate(pays)]
-          + [["合计", None, None, None, f"¥{total:,.2f}", None]])
+          + [["合计", None, None, None, f"¥{total:,.2f}", None], [],
+             ["制表人：王会计", None, "审核人：李经理", None, "填报日期：2022年1月15日"]])
     sheet("实践费用", "与学生实习、教师实践活动相关的费用", ["费用编号", "企业统一社会信用代码", "学校代码", "费用类别",
                                                "费用金额", "发生日期", "是否合理"], [
         ["FY-2021-01", YC, "YC-GZ01", _KIND_ZH["teacher_practice"], "18,600.00", "2021/7/12", "√"],
@@ -338,6 +339,8 @@ def build_tonghua_gbk() -> None:
             w.writerow(cells)
         if totals:  # a totals line, as the clerk's sheet has it
             w.writerow(["合计" if i == 1 else (f"{totals[i]:,.2f}" if i in totals else "") for i in range(len(header))])
+        if stem == "enterprises":  # and the form's footer
+            w.writerow(["制表人：财政局教科文科", "", "填报日期：2021年3月31日"] + [""] * (len(header) - 3))
         (folder / f"{name}.csv").write_bytes(out.getvalue().encode("gbk"))
 
 

@@ -148,7 +148,8 @@ def test_a_line_break_in_a_quoted_field_at_a_cut_is_one_line_that_says_so(client
 def test_a_local_cluster_needs_a_number_of_workers(tmp_path):
     with pytest.raises(FatalError) as exc:
         check_dask(generated(tmp_path / "in", 10), PACKS, AS_OF, None, tmp_path / "d.parquet", "local:many")
-    assert str(exc.value) == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"
+    assert render(exc.value.args[0], "en") == "--dask local:many: local:N needs a whole number of workers, e.g. local:4"
+    assert "local:N 中的 N 应为整数" in str(exc.value)
 
 
 def test_rejected_records_are_unknown_as_in_the_stream(client, tmp_path):

@@ -59,9 +59,9 @@ def test_tonghua_school_subsidy_total_is_450_per_student(packs):
 
 
 @pytest.mark.parametrize("kept,canonical,notes", [
-    ("yichang-accountant-2021.xlsx", "yichang-enterprise-2021.xlsx", {"实习报酬!47:47": "合计"}),
+    ("yichang-accountant-2021.xlsx", "yichang-enterprise-2021.xlsx", {"实习报酬!47:47": "合计", "实习报酬!49:49": "制表人"}),
     ("tonghua-finance-bureau-gbk", "tonghua-finance-bureau",
-     {"企业.csv": "GB18030", "企业.csv:9": "合计", "学校.csv": "GB18030", "学校.csv:12": "合计",
+     {"企业.csv": "GB18030", "企业.csv:9": "合计", "企业.csv:10": "制表人", "学校.csv": "GB18030", "学校.csv:12": "合计",
       "校企合作协议.csv": "GB18030", "职业资格证书.csv": "GB18030", "建设用地.csv": "GB18030"}),
 ])
 def test_files_as_people_keep_them_give_the_canonical_decisions(packs, kept, canonical, notes):

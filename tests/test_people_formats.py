@@ -31,7 +31,7 @@ from test_properties import datasets
 PACKS, _ = load_packs()
 AS_OF = dt.date(2021, 12, 31)
 _FULL = str.maketrans("0123456789", "０１２３４５６７８９")
-_SET_ASIDE = {"record.total_row", "loader.gbk"}
+_SET_ASIDE = {"record.total_row", "record.footer_row", "loader.gbk"}
 
 
 def _spell(rtype: str, name: str, value: Any, rnd: random.Random, cells: bool) -> Any:
@@ -90,6 +90,8 @@ def _workbook(raw: dict[str, list[dict[str, Any]]], path: Any, rnd: random.Rando
         for row in rows:
             ws.append(row)
         ws.append(_total(header, rows))
+        if rnd.random() < 0.5:  # a form's footer: signatures and the date
+            ws.append(["制表人：张三", None, "审核人：李四"][:max(1, len(header))])
     wb.save(path)
 
 
@@ -107,6 +109,8 @@ def _gbk_folder(raw: dict[str, list[dict[str, Any]]], folder: Any, rnd: random.R
         for row in rows:  # GBK has no ¥ (U+00A5): a Chinese keyboard types ￥
             w.writerow(["" if v is None else str(v).replace("¥", "￥") for v in row])
         w.writerow(["" if v is None else v for v in _total(header, rows)])
+        if rnd.random() < 0.5:  # a form's footer line
+            w.writerow((["填报日期：2021年12月31日"] + [""] * len(header))[:len(header)])
         (folder / f"{record_type_label(rtype)}.csv").write_bytes(out.getvalue().encode("gbk"))
 
 
@@ -130,6 +134,7 @@ def test_people_spellings_give_the_canonical_document(raw, seed, tmp_path_factor
         doc = evaluate_dataset(load_dataset(path), PACKS, AS_OF)
         assert _comparable(doc) == _comparable(canonical), path
         totals = [w for w in doc["warnings"] if getattr(w["message"], "key", None) == "record.total_row"]
+        assert all(w["place"] for w in doc["warnings"] if getattr(w["message"], "key", None) == "record.footer_row")
         assert len(totals) == sum(1 for v in raw.values() if v)  # one 合计 row per sheet or file, each named
         assert all(w["place"] for w in doc["warnings"] + doc["errors"])
     # the streamed check reads the GBK export to the same errors and warnings, at the same places

@@ -270,6 +270,10 @@ def test_nothing_accepted_exits_2_with_the_errors_still_written(tmp_path):
                           "2021-12-31", "--format", "json", "--output", str(out)], capture_output=True, text=True)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert json.loads(out.read_text(encoding="utf-8"))["errors"][0]["place"] == "schools.csv:2"
+    streamed = subprocess.run([str(Path(sys.executable).parent / "chanjiao"), "check", str(tmp_path), "--as-of",
+                               "2021-12-31", "--engine", "vectorised", "--format", "csv", "--output",
+                               str(tmp_path / "s.csv"), "--workers", "1", "--quiet"], capture_output=True, text=True)
+    assert streamed.returncode == 2 and len(streamed.stderr.strip().splitlines()) == 1
 
 
 def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, packs):
@@ -298,3 +302,44 @@ def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, pa
     places = [r[ISSUE_COLUMNS.index("place")] for r in issues]
     assert "学校.csv:13" in places and "学校.csv:18" in places and "Sheet1.csv" in places
     assert res.decisions == len(doc["decisions"])
+    with open(tmp_path / "out" / "d.csv", encoding="utf-8") as fh:
+        streamed = sorted((r["rule_id"], r["subject_id"], r["status"]) for r in csvmod.DictReader(fh))
+    assert streamed == sorted((d["rule_id"], d["subject_id"], d["status"]) for d in doc["decisions"])
+    # the line not read (学校.csv:13) is a school that may be anything: a decision that looks up a school the
+    # dataset lacks (an agreement's TH-YY09) is undetermined and names it; the other schools keep their decisions
+    tainted = [d for d in doc["decisions"] if any(r["record_type"] == "schools" and r["row"] == 0
+                                                  for r in d.get("rejected_inputs", []))]
+    assert tainted and all(d["status"] == "undetermined" and "学校有未能读取的行" in d["reasons"][0] for d in tainted)
+    assert any(d["status"] == "eligible" for d in doc["decisions"] if d["rule_id"] == "tonghua.school_subsidy")
+
+
+def test_any_data_under_an_unknown_key_is_listed_and_a_non_object_item_rejects_itself(tmp_path):
+    school = {"id": "S1", "name": "一", "region_code": "220502", "school_type": "technical"}
+    (tmp_path / "a.json").write_text(json.dumps({"meta": {"version": 2}, "schools": [1, school], "notes": []}),
+                                     encoding="utf-8")
+    ds = load_dataset(tmp_path / "a.json")
+    assert [s.id for s in ds.records["schools"]] == ["S1"]
+    unknown, item = ds.errors
+    assert "meta" in unknown.message and unknown.row is None
+    assert (item.record_type, item.row, item.value) == ("schools", 1, 1)
+
+
+def test_a_record_its_reader_rejects_is_unknown_not_absent(tmp_path, packs):
+    """A formula cell without a value rejects its agreement; the payment that needs it is undetermined, naming it."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "校企合作协议"
+    ws.append(["协议编号", "企业统一社会信用代码", "学校代码", "签订日期"])
+    ws.append(["A1", E1, "S1", "=DATE(2021,1,1)"])
+    ws = wb.create_sheet("实习报酬")
+    ws.append(["支付编号", "企业统一社会信用代码", "学校代码", "学生学号", "实习报酬金额", "支付日期"])
+    ws.append(["P1", E1, "S1", "X1", "1,000.00", "2021/3/5"])
+    wb.save(tmp_path / "w.xlsx")
+    ds = load_dataset(tmp_path / "w.xlsx")
+    [err] = ds.errors
+    assert err.place == "校企合作协议!D2" and [r.id for r in ds.rejected] == ["A1"]
+    doc = evaluate_dataset(ds, packs, AS_OF)
+    [pay] = [d for d in doc["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
+    assert pay["status"] == "undetermined" and pay["rejected_inputs"][0]["id"] == "A1"

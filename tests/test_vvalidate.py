@@ -16,7 +16,7 @@ _WRONG_ORG = "91220502MA0000019"  # organisation code check character wrong (GB 
 USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7), _WRONG_ORG + uscc_check_char(_WRONG_ORG)]
 MESSY = {
     "text": ["S1", "S2", "A1", " 学校 ", "", "\u3000", "x y", "多\n行", "Ｓ１", "（集团）", "x" * 1001, "学" * 400,
-             "合计", "小 计："],
+             "合计", "小 计：", "制表人：张三", "注：单位为元"],
     "uscc": USCCS + [USCCS[0].lower(), USCCS[1][:17] + "0", "91220502MA000001", "", " " + USCCS[2],
                      "91220502MA0000010I"],
     "region_code": ["220502", "420502", "110101", "990101", "22050", " 220502", "２２０５０２", "", "42050a",
@@ -28,7 +28,8 @@ MESSY = {
               "¥1,950.50", "2345.67元", "￥1,234", "1,50", ",100", "1234,56", "1.234,5", "１，２３４．５", "¥", "元"],
     "date": ["2021-03-01", "2020-02-29", "2021-02-29", "2021-13-01", "2021/03/01", "0999-01-01", " 2021-03-01", "",
              "2021-3-01", "2021-03-1a", "2021x03-01", "2021-00-10", "2021-04-31", "１９９９-01-01", "\u3000",
-             "2021/3/5", "2021.3.5", "2021年3月5日", "2021 年 3 月 5 日", "3/5/2021", "2021/2/30", "2021-3-5 "],
+             "2021/3/5", "2021.3.5", "2021年3月5日", "2021 年 3 月 5 日", "3/5/2021", "2021/2/30", "2021-3-5 ",
+             "2021/3/5 0:00", "2021-03-05 00:00:00", "2021-03-05 14:30", "2021年3月5日 00:00"],
     "bool": ["true", "FALSE", "1", "0", "是", "否", "Yes", " y ", "maybe", "", "√", "×", "✓", "合计"],
 }
 
@@ -57,7 +58,7 @@ def raw_columns(draw, record_type):
             if kind.name == "enum" else MESSY[kind.name]
         clean = list(kind.choices) if kind.name == "enum" else CLEAN[kind.name]
         if name == "id":
-            pool = clean = USCCS if kind.name == "uscc" else ["R1", "R2", "R3", "", " R1", "Ｒ１", "合计"]
+            pool = clean = USCCS if kind.name == "uscc" else ["R1", "R2", "R3", "", " R1", "Ｒ１", "合计", "填报日期：2021年"]
         # mostly clean cells, so that many rows pass every column check and are converted column by column
         cols[name] = [draw(st.sampled_from(pool if draw(st.integers(0, 5)) == 0 else clean)) for _ in range(n)]
     if draw(st.booleans()):

@@ -130,11 +130,12 @@ def _packs(rules: Optional[list[Path]], include_shipped: bool = True) -> list[Pa
     return Checker(rules or [], include_shipped=include_shipped).packs
 
 
-def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bool) -> dict[str, Decimal]:
+def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bool,
+            lang: str = "zh") -> dict[str, Decimal]:
     """The checked ``--param`` overrides; an out-of-range what-if (allowed) is a warning line on stderr."""
     overrides = checker.overrides(param, allow_out_of_range=allow_out_of_range)
     for w in override_warnings(overrides, checker.packs):
-        print(f"chanjiao: warning: {w.message}", file=sys.stderr)
+        print(f"chanjiao: {render(w.message, lang)}", file=sys.stderr)
     return overrides
 
 
@@ -218,7 +219,7 @@ def check(
     the_period = parse_period(period) if period is not None else None
     day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
     checker = Checker(rules or [])
-    overrides = _params(checker, param, allow_out_of_range)
+    overrides = _params(checker, param, allow_out_of_range, lang)
     if format in (OutputFormat.xlsx, OutputFormat.parquet) and output is None:
         _fail(msg("cli.needs_output", fmt=format.value))
     if not dataset.exists():
@@ -290,7 +291,9 @@ def _report(res: Any, quiet: bool, lang: str = "zh") -> None:
         print(render(msg("cli.closing", records=res.records, decisions=res.decisions,
                          outputs=", ".join(str(p) for p in res.outputs)), lang), file=sys.stderr)
     n_err = sum(isinstance(e, RecordError) for e in res.errors)
-    if not res.decisions:
+    not_accepted = {(e.record_type, e.row) for e in res.errors if isinstance(e, RecordError) and e.row}
+    totals = sum(getattr(w.message, "key", "") == "record.total_row" for w in res.warnings)
+    if res.records - totals <= len(not_accepted):  # no record accepted: nothing could be decided
         print(render(msg("cli.nothing_decided", n=n_err), lang), file=sys.stderr)
         raise typer.Exit(2)
     if n_err:
@@ -515,7 +518,7 @@ def explain(
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    trace = checker.explain(dataset, rule, subject, as_of=day, params=_params(checker, param, allow_out_of_range),
+    trace = checker.explain(dataset, rule, subject, as_of=day, params=_params(checker, param, allow_out_of_range, _lang(ctx)),
                             limits=parse_limits(limit))
     if format is TraceFormat.json:
         sys.stdout.write(json.dumps(trace_to_dict(trace, lang=_lang(ctx)), ensure_ascii=False, indent=2) + "\n")
@@ -632,7 +635,7 @@ def watch(
     """
     day = _as_of(as_of)
     checker = Checker(rules or [])
-    packs, overrides = checker.packs, _params(checker, param, allow_out_of_range)
+    packs, overrides = checker.packs, _params(checker, param, allow_out_of_range, _lang(ctx))
     bounds = parse_limits(limit)
     initial = checker.load(dataset, limits=bounds) if dataset else None
     bad = _report_rejected(dataset, initial)
@@ -662,7 +665,7 @@ def watch(
 def _report_rejected(dataset: Optional[Path], ds: Any) -> int:
     """``watch --dataset``: each rejected record of the starting dataset, one line on stderr; how many."""
     for e in ds.errors if ds is not None else []:
-        print(f"chanjiao: {dataset}: {e}; rejected", file=sys.stderr)
+        print(f"chanjiao: {dataset}: {e}", file=sys.stderr)
     return len(ds.errors) if ds is not None else 0
 
 

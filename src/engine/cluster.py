@@ -49,11 +49,11 @@ from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns
 from .annotate import parameters_in_force
 from .atomic import OutputSet, refuse_overwriting_inputs
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_rejected_subjects, decide_tables,
-                     input_files,
-                     finish_result, stream_outputs,
-                     partition_of, partition_tables, partitions_for, place_problems, table_from_arrow, table_to_arrow,
+                     finish_result, input_files, stream_outputs,
+                     partition_of, partition_tables, partitions_for, place_problems, read_problems,
+                     table_from_arrow, table_to_arrow,
                      text_columns, unreadable)
-from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
+from .vvalidate import Validated, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
 
@@ -322,6 +322,7 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.seconds["validate"] = time.perf_counter() - t0
     # 4. decide: the schools once, then every partition
     t1 = time.perf_counter()
+    read = read_problems(res, files, layouts, stats, header_row)  # rows not read are rejected records too
     rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
     shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
     schools_f, dups_f, packs_f, rejected_f = shared
@@ -343,6 +344,6 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.decisions += decide_rejected_subjects(packs, rejected, summary, last)
     last.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    place_problems(res, files, layouts, stats, header_row)
+    place_problems(res, files, layouts, stats, header_row, read)
     finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res

@@ -23,6 +23,7 @@ from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import FatalError
+from .messages import msg
 from .limits import DEFAULT_LIMITS, Limits, limit_error
 from .records import RECORD_TYPES, SHEET_ALIASES, UnreadableRow
 
@@ -38,10 +39,9 @@ def json_number(text: str) -> int | Decimal:
     return int(text) if len(text) < 4000 else Decimal(text)
 
 
-def too_deep_reason(limits: Limits) -> str:
-    """The rejection reason of a record nested deeper than ``limits.nesting``."""
-    return (f"记录嵌套超过 {limits.nesting} 层，无法读取（--limit nesting=N 可提高） / nested deeper than "
-            f"{limits.nesting} levels")
+def too_deep_reason(limits: Limits) -> Any:
+    """The rejection reason of a record nested deeper than ``limits.nesting`` (a catalogue message)."""
+    return msg("limit.too_deep_record", n=limits.nesting)
 
 
 # ---------------------------------------------------------------------------------------------- JSON
@@ -237,8 +237,8 @@ class _LimitedLoader(yaml.SafeLoader):
             if node is not None:
                 size = self._sizes.get(id(node))
                 if size is None:  # its anchor is still being composed: the alias is inside itself
-                    raise YamlLimitError("yaml_alias_nodes", f"递归的 YAML 别名 *{event.anchor} / recursive alias "
-                                         f"*{event.anchor}", event.start_mark)
+                    raise YamlLimitError("yaml_alias_nodes", msg("limit.recursive_alias", anchor=event.anchor),
+                                         event.start_mark)
                 self._added += size
                 if self._added > self.limits.yaml_alias_nodes:
                     raise YamlLimitError("yaml_alias_nodes", str(limit_error("YAML", "yaml_alias_nodes", self.limits,

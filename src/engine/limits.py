@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FatalError
+from .messages import msg
 
 __all__ = ["Limits", "DEFAULT_LIMITS", "parse_limits", "limit_error", "check_regular_file", "check_file_size",
            "check_line_lengths", "check_columns", "check_xlsx_archive", "check_csv_file", "check_input", "check_stream_file", "LIMIT_NAMES"]
@@ -51,15 +52,6 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 LIMIT_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Limits))
 
-_LABELS = {
-    "file_size": ("文件大小", "file size"),
-    "xlsx_unzipped": ("XLSX 解压后大小", "XLSX uncompressed size"),
-    "xlsx_cells": ("XLSX 单元格数", "XLSX cells"),
-    "csv_columns": ("CSV 列数", "CSV columns"),
-    "line_length": ("单行长度", "line length"),
-    "nesting": ("嵌套层数", "nesting depth"),
-    "yaml_alias_nodes": ("YAML 别名展开节点数", "nodes added by YAML aliases"),
-}
 _BYTES = {"file_size", "xlsx_unzipped", "line_length"}
 _SUFFIX = {"": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
            "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
@@ -70,18 +62,14 @@ def _show(name: str, value: int) -> str:
         for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
             if value >= size and value % size == 0:
                 return f"{value // size} {unit}"
-        return f"{value:,} bytes"
+        return f"{value:,} B"
     return f"{value:,}"
 
 
 def limit_error(where: str, name: str, limits: Limits, found: str = "") -> FatalError:
     """The one-line refusal of input over limit ``name``: the limit, its value, and how to raise it."""
-    zh, en = _LABELS[name]
-    value = _show(name, getattr(limits, name))
-    seen = f"（{found}）" if found else ""
-    seen_en = f" ({found})" if found else ""
-    return FatalError(f"{where}: {zh}超过上限 {value}{seen}，可用 --limit {name}=N 提高 / {en} over the limit of "
-                      f"{value}{seen_en}; raise it with --limit {name}=N")
+    return FatalError(msg("limit.over", where=where, label=msg(f"limit.label.{name}"), name=name,
+                          value=_show(name, getattr(limits, name)), found=msg("limit.found", found=found) if found else ""))
 
 
 def parse_limits(items: list[str] | None, base: Limits = DEFAULT_LIMITS) -> Limits:
@@ -91,12 +79,11 @@ def parse_limits(items: list[str] | None, base: Limits = DEFAULT_LIMITS) -> Limi
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or name not in LIMIT_NAMES:
-            raise FatalError(f"--limit {item!r}: 未知的限制 / unknown limit (known: {', '.join(LIMIT_NAMES)})")
+            raise FatalError(msg("limit.unknown", item=item, names=", ".join(LIMIT_NAMES)))
         m = re.fullmatch(r"\s*(\d[\d_]*)\s*([A-Za-z]*)\s*", text)
         factor = _SUFFIX.get(m.group(2).upper()) if m else None
         if m is None or factor is None or int(m.group(1)) * factor <= 0:
-            raise FatalError(f"--limit {item!r}: 应为正整数，大小可带 K/M/G 后缀 / expected a positive whole number "
-                             "(sizes may end in K, M or G)")
+            raise FatalError(msg("limit.bad_value", item=item))
         changes[name] = int(m.group(1)) * factor
     return dataclasses.replace(base, **changes)
 
@@ -106,11 +93,11 @@ def check_regular_file(path: Path) -> os.stat_result:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise FatalError(f"{path}: 无法读取 / cannot be read ({exc.strerror})") from None
+        raise FatalError(msg("file.unreadable", path=path, reason=exc.strerror)) from None
     if not stat.S_ISREG(st.st_mode):
         kind = ("FIFO" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
                 else "socket" if stat.S_ISSOCK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "special file")
-        raise FatalError(f"{path}: 不是普通文件（{kind}），不予读取 / not a regular file ({kind}); refused")
+        raise FatalError(msg("limit.not_regular", path=path, kind=kind))
     return st
 
 
@@ -140,11 +127,11 @@ def check_line_lengths(data: bytes, limits: Limits, where: str, first_line: int 
             if len(over):  # the first over-long line
                 first = int(over[0])
                 raise limit_error(f"{where}:{lines + first + 1}", "line_length", limits,
-                                  f"{int(lengths[first]):,} bytes")
+                                  f"{int(lengths[first]):,} B")
             lines += len(ends)
             start = int(ends[-1]) + 1
     if len(data) - start > limits.line_length:
-        raise limit_error(f"{where}:{lines + 1}", "line_length", limits, f"{len(data) - start:,} bytes")
+        raise limit_error(f"{where}:{lines + 1}", "line_length", limits, f"{len(data) - start:,} B")
 
 
 def check_columns(count: int, limits: Limits, where: str) -> None:
@@ -190,7 +177,7 @@ def check_csv_file(path: Path, limits: Limits) -> None:
             line += data.count(b"\n", 0, cut)
             carry = data[cut:]
             if len(carry) > limits.line_length:
-                raise limit_error(f"{path}:{line}", "line_length", limits, f"> {len(carry):,} bytes")
+                raise limit_error(f"{path}:{line}", "line_length", limits, f"> {len(carry):,} B")
             if not block:
                 break
     if header:
@@ -226,7 +213,7 @@ def check_stream_file(path: Path, limits: Limits) -> None:
     with open(path, "rb") as fh:
         first = fh.readline(limits.line_length + 2)
     if len(first.rstrip(b"\r\n")) > limits.line_length:
-        raise limit_error(f"{path}:1", "line_length", limits, f"> {limits.line_length:,} bytes")
+        raise limit_error(f"{path}:1", "line_length", limits, f"> {limits.line_length:,} B")
     text = first.decode("utf-8", "replace").lstrip("\ufeff")
     try:
         count = len(next(csv.reader(io.StringIO(text, newline="")), []))

@@ -34,7 +34,7 @@ from .docparse import json_number, limited_yaml_loader, too_deep_reason, yaml_pl
 from .errors import FatalError, RecordError, RecordWarning
 from .limits import DEFAULT_LIMITS, Limits, check_input, limit_error
 from .messages import msg
-from .records import MAX_CELL_CHARS, RECORD_TYPES, ROW_PROBLEM, Dataset, UnreadableRow, field_kinds, validate_rows
+from .records import RECORD_TYPES, ROW_PROBLEM, Dataset, UnreadableRow, field_kinds, validate_rows
 from .vocabulary import field_for, normalise, record_type_for, record_type_info
 
 __all__ = ["load_dataset", "read_raw", "read_input", "RawInput", "Source", "locate", "record_type_of",
@@ -213,7 +213,8 @@ def two_sources_error(record_type: str, first: str, second: Source, rows: int, s
     label = record_type_info(record_type).label_zh
     return RecordError(msg("loader.two_sources", label=label, type=record_type, first=first, second=second.name,
                            rows=rows, span=span),
-                       record_type, None, None, None, None, place or second.place(None))  # type: ignore[arg-type]
+                       record_type, None, None, None, None, place or second.place(None),  # type: ignore[arg-type]
+                       readable=())  # its rows are not read: unknown, not absent
 
 
 def encoding_warning(record_type: str, name: str, encoding: str) -> RecordWarning:
@@ -550,25 +551,30 @@ def _read_document(p: Path, suffix: str, limits: Limits = DEFAULT_LIMITS) -> Raw
     seen: set[str] = set()
     for key, line, rows in entries:
         place = f"{p.name}:{line}"
+        record_type = record_type_of(key)
+        if record_type is None:  # any data under a key that names no record type is listed, not read
+            if rows not in (None, [], {}, ""):
+                n = len(rows) if isinstance(rows, (list, dict)) else 1
+                got.errors.append(unknown_source_error(key, "key", place, n))
+            continue
         if rows is None:
             rows = []
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        if not isinstance(rows, list):
             raise FatalError(msg("file.not_list", path=f"{p}:{line}", key=key))
         if key in seen:  # the same key twice: the standard parsers keep the later one silently
             got.errors.append(RecordError(msg("loader.duplicate_key", key=key, line=line, rows=len(rows)),
-                                          record_type_of(key) or key, None, None, None, None, place))  # type: ignore[arg-type]
+                                          record_type, None, None, None, None, place,  # type: ignore[arg-type]
+                                          readable=() if rows else None))
             continue
         seen.add(key)
-        record_type = record_type_of(key)
-        if record_type is None:
-            if rows:
-                got.errors.append(unknown_source_error(key, "key", place, len(rows)))
-            continue
         item_lines = getattr(rows, "lines", None) or [line] * len(rows)
         out = []
         for r, item_line in zip(rows, item_lines):
             if isinstance(r, UnreadableRow):  # nested too deep: rejected by validation with its reason
                 out.append(r)
+                continue
+            if not isinstance(r, dict):  # an item that is not an object rejects itself, not the dataset
+                out.append({ROW_PROBLEM: (None, r, msg("loader.record_not_object"))})
                 continue
             row = {str(k): v for k, v in r.items()}
             dups = getattr(r, "duplicates", [])
@@ -663,7 +669,8 @@ def _csv_body(items: Iterable[tuple[int, list[str]]], record_type: str, name: st
                 continue
         if len(cells) != width:
             out.errors.append(RecordError(msg("loader.ragged_row", line=line, n=len(cells), width=width), record_type,
-                                          None, None, None, ",".join(cells), f"{name}:{line}"))  # type: ignore[arg-type]
+                                          None, None, None, ",".join(cells), f"{name}:{line}",  # type: ignore[arg-type]
+                                          readable=()))  # not read: unknown, not absent
             continue
         for i, n in enumerate(names):
             if n is None and cells[i].strip():
@@ -836,7 +843,6 @@ def layout_columns(layout: FileLayout, batch: Any, stats: ReadStats) -> dict[str
 
     arrays = [batch.column(i) for i in range(batch.num_columns)]
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
-    n = batch.num_rows
 
     def has_text(a: Any) -> np.ndarray:
         return np.asarray(pc.binary_length(pc.utf8_trim(a, characters=SPACE_CHARS))) > 0

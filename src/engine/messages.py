@@ -71,6 +71,43 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "the organization code {code} fails its GB 11714 check (expected {expected!r} at "
                         "character 17); the code is accepted"),
     # --- reading files (engine.loaders) ---
+    # --- resource limits on input (engine.limits) ---
+    "limit.over": ("{where}：{label}超过上限 {value}{found}，可用 --limit {name}=N 提高",
+                   "{where}: {label} over the limit of {value}{found}; raise it with --limit {name}=N"),
+    "limit.found": ("（{found}）", " ({found})"),
+    "limit.label.file_size": ("文件大小", "file size"),
+    "limit.label.xlsx_unzipped": ("XLSX 解压后大小", "XLSX uncompressed size"),
+    "limit.label.xlsx_cells": ("XLSX 单元格数", "XLSX cells"),
+    "limit.label.csv_columns": ("CSV 列数", "CSV columns"),
+    "limit.label.line_length": ("单行长度", "line length"),
+    "limit.label.nesting": ("嵌套层数", "nesting depth"),
+    "limit.label.yaml_alias_nodes": ("YAML 别名展开节点数", "nodes added by YAML aliases"),
+    "limit.not_regular": ("{path}：不是普通文件（{kind}），不予读取", "{path}: not a regular file ({kind}); refused"),
+    "limit.unknown": ("--limit {item}：未知的限制（可用：{names}）", "--limit {item}: unknown limit (known: {names})"),
+    "limit.bad_value": ("--limit {item}：应为正整数，大小可带 K/M/G 后缀",
+                        "--limit {item}: expected a positive whole number (sizes may end in K, M or G)"),
+    "limit.too_deep_record": ("记录嵌套超过 {n} 层，无法读取（可用 --limit nesting=N 提高）",
+                              "nested deeper than {n} levels (raise it with --limit nesting=N)"),
+    "limit.recursive_alias": ("递归的 YAML 别名 *{anchor}", "recursive YAML alias *{anchor}"),
+    "limit.line_over_block": ("{path}：有一行超过流式读取块大小 {block} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
+                              "chunk-size）", "{path}: a line longer than the streaming read block of {block} bytes; "
+                              "raise it with --chunk-size (block = 120 bytes x chunk size)"),
+    "watch.line_too_long": ("行长度超过上限 {n} 字节（可用 --limit line_length=N 提高）",
+                            "line longer than {n} bytes (raise it with --limit line_length=N)"),
+    "watch.not_utf8": ("不是有效的 UTF-8 文本（第 {byte} 字节：{reason}）", "not UTF-8 text (byte {byte}: {reason})"),
+    "detail.surrogate": ("含孤立代理字符，不是有效的 Unicode 文本", "a lone surrogate, not valid Unicode text"),
+    # --- --param values (engine.params) ---
+    "override.not_number": ("参数 {name} 的值“{text}”不是数字{unit}", "parameter {name}: {text!r} is not a plain "
+                            "decimal number{unit}"),
+    "override.unit": ("（单位 {unit}）", " in {unit}"),
+    "override.type": ("参数 {name} 的类型是 {type}，不能用 --param 改变",
+                   "parameter {name} is a {type}; only number parameters can be overridden"),
+    "override.out_of_range": ("参数 {name}={value} 超出范围 {range}；如需测算范围之外的值请加 --allow-out-of-range",
+                           "parameter {name}={value} is outside its range {range}; add --allow-out-of-range for "
+                           "such a what-if"),
+    "override.beyond": ("参数 {name}={value} 超出政策规定的范围 {range}：本结果是范围之外的假设测算，不是政策结论",
+                     "parameter {name}={value} is outside the policy's range {range}: a what-if, not the policy's "
+                     "outcome"),
     "file.not_found": ("{path}：文件或文件夹不存在", "{path}: no such file or directory"),
     "file.unknown_format": ("{path}：未知的数据集格式 {suffix}；应为 .json、.yaml、.xlsx 文件或存放 CSV 文件的文件夹",
                             "{path}: unknown dataset format {suffix}; expected .json, .yaml, .xlsx or a directory "
@@ -97,6 +134,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "a cell of more than {max} characters ({n}); expected {expected}"),
     "record.total_row": ("“{word}”行（小计或合计）已跳过，不作为记录读取",
                          "a “{word}” (subtotal or total) row was skipped, not read as a record"),
+    "record.footer_row": ("表尾“{word}”行（签字、日期或说明）已跳过，不作为记录读取",
+                          "a footer row “{word}…” (signature, date or note) was skipped, not read as a record"),
     "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
                               "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
                               "read{hint}"),
@@ -131,6 +170,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "loader.duplicate_key": ("键“{key}”出现两次：只读取了第一次，第 {line} 行的 {rows} 条记录未读取",
                              "key {key!r} appears twice: only the first was read; the {rows} record(s) at line "
                              "{line} were not"),
+    "loader.record_not_object": ("这一项不是对象：一条记录应写作 {{字段: 值, …}}",
+                                 "this item is not an object: a record is written {{field: value, …}}"),
     "loader.duplicate_field": ("字段“{field}”在这条记录中出现两次：无法确定取哪个值",
                                "field {field!r} appears twice in this record: which value holds cannot be told"),
     "loader.ragged_row": ("第 {line} 行有 {n} 个单元格，表头有 {width} 列：这一行未读取（多半是文字中有未加引号的逗号，"

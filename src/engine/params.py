@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 
 from .errors import RecordWarning
+from .messages import msg
 from .policy import Pack, Parameter
 
 __all__ = ["parse_overrides", "override_warnings", "ALLOW_OPTION"]
@@ -71,21 +72,19 @@ def parse_overrides(items: list[str], packs: list[Pack], allow_out_of_range: boo
         name, sep, text = item.partition("=")
         name = name.strip()
         params = _parameters(name, packs) if sep else []
+        if not sep:
+            raise ValueError(msg("param.form", text=item))
         if not params:
-            raise ValueError(f"unknown parameter {name!r} (known: {', '.join(known)})")
+            raise ValueError(msg("param.unknown", name=name, known=", ".join(known)))
         for param in params:
             if param.type != "number":
-                raise ValueError(f"参数 {name} 的类型是 {param.type}，不能用 --param 改变 / parameter {name} is a "
-                                 f"{param.type}; only number parameters can be overridden")
+                raise ValueError(msg("override.type", name=name, type=param.type))
             value = _value(text, param)
-            unit = f"（单位 {param.unit}）" if param.unit else ""
             if value is None:
-                raise ValueError(f"参数 {name} 的值 {text.strip()!r} 不是数字{unit} / {text.strip()!r} is not a "
-                                 f"plain decimal number{' in ' + param.unit if param.unit else ''}")
+                raise ValueError(msg("override.not_number", name=name, text=text.strip(),
+                                     unit=msg("override.unit", unit=param.unit) if param.unit else ""))
             if param.range is not None and not param.range.contains(value) and not allow_out_of_range:
-                raise ValueError(f"参数 {name}={value} 超出范围 {_range_text(param)}；如需测算范围之外的值请加 "
-                                 f"{ALLOW_OPTION} / {value} is outside the parameter's range; add {ALLOW_OPTION} "
-                                 "for such a what-if")
+                raise ValueError(msg("override.out_of_range", name=name, value=value, range=_range_text(param)))
             out[name] = value
     return out
 
@@ -97,8 +96,6 @@ def override_warnings(overrides: dict[str, Decimal], packs: list[Pack]) -> list[
     for name, value in sorted(overrides.items()):
         for param in _parameters(name, packs):
             if param.range is not None and not param.range.contains(value):
-                out.append(RecordWarning(
-                    f"参数 {name}={value} 超出政策规定的范围 {_range_text(param)}：本结果是范围之外的假设测算，"
-                    f"不是政策结论 / outside the parameter's range: a what-if, not the policy's outcome",
-                    "parameters", None, name, "value"))
+                out.append(RecordWarning(msg("override.beyond", name=name, value=value, range=_range_text(param)),
+                                         "parameters", None, name, "value"))
     return out

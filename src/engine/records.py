@@ -56,6 +56,8 @@ __all__ = [
     "total_word",
     "total_row_warning",
     "TOTAL_WORDS",
+    "FOOTER_WORDS",
+    "footer_word",
     "DATE_FORMS",
     "NUMBER_FORMS",
     "unknown_field_message",
@@ -204,7 +206,7 @@ def _text(value: Any, kind: Kind) -> str:
     if not isinstance(value, str):
         raise _fail(kind)
     if _SURROGATE.search(value):  # from a JSON/YAML escape such as \ud800: no UTF-8 encoding exists
-        raise _fail(kind, "a lone surrogate, not valid Unicode text")
+        raise _fail(kind, msg("detail.surrogate"))
     return half_width(value, alnum_only=True).strip()
 
 
@@ -278,12 +280,17 @@ DATE_FORMS = "2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日"
 ``forms.date`` lists them)."""
 
 
+_MIDNIGHT = re.compile(r"(?<=[0-9日])\s+0?0:00(:00)?$")
+
+
 def parse_date_text(text: str) -> dt.date | None:
     """A date written year first in one of :data:`DATE_FORMS`; None when it is not one of them.
 
-    Raises ValueError for a well-formed date that does not exist (2021-02-30).
+    A trailing midnight (``2021/3/5 0:00``, ``2021-03-05 00:00:00``, as a spreadsheet exports a date cell) is
+    the same day; any other time is not a date. Raises ValueError for a well-formed date that does not exist
+    (2021-02-30).
     """
-    text = half_width(text).strip()
+    text = _MIDNIGHT.sub("", half_width(text).strip())
     for form in _DATE_FORMS:
         m = form.fullmatch(text)
         if m:
@@ -548,20 +555,41 @@ def total_word(value: Any) -> str | None:
     return word if word in TOTAL_WORDS else None
 
 
-def is_total_row(row: dict[str, Any]) -> str | None:
-    """The total word of a subtotal or total row (its id empty or that word, some cell a total word), or None."""
-    if not _is_empty(row.get("id")) and total_word(row.get("id")) is None:
+FOOTER_WORDS = ("制表人", "填表人", "填报人", "审核人", "复核人", "负责人", "单位负责人", "财务负责人", "经办人",
+                "联系人", "联系电话", "填报日期", "制表日期", "填表日期", "报送日期", "注：", "注:", "说明：", "说明:")
+"""The words a form's footer lines start with (signatures, dates, notes): a row whose every filled cell starts with
+one of them, and whose id is empty or one of them, is skipped with a warning naming it."""
+
+
+def footer_word(value: Any) -> str | None:
+    """The footer word a cell starts with (``制表人：张三`` → ``制表人``), or None."""
+    if not isinstance(value, str):
         return None
-    for value in row.values():
+    text = "".join(value.split())
+    return next((w for w in FOOTER_WORDS if text.startswith(w)), None)
+
+
+def is_total_row(row: dict[str, Any]) -> str | None:
+    """The word of a subtotal or total row (its id empty or that word, some cell a total word) or of a footer row
+    (its id empty or a footer, every filled cell a footer: 制表人：…, 填报日期：…), or None."""
+    rid = row.get("id")
+    if not _is_empty(rid) and total_word(rid) is None and footer_word(rid) is None:
+        return None
+    filled = [v for v in row.values() if not _is_empty(v)]
+    for value in filled:
         word = total_word(value)
         if word is not None:
             return word
+    words = [footer_word(v) for v in filled]
+    if words and all(words):
+        return words[0]
     return None
 
 
 def total_row_warning(record_type: str, row_no: int, word: str) -> RecordWarning:
-    """The warning for a skipped subtotal or total row (the same from every reader and engine)."""
-    return RecordWarning(msg("record.total_row", row=row_no, word=word), record_type, row_no)
+    """The warning for a skipped subtotal, total or footer row (the same from every reader and engine)."""
+    key = "record.total_row" if word in TOTAL_WORDS else "record.footer_row"
+    return RecordWarning(msg(key, row=row_no, word=word), record_type, row_no)
 
 # References checked for dangling ids: (record type, field) -> referenced record type.
 REFERENCES: dict[tuple[str, str], str] = {
@@ -642,9 +670,10 @@ def rejected_records(errors: Iterable[Any]) -> list["Rejected"]:
     record was read in full and the first one with its id was kept.
     """
     seen: dict[tuple[str, int], Rejected] = {}
-    for e in errors:
-        if isinstance(e, RecordError) and e.readable is not None and (e.record_type, e.row) not in seen:
-            seen[(e.record_type, e.row)] = Rejected(e.record_type, e.row, e.readable)
+    for e in errors:  # rows a reader could not read at all (no row number) are one record of row 0, nothing readable
+        if isinstance(e, RecordError) and e.readable is not None and e.record_type in RECORD_MODELS \
+                and (e.record_type, e.row or 0) not in seen:
+            seen[(e.record_type, e.row or 0)] = Rejected(e.record_type, e.row or 0, e.readable)
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
     return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row))
 
@@ -779,9 +808,11 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
     kinds = field_kinds(record_type)
     raw_id = row.get("id")
     shown_id = None if _is_empty(raw_id) else _text_or_repr(raw_id)
-    if ROW_PROBLEM in row:
+    if ROW_PROBLEM in row:  # a problem its reader found: the other fields may still be readable
         fld, value, message = row[ROW_PROBLEM]
-        return None, [RecordError(message, record_type, row_no, shown_id, fld, value)]
+        rest = {k: v for k, v in row.items() if k != ROW_PROBLEM}
+        return None, [RecordError(message, record_type, row_no, shown_id, fld, value,
+                                  readable=readable_fields(record_type, rest, {fld}))]
     try:
         return RECORD_MODELS[record_type].model_validate({k: v for k, v in row.items() if k in kinds}), []
     except ValidationError as exc:

@@ -52,6 +52,8 @@ REASON_LIMIT = 3
 def rejected_reason(r: Rejected) -> str:
     """The reason a decision gives for a rejected record it depends on, e.g. 校企合作协议 XQ-1（第 3 行）被拒绝，无法判断."""
     label = RECORD_MODELS[r.record_type].label
+    if not r.row:  # rows its reader could not read at all (a ragged CSV line, a second source)
+        return f"{label}有未能读取的行，无法判断"
     if r.id is None:
         return f"{label}（第 {r.row} 行，编号无法读取）被拒绝，无法判断"
     return f"{label} {r.id}（第 {r.row} 行）被拒绝，无法判断"

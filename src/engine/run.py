@@ -61,8 +61,8 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every record accepted; 1 some records rejected; 2 no record could be decided (no decision at all)."""
-        if not self.document.get("decisions"):
+        """0 every record accepted; 1 some records rejected; 2 no record could be decided (none was accepted)."""
+        if not self.dataset.accepted_count:
             return 2
         return 1 if self.dataset.errors else 0
 

@@ -59,9 +59,9 @@ from .rejected import EMPTY, TableSource, taint
 from .annotate import parameters_in_force
 from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs
 from .safe import spreadsheet_cell, spreadsheet_column
-from .vvalidate import Validated, csv_text_options, finish_tables, validate_columns
+from .vvalidate import Validated, finish_tables, validate_columns
 
-__all__ = ["StreamResult", "check_stream", "place_problems", "decide_tables", "decision_table", "finish_result", "input_files",
+__all__ = ["StreamResult", "check_stream", "place_problems", "read_problems", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
            "partition_of", "partition_tables", "partitions_for", "RowWriter", "RunningSummary", "table_from_arrow", "table_to_arrow",
            "STREAM_FORMATS"]
@@ -176,31 +176,46 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
     except (pa.ArrowException, OSError) as exc:  # unreadable, not UTF-8, a column that is not text-like
         if "straddl" in str(exc):  # one line longer than a read block: bounded, and the option that raises it
             block = max(1 << 20, rows * 120)
-            raise FatalError(f"{path}: 有一行超过流式读取块大小 {block:,} 字节，可用 --chunk-size 提高（块 = 120 字节 × "
-                             f"chunk-size）/ a line longer than the streaming read block of {block:,} bytes; raise it "
-                             "with --chunk-size (block = 120 bytes x chunk size)") from None
+            raise FatalError(msg("limit.line_over_block", path=path, block=f"{block:,}")) from None
         raise unreadable(path, exc) from None
 
 
-def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
-                   stats: dict[str, ReadStats], header_row: int | None = None) -> None:
-    """Name the place of every error and warning of a streamed check, as the in-memory reader does: rows not
-    read and columns without a header come from one pass over an unusual file; the rest from each type's source."""
+def read_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
+                  stats: dict[str, ReadStats], header_row: int | None = None) -> dict[str, Source]:
+    """After validation, before any decision: the rows Arrow could not read (each an error at its line, and a
+    rejected record — unknown, not absent) and the columns without a header, from one pass over each unusual
+    CSV file, as the in-memory reader finds them. Returns those files' sources (every row's line)."""
     sources: dict[str, Source] = {}
-    wanted = {p.record_type for p in [*res.errors, *res.warnings] if getattr(p, "row", None)}
     for rtype, f in files.items():
         layout = layouts.get(rtype)
         st = stats.get(rtype, ReadStats())
-        if layout is None:
-            sources[rtype] = Source(rtype, f.name, "parquet", None, 1)
-            continue
-        if rtype not in wanted and not (st.invalid or st.unnamed):
+        if layout is None or not (st.invalid or st.unnamed):
             continue
         sources[rtype], errors, warnings = csv_places(layout, st, header_row)
         if st.invalid != len(errors):  # Arrow skipped rows that Python's reader reads: a line break in quotes, cut
             raise FatalError(msg("stream.rows_disagree", path=f, n=st.invalid, m=len(errors)))
         res.errors += errors
         res.warnings += warnings
+    return sources
+
+
+def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
+                   stats: dict[str, ReadStats], header_row: int | None = None,
+                   known: dict[str, Source] | None = None) -> None:
+    """Name the place of every error and warning of a streamed check, as the in-memory reader does (``known``:
+    the sources :func:`read_problems` found; the others from each file's layout, by one more pass if needed)."""
+    sources: dict[str, Source] = dict(known or {})
+    wanted = {p.record_type for p in [*res.errors, *res.warnings] if getattr(p, "row", None)}
+    for rtype, f in files.items():
+        layout = layouts.get(rtype)
+        if rtype in sources:
+            continue
+        if layout is None:
+            sources[rtype] = Source(rtype, f.name, "parquet", None, 1)
+            continue
+        if rtype not in wanted:
+            continue
+        sources[rtype], errors, warnings = csv_places(layout, stats.get(rtype, ReadStats()), header_row)
     res.errors = locate(res.errors, sources)
     res.warnings = locate(res.warnings, sources)
 
@@ -811,6 +826,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     res.errors += s_errors
     res.warnings += [w for w in s_warnings if w.record_type == "schools"]
     res.seconds["validate"] = time.perf_counter() - t0
+    read = read_problems(res, files, layouts or {}, stats, header_row)  # rows not read are rejected records too
     rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
     # 2. decide: the schools once, then every partition; written here in partition order as they come back
     t1 = time.perf_counter()
@@ -860,7 +876,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    place_problems(res, files, layouts or {}, stats, header_row)
+    place_problems(res, files, layouts or {}, stats, header_row, read)
     finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res
 

@@ -134,9 +134,9 @@ def _total_rows(columns: dict[str, pa.Array], n: int) -> np.ndarray:
         return cand
     hit = np.zeros(len(at), dtype=bool)
     take = pa.array(at, pa.int64())
-    for arr in columns.values():
+    for arr in columns.values():  # a total word holds 计/計; every footer word holds one of 人, 日期, 注, 说明, 电话
         text = pc.fill_null(pc.cast(arr.take(take), pa.string()), "")
-        for ch in ("计", "計"):
+        for ch in ("计", "計", "人", "日期", "注", "说明", "电话"):
             hit |= _np(pc.match_substring(text, ch)).astype(bool)
     out = np.zeros(n, dtype=bool)
     for j in np.flatnonzero(hit):

@@ -249,8 +249,7 @@ def read_change(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     except RecursionError:
         change = _TOO_DEEP
     if change is _TOO_DEEP or _too_deep(change, limits.nesting):
-        raise ChangeError(f"嵌套超过 {limits.nesting} 层 / nested deeper than {limits.nesting} levels "
-                          f"(--limit nesting=N raises it)")
+        raise ChangeError(msg("limit.too_deep_record", n=limits.nesting))
     return change
 
 
@@ -284,16 +283,14 @@ def change_lines(stream: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Iterator[
         if len(raw) > limits.line_length and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):  # the rest of the over-long line, read and dropped
                 raw = stream.readline(1 << 20)
-            yield number, ChangeError(f"行长度超过上限 {limits.line_length:,} 字节 / line longer than "
-                                      f"{limits.line_length:,} bytes (--limit line_length=N raises it)")
+            yield number, ChangeError(msg("watch.line_too_long", n=f"{limits.line_length:,}"))
             continue
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield number, ChangeError(f"不是有效的 UTF-8 文本（第 {exc.start + 1} 字节）/ not UTF-8 text "
-                                      f"(byte {exc.start + 1}: {exc.reason})")
+            yield number, ChangeError(msg("watch.not_utf8", byte=exc.start + 1, reason=exc.reason))
             continue
         if text.strip():
             yield number, text
