@@ -93,5 +93,5 @@ def test_a_streamed_error_file_follows_the_language(tmp_path: Path) -> None:
         proc = run("check", str(data), "--engine", "vectorised", "--format", "csv", "--output", str(out),
                    "--workers", "1", "--lang", lang)
         assert proc.returncode == 1, proc.stderr
-        rows = list(csv.DictReader(open(tmp_path / f"{lang}.errors.csv", encoding="utf-8")))
+        rows = list(csv.DictReader(open(tmp_path / f"{lang}.errors.csv", encoding="utf-8-sig")))
         assert rows[0]["message"].startswith(expected), rows

@@ -296,13 +296,13 @@ def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, pa
     (tmp_path / "out").mkdir()
     res = check_stream(folder, packs, AS_OF, None, tmp_path / "out" / "d.csv", "csv", chunk_enterprises=2,
                        progress=False, workers=1)
-    with open(tmp_path / "out" / "d.errors.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "out" / "d.errors.csv", encoding="utf-8-sig") as fh:
         issues = list(csvmod.reader(fh))[1:]
     assert issues == [["" if v is None else str(v) for v in row] for row in _issue_rows(doc)]
     places = [r[ISSUE_COLUMNS.index("place")] for r in issues]
     assert "学校.csv:13" in places and "学校.csv:18" in places and "Sheet1.csv" in places
     assert res.decisions == len(doc["decisions"])
-    with open(tmp_path / "out" / "d.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "out" / "d.csv", encoding="utf-8-sig") as fh:
         streamed = sorted((r["rule_id"], r["subject_id"], r["status"]) for r in csvmod.DictReader(fh))
     assert streamed == sorted((d["rule_id"], d["subject_id"], d["status"]) for d in doc["decisions"])
     # the line not read (学校.csv:13) is a school that may be anything: a decision that looks up a school the
