@@ -755,6 +755,14 @@ def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
     return value, rest
 
 
+# the web service (engine.service.commands imports the web stack only inside each command)
+from .service.commands import audit_app, serve, users_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     """Entry point of the ``chanjiao`` command."""
     from .atomic import terminate_on_sigterm

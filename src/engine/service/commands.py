@@ -1,0 +1,195 @@
+"""``chanjiao serve``, ``chanjiao users …`` and ``chanjiao audit …``: thin commands over the service modules.
+
+Heavy imports (FastAPI, SQLAlchemy, argon2) happen inside the commands, so ``chanjiao check`` starts as fast as
+before. Errors are :class:`engine.errors.FatalError` (one line on stderr, exit 2), as everywhere in the CLI.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import FatalError
+
+__all__ = ["serve", "users_app", "audit_app"]
+
+users_app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                        help="Officer accounts of the web service: add, list, disable, issue API tokens.")
+audit_app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                        help="The decision log: verify its hash chain, export it as JSON Lines.")
+
+DatabaseOpt = typer.Option(None, "--database", help="postgresql://… or sqlite:///…; default: the SQLite file "
+                                                     "in the data directory ($CHANJIAO_DATA, else ~/.local/share/chanjiao).")
+
+
+def _settings(database: Optional[str], **extra: Any) -> Any:
+    from .settings import Settings
+
+    return Settings(database_url=database, **extra)
+
+
+def _db(database: Optional[str]) -> Any:
+    from .db import make_engine, migrate
+
+    try:
+        engine = make_engine(_settings(database).url())
+        migrate(engine)
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be opened is one line
+        if isinstance(exc, FatalError):
+            raise
+        raise FatalError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    return engine
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    database: Optional[str] = DatabaseOpt,
+    rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A rule pack folder to add (repeatable)."),
+    engine: str = typer.Option("auto", "--engine", help="auto, durable, reference or vectorised."),
+    workers: int = typer.Option(1, "--workers", min=1, help="uvicorn worker processes (use PostgreSQL for more than one)."),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
+) -> None:
+    """Run the web API and pages (FastAPI on uvicorn); packs loaded once, the database migrated at start."""
+    import os
+
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(database, rules=tuple(rules or ()), engine=engine, secure_cookies=secure_cookies)
+    if workers > 1 and not settings.url().startswith("postgresql"):
+        raise FatalError("--workers above 1 needs --database postgresql://… (one SQLite file serves one process)")
+    if workers > 1:  # each worker builds its own app from these settings
+        os.environ["CHANJIAO_SERVE_SETTINGS"] = json.dumps({"database_url": settings.database_url,
+                                                            "rules": [str(r) for r in settings.rules],
+                                                            "engine": engine, "secure_cookies": secure_cookies})
+        uvicorn.run("engine.service.commands:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+        return
+    app = create_app(settings)
+    print(f"chanjiao: serving on http://{host}:{port}/ (database {settings.url().split('@')[-1]})", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def worker_app() -> Any:
+    """The app of one uvicorn worker process (``serve --workers N``), built from the parent's settings."""
+    import os
+
+    from .app import create_app
+    from .settings import Settings
+
+    raw = json.loads(os.environ["CHANJIAO_SERVE_SETTINGS"])
+    return create_app(Settings(database_url=raw["database_url"], rules=tuple(Path(r) for r in raw["rules"]),
+                               engine=raw["engine"], secure_cookies=raw["secure_cookies"]))
+
+
+def _accounts(database: Optional[str]) -> Any:
+    from .auth import Accounts
+
+    return Accounts(_db(database))
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., "--role", help="tax_officer, finance_officer or admin."),
+    name: Optional[str] = typer.Option(None, "--name", help="Display name, e.g. 张三."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Create an officer account (the password is asked for, or read from stdin)."""
+    from .auth import AccountError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise FatalError("the two passwords differ")
+    try:
+        user = _accounts(database).add(username, role, password, name)
+    except AccountError as exc:
+        raise FatalError(str(exc)) from None
+    print(f"added {user.username} ({user.role})")
+
+
+@users_app.command("list")
+def users_list(database: Optional[str] = DatabaseOpt) -> None:
+    """List the accounts: name, role, display name, enabled or disabled."""
+    for u in _accounts(database).list():
+        print(f"{u.username:<24} {u.role:<16} {'disabled' if u.disabled else 'enabled':<9} {u.display_name}")
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(...), database: Optional[str] = DatabaseOpt) -> None:
+    """Disable an account: its sessions end and its API tokens stop working at once."""
+    from .auth import AccountError
+
+    try:
+        _accounts(database).disable(username)
+    except AccountError as exc:
+        raise FatalError(str(exc)) from None
+    print(f"disabled {username}")
+
+
+@users_app.command("token")
+def users_token(username: str = typer.Argument(...), database: Optional[str] = DatabaseOpt) -> None:
+    """Issue a new API token for the account; it is printed once and stored only as an argon2 hash."""
+    from .auth import AccountError
+
+    try:
+        print(_accounts(database).new_token(username))
+    except AccountError as exc:
+        raise FatalError(str(exc)) from None
+
+
+@audit_app.command("verify")
+def audit_verify(database: Optional[str] = DatabaseOpt,
+                 expect_head: Optional[str] = typer.Option(None, "--expect-head",
+                                                           help="The head hash recorded earlier: also detects "
+                                                                "entries removed from the end.")) -> None:
+    """Check the decision log's hash chain; exit 1 and name each altered, removed or reordered entry."""
+    from .audit import DecisionLog
+
+    count, head, found = DecisionLog(_db(database)).verify()
+    problems: list[Any] = list(found)
+    for p in problems:
+        print(f"chanjiao: audit: {p}", file=sys.stderr)
+    if expect_head and not problems and not DecisionLog(_db(database)).contains(expect_head):
+        problems.append(f"head {expect_head} is no longer in the log (entries removed from the end)")
+        print(f"chanjiao: audit: {problems[-1]}", file=sys.stderr)
+    if problems:
+        print(f"{count} entries: {len(problems)} problem(s)")
+        raise typer.Exit(1)
+    print(f"{count} entries: intact; head {head}")
+
+
+@audit_app.command("export")
+def audit_export(output: Optional[Path] = typer.Option(None, "--output", help="Write here instead of stdout."),
+                 with_input: bool = typer.Option(True, "--with-input/--without-input",
+                                                 help="Include each entry's input (base64 of its bytes)."),
+                 database: Optional[str] = DatabaseOpt) -> None:
+    """Write the decision log as JSON Lines: each entry, its decision document, and (by default) its input."""
+    import base64
+
+    from .audit import DecisionLog
+
+    log = DecisionLog(_db(database))
+    target = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for entry, input_blob, document_blob in log.rows():
+            line = entry.as_dict()
+            line["document"] = json.loads(zlib.decompress(document_blob))
+            if with_input:
+                line["input_base64"] = base64.b64encode(zlib.decompress(input_blob)).decode("ascii")
+            target.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            target.close()

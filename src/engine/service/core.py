@@ -1,0 +1,202 @@
+"""The service's one object: settings, the checker (packs loaded once), the database, accounts, log and jobs.
+
+Routers (``api``, ``pages``) are thin layers over :class:`Service`; so is the ``chanjiao users``/``audit`` CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+
+from ..explain import trace_to_dict
+from ..policy import Pack
+from ..render import write_xlsx
+from ..run import Checker, CheckResult
+from .audit import DecisionLog, LogEntry, parameters_in_force
+from .auth import Accounts, User
+from .checking import Job, Jobs, Upload, read_upload
+from .db import make_engine, migrate, saved_assessments
+from .settings import Settings
+
+__all__ = ["Service", "Checked", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
+
+COMPARED = ("status", "amount", "amount_min", "amount_max", "missing_facts", "reasons", "citation")
+
+
+def visible_roles(user: User) -> list[str] | None:
+    """The roles whose logged checks ``user`` may see: an administrator sees all (None), an officer their role's."""
+    return None if user.role == "admin" else [user.role]
+
+
+def report_xlsx(document: dict[str, Any]) -> bytes:
+    """The XLSX report of a decision document: the workbook ``chanjiao check --format xlsx`` writes."""
+    with tempfile.TemporaryDirectory(prefix="chanjiao-report-") as tmp:
+        path = Path(tmp) / "report.xlsx"
+        write_xlsx(document, path)
+        return path.read_bytes()
+
+
+def public_trace(trace: Any, packs: Sequence[Pack]) -> dict[str, Any]:
+    """``trace_to_dict`` with rule file places relative to the packs' folder (no server paths)."""
+    out = trace_to_dict(trace)
+    roots = sorted({str(p.directory.parent) + "/" for p in packs}, key=len, reverse=True)
+
+    def rel(text: Any) -> Any:
+        if isinstance(text, str):
+            for root in roots:
+                if text.startswith(root):
+                    return text[len(root):]
+        return text
+
+    out["rule_file"] = rel(out.get("rule_file"))
+    for step in out.get("steps", []):
+        if "where" in step:
+            step["where"] = rel(step["where"])
+    return out
+
+
+def replay_differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed between a logged document and its replay: packs, and decisions added, removed or changed."""
+    def key(d: dict[str, Any]) -> tuple[str, str, str]:
+        return (d["rule_id"], d["subject_type"], d["subject_id"])
+
+    before = {key(d): d for d in old.get("decisions", [])}
+    after = {key(d): d for d in new.get("decisions", [])}
+    changed = []
+    for k in sorted(before.keys() & after.keys()):
+        fields = {f: {"before": before[k].get(f), "after": after[k].get(f)} for f in COMPARED
+                  if before[k].get(f) != after[k].get(f)}
+        if fields:
+            changed.append({"rule_id": k[0], "subject_type": k[1], "subject_id": k[2], "changes": fields})
+    packs_before = {p["id"]: p for p in old.get("rule_packs", [])}
+    packs_after = {p["id"]: p for p in new.get("rule_packs", [])}
+    packs = [{"id": pid, "before": packs_before.get(pid), "after": packs_after.get(pid)}
+             for pid in sorted(packs_before.keys() | packs_after.keys()) if packs_before.get(pid) != packs_after.get(pid)]
+    return {
+        "packs": packs,
+        "added": [after[k] for k in sorted(after.keys() - before.keys())],
+        "removed": [before[k] for k in sorted(before.keys() - after.keys())],
+        "changed": changed,
+        "unchanged": sum(1 for k in before.keys() & after.keys() if before[k] == after[k]),
+        "same": not packs and before == after,
+    }
+
+
+@dataclass
+class Checked:
+    """A check the service ran: the result, and the log entry when an officer ran it."""
+
+    result: CheckResult
+    entry: LogEntry | None
+
+
+class Service:
+    """Everything one server process holds; create one per app (no global state)."""
+
+    def __init__(self, settings: Settings, checker: Checker | None = None):
+        self.settings = settings
+        self.checker = checker or Checker(list(settings.rules))
+        self.checker.choose_engine(settings.engine)  # an unknown engine is a FatalError at start, not per request
+        self.db = make_engine(settings.url())
+        migrate(self.db)
+        self.accounts = Accounts(self.db, settings.session_hours)
+        self.log = DecisionLog(self.db)
+        self.jobs = Jobs()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+    # -- checks ------------------------------------------------------------------------------------------------
+
+    def check(self, upload: Upload, *, as_of: dt.date, params: Sequence[str] = (), user: User | None = None,
+              kind: str = "check", meta_extra: dict[str, Any] | None = None, job: Job | None = None) -> Checked:
+        """Read and check an upload; an officer's check is appended to the decision log."""
+        overrides = self.checker.overrides(list(params))
+        if job:
+            job.stage = "reading"
+        ds = read_upload(self.checker, upload, self.settings.max_unzipped_bytes)
+        if job:
+            job.stage = "deciding"
+        result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.settings.engine)
+        if user is None:
+            return Checked(result, None)
+        if job:
+            job.stage = "logging"
+        doc = result.document
+        meta = {
+            "as_of": as_of.isoformat(),
+            "period": doc.get("period"),
+            "engine": result.engine,
+            "notes": result.notes,
+            "params": list(params),
+            "packs": [{**p, "issued_on": _pack(self.checker.packs, p["id"]), "version": p.get("digest")}
+                      for p in doc.get("rule_packs", [])],
+            "parameters": doc.get("parameters") or parameters_in_force(self.checker.packs, as_of, overrides),
+            "exit_code": result.exit_code,
+            "records_rejected": len(ds.errors),
+            "decisions": len(doc.get("decisions", [])),
+            **(meta_extra or {}),
+        }
+        entry = self.log.append(kind=kind, username=user.username, role=user.role, input_name=upload.name,
+                                input_bytes=upload.data, meta=meta, document=doc)
+        if job:
+            job.check_id = entry.seq
+        return Checked(result, entry)
+
+    def start_job(self, upload: Upload, *, as_of: dt.date, params: Sequence[str], user: User) -> Job:
+        """Run an officer's check in the background; poll ``jobs.get(id)``. Parameters are checked first."""
+        self.checker.overrides(list(params))
+        return self.jobs.start(user.username, upload.name,
+                               lambda job: self.check(upload, as_of=as_of, params=params, user=user, job=job) and None)
+
+    def entry_for(self, seq: int, user: User) -> LogEntry | None:
+        """A logged check the user may see, or None (absent or another role's)."""
+        entry = self.log.get(seq)
+        roles = visible_roles(user)
+        if entry is None or (roles is not None and entry.role not in roles):
+            return None
+        return entry
+
+    def replay(self, entry: LogEntry, user: User) -> tuple[Checked, dict[str, Any]]:
+        """Re-run a logged check under today's packs (same input, as_of and parameters); logged as a replay."""
+        upload = Upload(entry.input_name, self.log.input_of(entry.seq))
+        as_of = dt.date.fromisoformat(entry.meta["as_of"])
+        checked = self.check(upload, as_of=as_of, params=entry.meta.get("params", []), user=user, kind="replay",
+                             meta_extra={"replay_of": entry.seq})
+        return checked, replay_differences(self.log.document_of(entry.seq), checked.result.document)
+
+
+    # -- saved self-assessments -----------------------------------------------------------------------------------
+
+    def save_assessment(self, facts: dict[str, str]) -> str:
+        """Keep an enterprise's entered facts (it chose to save); returns the unguessable token of its link."""
+        token = secrets.token_urlsafe(24)
+        with self.db.begin() as conn:
+            conn.execute(saved_assessments.insert().values(
+                id_hash=hashlib.sha256(token.encode()).hexdigest(),
+                created_at=dt.datetime.now(dt.timezone.utc).isoformat(), facts=json.dumps(facts, ensure_ascii=False)))
+        return token
+
+    def saved_assessment(self, token: str) -> dict[str, str] | None:
+        """The facts saved under ``token``, or None."""
+        with self.db.connect() as conn:
+            text = conn.execute(sa.select(saved_assessments.c.facts).where(
+                saved_assessments.c.id_hash == hashlib.sha256(token.encode()).hexdigest())).scalar()
+        return json.loads(text) if text else None
+
+
+def _pack(packs: Sequence[Pack], pack_id: str) -> str | None:
+    for p in packs:
+        if p.id == pack_id:
+            return p.issued_on.isoformat()
+    return None
+

@@ -1,0 +1,162 @@
+"""The enterprise self-assessment interview: facts in, decisions out, and the next questions worth asking.
+
+The page starts with the enterprise's code, name, region and year; each round runs the same check as
+``chanjiao check`` on a one-enterprise dataset and asks next only for the enterprise facts that an undetermined
+decision of the chosen document lists in ``missing_facts``. Nothing is stored here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..errors import FatalError
+from ..explain import STATUS_LABELS
+from .checking import Upload, read_upload
+from .core import Service
+
+__all__ = ["FIELDS", "BASIC", "Field", "Assessment", "assess", "facts_dataset", "city_choices"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """An enterprise fact the interview can ask: name, Chinese label, input kind and a hint."""
+
+    name: str
+    label: str
+    kind: str  # text | int | money | bool
+    hint: str = ""
+
+
+# The enterprise fields of data-model.md with the words an accountant uses for them.
+FIELDS = (
+    Field("id", "统一社会信用代码", "text", "18 位，如 91220502MA0Y0A0133"),
+    Field("name", "企业名称", "text"),
+    Field("region_code", "注册地行政区划代码", "text", "6 位，如 220502"),
+    Field("fiscal_year", "数据所属年度", "int", "下列金额所属的年度"),
+    Field("total_wages", "工资总额（元）", "money"),
+    Field("education_fund", "职工教育经费提取额（元）", "money"),
+    Field("frontline_training_spend", "用于一线职工教育和培训的经费（元）", "money"),
+    Field("is_key_enterprise", "是否为重点企业", "bool"),
+    Field("credit_blacklisted", "是否列入信用“黑名单”", "bool"),
+    Field("outstanding_cooperation_results", "是否深度参与校企合作并取得突出成效", "bool"),
+    Field("values_employee_training", "是否重视职工教育培训", "bool"),
+    Field("leading_role", "是否发挥引领作用", "bool"),
+    Field("strong_overall_strength", "是否综合实力较强", "bool"),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+BASIC = ("id", "name", "region_code", "fiscal_year")
+REQUIRED = ("id", "name", "region_code")
+
+
+def city_choices(svc: Service) -> list[dict[str, str]]:
+    """The documents an enterprise can assess itself against: pack id, city, document number, default region."""
+    out = []
+    for p in svc.checker.packs:
+        prefix = p.region_prefixes[0] if p.region_prefixes else ""
+        out.append({"id": p.id, "city": p.jurisdiction, "document_number": p.document_number, "title": p.title,
+                    "region": prefix + "0" * (6 - len(prefix)) if len(prefix) <= 6 else ""})
+    return out
+
+
+def facts_dataset(facts: Mapping[str, str]) -> bytes:
+    """The one-enterprise dataset (JSON) the facts describe; blank facts are left out (unknown)."""
+    record: dict[str, Any] = {}
+    for f in FIELDS:
+        value = (facts.get(f.name) or "").strip()
+        if not value:
+            continue
+        if f.kind == "bool":
+            record[f.name] = {"true": True, "false": False}.get(value, value)
+        else:
+            record[f.name] = value
+    return json.dumps({"enterprises": [record]}, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Assessment:
+    """One round of the interview: decisions of the chosen document, the fields to show, errors to fix."""
+
+    pack_id: str
+    facts: dict[str, str]
+    as_of: dt.date
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    ask: list[str] = field(default_factory=list)  # fields asked because an undetermined decision needs them
+    show: list[str] = field(default_factory=list)  # basic + asked + already filled, in form order
+    other_missing: list[str] = field(default_factory=list)  # facts of other record types (upload a workbook)
+    field_errors: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    document: dict[str, Any] | None = None
+    ready: bool = False
+
+
+def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date) -> Assessment:
+    """Run one round: check the facts (the same check as ``chanjiao check``) and choose the next questions."""
+    clean = {f.name: (facts.get(f.name) or "").strip() for f in FIELDS}
+    packs = {p.id: p for p in svc.checker.packs}
+    if pack_id not in packs:
+        pack_id = svc.checker.packs[0].id
+    a = Assessment(pack_id, clean, as_of)
+    missing_basic = [n for n in REQUIRED if not clean[n]]
+    if missing_basic:
+        a.show = [n for n in BASIC] + [f.name for f in FIELDS if f.name not in BASIC and clean[f.name]]
+        return a
+    try:
+        ds = read_upload(svc.checker, Upload("自评.json", facts_dataset(clean)), svc.settings.max_unzipped_bytes)
+        result = svc.checker.check(ds, as_of=as_of, engine=svc.settings.engine)
+    except FatalError as exc:
+        a.problems.append(str(exc))
+        a.show = list(BASIC)
+        return a
+    doc = result.document
+    a.document = doc
+    for err in doc.get("errors", []):
+        if err.get("field") in BY_NAME:
+            a.field_errors[err["field"]] = err.get("message", "")
+        else:
+            a.problems.append(err.get("message", ""))
+    rule_ids = {r.id for r in packs[pack_id].rules}
+    subject = clean["id"]
+    asked: list[str] = []
+    other: list[str] = []
+    for d in doc.get("decisions", []):
+        if d["rule_id"] not in rule_ids:
+            continue
+        if d["subject_type"] == "enterprises" and d["subject_id"] != subject:
+            continue
+        view = dict(d)
+        view["status_label"] = STATUS_LABELS.get(d["status"], d["status"])
+        view["title"] = svc.checker.rule(d["rule_id"])[1].title
+        view["gaps"] = _gaps(svc, ds, d, as_of)
+        view["missing_labels"] = [BY_NAME[m.split(".", 1)[1]].label if m.startswith("enterprises.")
+                                  and m.split(".", 1)[1] in BY_NAME else m for m in d.get("missing_facts", [])]
+        a.decisions.append(view)
+        for fact in d.get("missing_facts", []):
+            rtype, _, name = fact.partition(".")
+            if rtype == "enterprises" and name in BY_NAME:
+                if name not in asked:
+                    asked.append(name)
+            elif fact not in other:
+                other.append(fact)
+    a.ask = [f.name for f in FIELDS if f.name in asked]
+    a.other_missing = other
+    a.show = [f.name for f in FIELDS if f.name in BASIC or f.name in asked or clean[f.name]
+              or f.name in a.field_errors]
+    a.ready = not a.field_errors
+    return a
+
+
+def _gaps(svc: Service, ds: Any, decision: dict[str, Any], as_of: dt.date) -> list[str]:
+    """How far the enterprise is from each threshold of a decided rule (the explanation's gaps)."""
+    if decision.get("gap"):
+        gap = decision["gap"]
+        return [gap if isinstance(gap, str) else f"{gap.get('fact')}: {gap.get('amount')} {gap.get('unit', '')}"]
+    if decision["status"] in ("undetermined", "not_applicable"):
+        return []
+    try:
+        trace = svc.checker.explain(ds, decision["rule_id"], decision["subject_id"], as_of=as_of)
+    except FatalError:
+        return []
+    return [s.gap for s in trace.steps if getattr(s, "gap", None)]
