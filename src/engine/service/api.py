@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -264,6 +264,9 @@ def checks(request: Request, user: User = Depends(officer),
     return {"total": total, "items": [e.as_dict() for e in entries]}
 
 
+SeqPath = Path(..., ge=1, le=2**53, description="the check's number in the decision log")
+
+
 def _entry(request: Request, seq: int, user: User) -> Any:
     entry = _service(request).entry_for(seq, user)
     if entry is None:
@@ -273,7 +276,7 @@ def _entry(request: Request, seq: int, user: User) -> Any:
 
 
 @router.get("/checks/{seq}", tags=["officers"])
-def check_detail(seq: int, request: Request, user: User = Depends(officer)) -> dict[str, Any]:
+def check_detail(request: Request, seq: int = SeqPath, user: User = Depends(officer)) -> dict[str, Any]:
     """One logged check: the log entry and its decision document."""
     entry = _entry(request, seq, user)
     return {"entry": entry.as_dict(), "document": _service(request).log.document_of(entry.seq)}
@@ -281,7 +284,7 @@ def check_detail(seq: int, request: Request, user: User = Depends(officer)) -> d
 
 @router.get("/checks/{seq}/report.xlsx", tags=["officers"],
             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
-def check_report(seq: int, request: Request, user: User = Depends(officer)) -> Response:
+def check_report(request: Request, seq: int = SeqPath, user: User = Depends(officer)) -> Response:
     """The check's XLSX report: the workbook ``chanjiao check --format xlsx`` writes for the same input."""
     entry = _entry(request, seq, user)
     data = report_xlsx(_service(request).log.document_of(entry.seq))
@@ -290,7 +293,7 @@ def check_report(seq: int, request: Request, user: User = Depends(officer)) -> R
 
 
 @router.post("/checks/{seq}/replay", tags=["officers"])
-def check_replay(seq: int, request: Request, user: User = Depends(officer)) -> dict[str, Any]:
+def check_replay(request: Request, seq: int = SeqPath, user: User = Depends(officer)) -> dict[str, Any]:
     """Re-run a logged check under today's packs (same input, date and parameters) and list the differences."""
     entry = _entry(request, seq, user)
     checked, diff = _service(request).replay(entry, user)

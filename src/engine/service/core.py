@@ -160,6 +160,8 @@ class Service:
 
     def entry_for(self, seq: int, user: User) -> LogEntry | None:
         """A logged check the user may see, or None (absent or another role's)."""
+        if not 1 <= seq <= 2**53:
+            return None
         entry = self.log.get(seq)
         roles = visible_roles(user)
         if entry is None or (roles is not None and entry.role not in roles):
