@@ -11,6 +11,7 @@ took the upload; their results are in the decision log, which every worker share
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tempfile
 import threading
@@ -84,6 +85,12 @@ def _extract_zip(data: bytes, target: Path, limit: int) -> list[RecordWarning]:
     return warnings
 
 
+def _spool_dir() -> str | None:
+    """Where uploads are spooled: ``/dev/shm`` (memory, cheap to create and remove) when usable, else the default."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Dataset:
     """The validated dataset in ``upload``; :class:`FatalError` (messages naming the user's file) if unreadable."""
     name = safe_name(upload.name)
@@ -91,7 +98,7 @@ def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Da
     if suffix not in DATASET_SUFFIXES:
         raise FatalError(f"{name}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, "
                          ".xlsx, .csv or a .zip of CSV files")
-    with tempfile.TemporaryDirectory(prefix="chanjiao-upload-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="chanjiao-upload-", dir=_spool_dir()) as tmp:
         root = Path(tmp)
         try:
             extra: list[RecordWarning] = []
