@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -86,14 +87,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'log.db'}"
-    base = request.getfixturevalue("postgres_server")
-    name = f"chanjiao_test_{next(_db_counter)}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://") + "/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return f"{base}/{name}"
+    return str(request.getfixturevalue("db_url_pg"))
 
 
 def _engine(url: str) -> Any:
@@ -261,3 +255,84 @@ def test_bad_database_url_is_one_line(tmp_path: Path) -> None:
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("chanjiao: error: cannot open the database")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _serve(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """``chanjiao serve`` as a user starts it, on a free loopback port; waits until it answers."""
+    import httpx
+
+    port = _free_port()
+    chanjiao = str(Path(sys.executable).parent / "chanjiao")
+    proc = subprocess.Popen([chanjiao, "serve", "--port", str(port), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("serve did not answer")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_concurrent_checks_over_http_all_appear_in_the_log(kind: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    """The server as started by ``chanjiao serve`` (SQLite: no other service; PostgreSQL: two workers)."""
+    import httpx
+
+    chanjiao = str(Path(sys.executable).parent / "chanjiao")
+    env = {**os.environ, "CHANJIAO_DATA": str(tmp_path / "data")}
+    db: list[str] = []
+    args = ["--engine", "reference"]
+    if kind == "postgresql":
+        db = ["--database", request.getfixturevalue("db_url_pg")]
+        args += [*db, "--workers", "2"]
+    subprocess.run([chanjiao, "users", "add", "tax1", "--role", "tax_officer", "--password-stdin", *db],
+                   input="correct horse battery\n", text=True, env=env, check=True, capture_output=True)
+    token = subprocess.run([chanjiao, "users", "token", "tax1", *db], text=True, env=env, check=True,
+                           capture_output=True).stdout.strip()
+    proc, base = _serve(args, env)
+    body = (Path(__file__).resolve().parents[1] / "examples" / "tonghua-self-assessment.json").read_bytes()
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=120,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}) as c:
+            for _ in range(5):
+                r = c.post("/api/v1/check", content=body, params={"as_of": "2021-12-31"})
+                with lock:
+                    codes.append(r.status_code)
+
+    try:
+        assert httpx.get(base + "/api/v1/checks", timeout=10).status_code == 401  # anonymous refused
+        pool = [threading.Thread(target=client) for _ in range(6)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert codes == [200] * 30
+    if kind == "sqlite":  # the default: one SQLite file in the documented data directory
+        assert (tmp_path / "data" / "chanjiao.db").is_file()
+    verify = subprocess.run([chanjiao, "audit", "verify", *db], text=True, env=env, capture_output=True)
+    assert verify.returncode == 0 and verify.stdout.startswith("30 entries: intact"), verify.stdout + verify.stderr
+
+
+@pytest.fixture()
+def db_url_pg(postgres_server: str) -> str:
+    """A fresh PostgreSQL database."""
+    name = f"chanjiao_test_{next(_db_counter)}"
+    admin = sa.create_engine(postgres_server.replace("postgresql://", "postgresql+psycopg://") + "/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{postgres_server}/{name}"
