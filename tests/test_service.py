@@ -452,3 +452,44 @@ def test_docs_and_openapi(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/check" in spec["paths"] and "/api/v1/checks/{seq}/replay" in spec["paths"]
     assert "POST /api/v1/check/upload" in client.get("/docs").text
+
+
+def test_explain_a_logged_decision_api_and_page(client: TestClient, service: Service) -> None:
+    tax = _officer(service, "tax1", "tax_officer")
+    _json_check(client, EXAMPLES / "tonghua-self-assessment.json", tax)
+    params = {"rule": "tonghua.frontline_share", "subject": "91220502MA0Y0A0133"}
+    trace = client.get("/api/v1/checks/1/explain", params=params, headers=tax).json()
+    assert trace["gaps"] == ["一线培训经费还需增加 ¥12,000.00 才达到 60%"]
+    assert client.get("/api/v1/checks/1/explain", params=params).status_code == 401
+    client.get("/login")
+    client.post("/login", data={"username": "tax1", "password": PASSWORD, "csrf": client.cookies.get("cj_csrf")})
+    assert "/officer/checks/1/explain?rule=tonghua.frontline_share" in client.get("/officer/checks/1").text
+    page = client.get("/officer/checks/1/explain", params=params)
+    assert page.status_code == 200 and "一线培训经费还需增加 ¥12,000.00 才达到 60%" in page.text
+    assert "用于一线职工教育和培训的比例不低于职工教育经费60%" in page.text
+
+
+def test_hostile_text_is_escaped_in_pages(client: TestClient, service: Service, tmp_path: Path) -> None:
+    tax = _officer(service, "tax1", "tax_officer")
+    doc = {"enterprises": [{"id": "91220502MA0Y0A0133", "name": "<script>alert(1)</script>", "region_code": "220502"}],
+           "<img src=x onerror=alert(1)>": []}
+    r = client.post("/api/v1/check", content=json.dumps(doc).encode(), headers={**tax, "Content-Type": "application/json"},
+                    params={"as_of": AS_OF})
+    assert r.status_code == 200
+    client.get("/login")
+    client.post("/login", data={"username": "tax1", "password": PASSWORD, "csrf": client.cookies.get("cj_csrf")})
+    page = client.get("/officer/checks/1").text
+    assert "<img src=x" not in page and "<script>alert" not in page
+
+
+def test_nothing_evaluated_carries_the_records_errors(client: TestClient, service: Service,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import FatalError
+
+    def nothing(*_a: Any, **_k: Any) -> Any:
+        raise FatalError("nothing could be decided: every record was rejected")
+
+    monkeypatch.setattr(service.checker, "check", nothing)
+    r = _json_check(client, EXAMPLES / "bad-records.json")
+    assert r.status_code == 422 and r.json()["detail"] == "nothing could be decided: every record was rejected"
+    assert r.json()["errors"] and all("message" in e for e in r.json()["errors"])

@@ -292,6 +292,15 @@ def check_report(request: Request, seq: int = SeqPath, user: User = Depends(offi
                     headers={"Content-Disposition": f'attachment; filename="chanjiao-check-{entry.seq}.xlsx"'})
 
 
+@router.get("/checks/{seq}/explain", tags=["officers"])
+def check_explain(request: Request, seq: int = SeqPath, user: User = Depends(officer),
+                  rule: str = Query(..., max_length=128, description="rule id"),
+                  subject: str = Query(..., max_length=128, description="the subject record's id")) -> dict[str, Any]:
+    """How one decision of a logged check was made (its recorded input, date and parameters)."""
+    entry = _entry(request, seq, user)
+    return _service(request).explain(entry, rule, subject)
+
+
 @router.post("/checks/{seq}/replay", tags=["officers"])
 def check_replay(request: Request, seq: int = SeqPath, user: User = Depends(officer)) -> dict[str, Any]:
     """Re-run a logged check under today's packs (same input, date and parameters) and list the differences."""

@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @app.exception_handler(FatalError)
     async def _fatal(request: Request, exc: FatalError) -> Response:
         if is_api(request):
-            return problem(422, str(exc))
+            return problem(422, str(exc), errors=getattr(exc, "errors", None), warnings=getattr(exc, "warnings", None))
         return pages.error_page(request, 422, str(exc))
 
     @app.exception_handler(AccountError)

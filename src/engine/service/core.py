@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from ..errors import FatalError
 from ..explain import trace_to_dict
 from ..policy import Pack
 from ..render import write_xlsx
@@ -26,7 +27,7 @@ from .checking import Job, Jobs, Upload, read_upload
 from .db import make_engine, migrate, saved_assessments
 from .settings import Settings
 
-__all__ = ["Service", "Checked", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
+__all__ = ["Service", "Checked", "CheckFailed", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
 
 COMPARED = ("status", "amount", "amount_min", "amount_max", "missing_facts", "reasons", "citation")
 
@@ -90,6 +91,15 @@ def replay_differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
     }
 
 
+class CheckFailed(FatalError):
+    """Nothing could be evaluated, with the dataset's errors and warnings as the CLI reports them."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]], warnings: list[dict[str, Any]]):
+        super().__init__(message)
+        self.errors = errors
+        self.warnings = warnings
+
+
 @dataclass
 class Checked:
     """A check the service ran: the result, and the log entry when an officer ran it."""
@@ -126,7 +136,10 @@ class Service:
         ds = read_upload(self.checker, upload, self.settings.max_unzipped_bytes)
         if job:
             job.stage = "deciding"
-        result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.settings.engine)
+        try:
+            result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.settings.engine)
+        except FatalError as exc:  # nothing could be evaluated: say why, with the records' errors and warnings
+            raise CheckFailed(str(exc), [e.as_dict() for e in ds.errors], [w.as_dict() for w in ds.warnings]) from None
         if user is None:
             return Checked(result, None)
         if job:
@@ -167,6 +180,14 @@ class Service:
         if entry is None or (roles is not None and entry.role not in roles):
             return None
         return entry
+
+    def explain(self, entry: LogEntry, rule_id: str, subject_id: str) -> dict[str, Any]:
+        """The trace of one decision of a logged check, on its recorded input, date and parameters."""
+        upload = Upload(entry.input_name, self.log.input_of(entry.seq))
+        ds = read_upload(self.checker, upload, self.settings.max_unzipped_bytes)
+        trace = self.checker.explain(ds, rule_id, subject_id, as_of=dt.date.fromisoformat(entry.meta["as_of"]),
+                                     params=self.checker.overrides(entry.meta.get("params", [])))
+        return public_trace(trace, self.checker.packs)
 
     def replay(self, entry: LogEntry, user: User) -> tuple[Checked, dict[str, Any]]:
         """Re-run a logged check under today's packs (same input, as_of and parameters); logged as a replay."""

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData, UploadFile
 
 from ..errors import FatalError
-from ..explain import STATUS_LABELS
+from ..explain import KIND_LABELS, STATUS_LABELS
 from .auth import ROLE_LABELS, User
 from .checking import STAGE_LABELS, Upload
 from .core import Service, report_xlsx, visible_roles
@@ -329,7 +329,7 @@ def officer_check_detail(seq: int, request: Request, user: User = Depends(requir
     q = request.query_params
     filters = {k: q.get(k, "").strip()[:128] for k in ("status", "rule", "subject")}
     decisions = filter_decisions(doc.get("decisions", []), filters)
-    return render(request, "check.html", {"entry": entry, "doc": doc, "decisions": decisions[:1000],
+    return render(request, "check.html", {"entry": entry, "doc": doc, "explain_base": f"/officer/checks/{seq}/explain", "decisions": decisions[:1000],
                                           "shown": len(decisions), "filters": filters,
                                           "rules": sorted({d["rule_id"] for d in doc.get("decisions", [])})})
 
@@ -342,6 +342,16 @@ def officer_report(seq: int, request: Request, user: User = Depends(require_offi
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="chanjiao-check-{entry.seq}.xlsx"',
                              "Cache-Control": "no-store"})
+
+
+@router.get("/officer/checks/{seq}/explain", response_class=HTMLResponse)
+def officer_explain(seq: int, request: Request, user: User = Depends(require_officer)) -> Response:
+    """How one decision of a check was made: conditions, facts read, parameters with citations, the gap."""
+    entry = _entry(request, seq, user)
+    rule = request.query_params.get("rule", "")[:128]
+    subject = request.query_params.get("subject", "")[:128]
+    trace = _svc(request).explain(entry, rule, subject)
+    return render(request, "explain.html", {"entry": entry, "t": trace, "kind_labels": KIND_LABELS})
 
 
 @router.post("/officer/checks/{seq}/replay", response_class=HTMLResponse)
