@@ -493,3 +493,20 @@ def test_nothing_evaluated_carries_the_records_errors(client: TestClient, servic
     r = _json_check(client, EXAMPLES / "bad-records.json")
     assert r.status_code == 422 and r.json()["detail"] == "nothing could be decided: every record was rejected"
     assert r.json()["errors"] and all("message" in e for e in r.json()["errors"])
+
+
+def test_interview_takes_agreements(service: Service, checker: Checker, tmp_path: Path) -> None:
+    """A Yichang enterprise with a valid agreement is then asked the recognition criteria it has not answered."""
+    day = dt.date(2021, 12, 31)
+    base = {"id": "91420502MA4F0A013J", "name": "宜昌测试企业", "region_code": "420502"}
+    before = assess(service, "yichang-2020", base, day)
+    assert [d["status"] for d in before.decisions] == ["not_eligible"] and before.ask == []
+    facts = {**base, "agreement_1_school_id": "YC-ZZ01", "agreement_1_signed_on": "2020-09-01"}
+    after = assess(service, "yichang-2020", facts, day)
+    assert [d["status"] for d in after.decisions] == ["undetermined"]
+    assert after.ask == ["outstanding_cooperation_results", "values_employee_training", "leading_role",
+                         "strong_overall_strength"]
+    done = assess(service, "yichang-2020", {**facts, **{k: "true" for k in after.ask}}, day)
+    assert [d["status"] for d in done.decisions] == ["eligible"]
+    bad = assess(service, "yichang-2020", {**facts, "agreement_1_signed_on": "2020-02-30"}, day)
+    assert "agreement_1_signed_on" in bad.field_errors

@@ -25,7 +25,8 @@ from ..explain import KIND_LABELS, STATUS_LABELS
 from .auth import ROLE_LABELS, User
 from .checking import STAGE_LABELS, Upload
 from .core import Service, report_xlsx, visible_roles
-from .selfcheck import BY_NAME, FIELDS, assess, city_choices, facts_dataset
+from .selfcheck import (AGREEMENT_FIELDS, AGREEMENT_ROWS, BY_NAME, FACT_KEYS, FIELDS, assess, city_choices,
+                        facts_dataset)
 
 __all__ = ["router", "error_page"]
 
@@ -123,7 +124,8 @@ def index(request: Request, user: Optional[User] = Depends(page_user)) -> Respon
 
 
 def _self_context(request: Request, a: Any) -> dict[str, Any]:
-    return {"a": a, "fields": FIELDS, "by_name": BY_NAME, "cities": city_choices(_svc(request)),
+    return {"a": a, "fields": FIELDS, "by_name": BY_NAME, "agreement_fields": AGREEMENT_FIELDS,
+            "agreement_rows": range(1, AGREEMENT_ROWS + 1), "cities": city_choices(_svc(request)),
             "today": dt.date.today().isoformat()}
 
 
@@ -138,7 +140,7 @@ async def self_page(request: Request, user: Optional[User] = Depends(page_user))
 
 
 def _facts(form: FormData) -> dict[str, str]:
-    return {f.name: str(form.get(f.name) or "") for f in FIELDS}
+    return {k: str(form.get(k) or "") for k in FACT_KEYS}
 
 
 @router.post("/self", response_class=HTMLResponse)

@@ -17,7 +17,7 @@ from ..explain import STATUS_LABELS
 from .checking import Upload, read_upload
 from .core import Service
 
-__all__ = ["FIELDS", "BASIC", "Field", "Assessment", "assess", "facts_dataset", "city_choices"]
+__all__ = ["FIELDS", "AGREEMENT_FIELDS", "AGREEMENT_ROWS", "FACT_KEYS", "BASIC", "Field", "Assessment", "assess", "facts_dataset", "city_choices"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,12 @@ FIELDS = (
     Field("strong_overall_strength", "是否综合实力较强", "bool"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
+# an enterprise may list its 校企合作协议 (agreements) in the interview: school, signing date, end date
+AGREEMENT_ROWS = 3
+AGREEMENT_FIELDS = (Field("school_id", "合作学校（代码或名称）", "text"), Field("signed_on", "签订日期", "date"),
+                    Field("valid_to", "有效期至（长期有效可不填）", "date"))
+AGREEMENT_KEYS = tuple(f"agreement_{i}_{f.name}" for i in range(1, AGREEMENT_ROWS + 1) for f in AGREEMENT_FIELDS)
+FACT_KEYS = tuple(f.name for f in FIELDS) + AGREEMENT_KEYS
 BASIC = ("id", "name", "region_code", "fiscal_year")
 REQUIRED = ("id", "name", "region_code")
 
@@ -72,7 +78,16 @@ def facts_dataset(facts: Mapping[str, str]) -> bytes:
             record[f.name] = {"true": True, "false": False}.get(value, value)
         else:
             record[f.name] = value
-    return json.dumps({"enterprises": [record]}, ensure_ascii=False).encode("utf-8")
+    agreements = []
+    for i in range(1, AGREEMENT_ROWS + 1):
+        row = {f.name: (facts.get(f"agreement_{i}_{f.name}") or "").strip() for f in AGREEMENT_FIELDS}
+        if any(row.values()):
+            agreements.append({"id": f"自评协议-{i}", "enterprise_id": record.get("id", ""),
+                               **{k: v for k, v in row.items() if v}})
+    dataset: dict[str, Any] = {"enterprises": [record]}
+    if agreements:
+        dataset["agreements"] = agreements
+    return json.dumps(dataset, ensure_ascii=False).encode("utf-8")
 
 
 @dataclass
@@ -94,7 +109,7 @@ class Assessment:
 
 def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date) -> Assessment:
     """Run one round: check the facts (the same check as ``chanjiao check``) and choose the next questions."""
-    clean = {f.name: (facts.get(f.name) or "").strip() for f in FIELDS}
+    clean = {k: (facts.get(k) or "").strip() for k in FACT_KEYS}
     packs = {p.id: p for p in svc.checker.packs}
     if pack_id not in packs:
         pack_id = svc.checker.packs[0].id
@@ -113,7 +128,9 @@ def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date)
     doc = result.document
     a.document = doc
     for err in doc.get("errors", []):
-        if err.get("field") in BY_NAME:
+        if err.get("record_type") == "agreements":
+            a.field_errors[f"agreement_{err.get('row')}_{err.get('field')}"] = err.get("message", "")
+        elif err.get("field") in BY_NAME:
             a.field_errors[err["field"]] = err.get("message", "")
         else:
             a.problems.append(err.get("message", ""))
