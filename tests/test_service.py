@@ -510,3 +510,13 @@ def test_interview_takes_agreements(service: Service, checker: Checker, tmp_path
     assert [d["status"] for d in done.decisions] == ["eligible"]
     bad = assess(service, "yichang-2020", {**facts, "agreement_1_signed_on": "2020-02-30"}, day)
     assert "agreement_1_signed_on" in bad.field_errors
+
+
+def test_password_guessing_is_throttled(service: Service) -> None:
+    service.accounts.add("tax1", "tax_officer", PASSWORD)
+    for _ in range(5):
+        assert service.accounts.login("tax1", "guess") is None
+    assert service.accounts.login("tax1", PASSWORD) is None  # locked out for a minute, even with the password
+    assert service.accounts.login("other", PASSWORD) is None
+    service.accounts.throttle.seconds = 0
+    assert service.accounts.login("tax1", PASSWORD) is not None

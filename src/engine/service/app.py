@@ -70,6 +70,7 @@ class Guard:
             return
         started = False
         received = 0
+        is_api = scope.get("path", "").startswith("/api/")
         limit = self.max_body + 1024 * 1024  # multipart framing on top of the file
 
         async def guarded_receive() -> dict[str, Any]:
@@ -86,6 +87,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 started = True
                 headers = [h for h in message.get("headers", []) if h[0].lower() not in dict(SECURITY_HEADERS)]
+                if is_api and not any(h[0].lower() == b"cache-control" for h in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers + SECURITY_HEADERS}
             await send(message)
 

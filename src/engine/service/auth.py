@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from .db import api_tokens, sessions, users
 
-__all__ = ["ROLES", "ROLE_LABELS", "User", "AccountError", "Accounts"]
+__all__ = ["ROLES", "ROLE_LABELS", "User", "AccountError", "Accounts", "LoginThrottle"]
 
 ROLES = ("tax_officer", "finance_officer", "admin")
 ROLE_LABELS = {"tax_officer": "税务干部", "finance_officer": "财政干部", "admin": "管理员"}
@@ -61,6 +61,39 @@ def _user(row: sa.Row) -> User:
     return User(row.id, row.username, row.display_name, row.role, bool(row.disabled))
 
 
+class LoginThrottle:
+    """Slows password guessing: after ``limit`` failures for a user name, refuse it for ``seconds`` (in memory)."""
+
+    def __init__(self, limit: int = 5, seconds: float = 60.0):
+        self.limit = limit
+        self.seconds = seconds
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, username: str) -> bool:
+        """True while the user name is locked out."""
+        with self._lock:
+            count, since = self._failures.get(username, (0, 0.0))
+            if count >= self.limit and time.monotonic() - since < self.seconds:
+                return True
+            if count >= self.limit:
+                del self._failures[username]
+            return False
+
+    def failed(self, username: str) -> None:
+        """Count a failed login."""
+        with self._lock:
+            count, _since = self._failures.get(username, (0, 0.0))
+            self._failures[username] = (count + 1, time.monotonic())
+            if len(self._failures) > 10_000:  # bounded memory
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, username: str) -> None:
+        """Forget the failures of a user who logged in."""
+        with self._lock:
+            self._failures.pop(username, None)
+
+
 class Accounts:
     """Users, tokens and sessions in one database (an object the service owns; no global state)."""
 
@@ -70,6 +103,7 @@ class Accounts:
         self.hasher = PasswordHasher()
         self._verified: dict[str, tuple[float, str]] = {}  # sha256(token) -> (when verified, token id)
         self._lock = threading.Lock()
+        self.throttle = LoginThrottle()
 
     # -- users -------------------------------------------------------------------------------------------------
 
@@ -118,7 +152,20 @@ class Accounts:
         return user
 
     def login(self, username: str, password: str) -> User | None:
-        """The user when the password is right and the account enabled; None otherwise (same time either way)."""
+        """The user when the password is right and the account enabled; None otherwise (same time either way).
+
+        After five failures in a row a user name is refused for a minute, whatever the password.
+        """
+        if self.throttle.blocked(username):
+            return None
+        user = self._login(username, password)
+        if user is None:
+            self.throttle.failed(username)
+        else:
+            self.throttle.succeeded(username)
+        return user
+
+    def _login(self, username: str, password: str) -> User | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
         stored = row.password_hash if row else self._dummy_hash()
