@@ -520,3 +520,18 @@ def test_password_guessing_is_throttled(service: Service) -> None:
     assert service.accounts.login("other", PASSWORD) is None
     service.accounts.throttle.seconds = 0
     assert service.accounts.login("tax1", PASSWORD) is not None
+
+
+@pytest.mark.parametrize("engine", ["durable", "vectorised"])
+def test_every_engine_gives_the_service_the_same_document(tmp_path: Path, checker: Checker, engine: str) -> None:
+    from engine.service.checking import Upload
+
+    path = EXAMPLES / "yichang-enterprise-2021.xlsx"
+    svc = Service(Settings(data_dir=tmp_path, engine=engine), checker=checker)
+    got = svc.check(Upload(path.name, path.read_bytes()), as_of=dt.date(2021, 12, 31))
+    svc.close()
+    assert got.result.engine in (engine, "reference")  # durable's crash fallback is the reference, said in notes
+    assert got.result.document == _library(checker, path)
+    auto = Service(Settings(data_dir=tmp_path), checker=checker)
+    assert auto.engine_for(1000) == "reference" and auto.engine_for(10**9) == "vectorised"
+    auto.close()

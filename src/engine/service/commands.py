@@ -52,7 +52,9 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     database: Optional[str] = DatabaseOpt,
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A rule pack folder to add (repeatable)."),
-    engine: str = typer.Option("auto", "--engine", help="auto, durable, reference or vectorised."),
+    engine: str = typer.Option("auto", "--engine",
+                               help="auto (the reference evaluator for small inputs, vectorised above 20 MB), "
+                                    "durable, reference or vectorised; the decisions are identical."),
     workers: int = typer.Option(1, "--workers", min=1, help="uvicorn worker processes (use PostgreSQL for more than one)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
 ) -> None:

@@ -20,7 +20,7 @@ from ..errors import FatalError
 from ..explain import trace_to_dict
 from ..policy import Pack
 from ..render import write_xlsx
-from ..run import Checker, CheckResult
+from ..run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
 from .audit import DecisionLog, LogEntry, parameters_in_force
 from .auth import Accounts, User
 from .checking import Job, Jobs, Upload, read_upload
@@ -115,6 +115,7 @@ class Service:
         self.settings = settings
         self.checker = checker or Checker(list(settings.rules))
         self.checker.choose_engine(settings.engine)  # an unknown engine is a FatalError at start, not per request
+        self.checker.require_engine(settings.engine)
         self.db = make_engine(settings.url())
         migrate(self.db)
         self.accounts = Accounts(self.db, settings.session_hours)
@@ -137,7 +138,7 @@ class Service:
         if job:
             job.stage = "deciding"
         try:
-            result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.settings.engine)
+            result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.engine_for(len(upload.data)))
         except FatalError as exc:  # nothing could be evaluated: say why, with the records' errors and warnings
             raise CheckFailed(str(exc), [e.as_dict() for e in ds.errors], [w.as_dict() for w in ds.warnings]) from None
         if user is None:
@@ -164,6 +165,15 @@ class Service:
         if job:
             job.check_id = entry.seq
         return Checked(result, entry)
+
+    def engine_for(self, size: int) -> str:
+        """The engine for an input of ``size`` bytes. The service's ``auto``: the reference evaluator below
+        ``AUTO_THRESHOLD_BYTES``, the vectorised backend above. (The CLI's ``auto`` takes durable-rules for small
+        inputs, which runs in a forked child per check — some 50 ms — because its C engine can crash; the documents
+        are identical, so a server answering many small checks uses the definition itself, under a millisecond.)"""
+        if self.settings.engine != "auto":
+            return self.settings.engine
+        return "vectorised" if size > AUTO_THRESHOLD_BYTES else "reference"
 
     def start_job(self, upload: Upload, *, as_of: dt.date, params: Sequence[str], user: User) -> Job:
         """Run an officer's check in the background; poll ``jobs.get(id)``. Parameters are checked first."""

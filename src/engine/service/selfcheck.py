@@ -120,7 +120,7 @@ def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date)
         return a
     try:
         ds = read_upload(svc.checker, Upload("自评.json", facts_dataset(clean)), svc.settings.max_unzipped_bytes)
-        result = svc.checker.check(ds, as_of=as_of, engine=svc.settings.engine)
+        result = svc.checker.check(ds, as_of=as_of, engine=svc.engine_for(0))
     except FatalError as exc:
         a.problems.append(str(exc))
         a.show = list(BASIC)
