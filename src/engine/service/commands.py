@@ -66,6 +66,7 @@ def serve(
     from .app import create_app
 
     settings = _settings(database, rules=tuple(rules or ()), engine=engine, secure_cookies=secure_cookies)
+    _can_listen(host, port)
     if workers > 1 and not settings.url().startswith("postgresql"):
         raise FatalError("--workers above 1 needs --database postgresql://… (one SQLite file serves one process)")
     if workers > 1:  # each worker builds its own app from these settings
@@ -75,9 +76,30 @@ def serve(
         uvicorn.run("engine.service.commands:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info")
         return
-    app = create_app(settings)
+    from .core import Service
+
+    try:
+        service = Service(settings)
+    except FatalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be opened is one line
+        raise FatalError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    app = create_app(settings, service=service)
     print(f"chanjiao: serving on http://{host}:{port}/ (database {settings.url().split('@')[-1]})", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _can_listen(host: str, port: int) -> None:
+    """FatalError in one line when the address is taken or not ours (before loading anything)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise FatalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def worker_app() -> Any:
