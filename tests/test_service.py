@@ -535,3 +535,36 @@ def test_every_engine_gives_the_service_the_same_document(tmp_path: Path, checke
     auto = Service(Settings(data_dir=tmp_path), checker=checker)
     assert auto.engine_for(1000) == "reference" and auto.engine_for(10**9) == "vectorised"
     auto.close()
+
+
+def test_users_and_serve_commands(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    chanjiao = str(Path(sys.executable).parent / "chanjiao")
+    env = {**os.environ, "CHANJIAO_DATA": str(tmp_path)}
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([chanjiao, *args], input=stdin, text=True, capture_output=True, env=env, timeout=120)
+
+    assert run("users", "add", "wang", "--role", "finance_officer", "--name", "王五", "--password-stdin",
+               stdin=PASSWORD + "\n").stdout == "added wang (finance_officer)\n"
+    dup = run("users", "add", "wang", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    assert dup.returncode == 2 and dup.stderr == "chanjiao: error: user 'wang' already exists\n"
+    weak = run("users", "add", "li", "--role", "admin", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr
+    token = run("users", "token", "wang").stdout.strip()
+    assert token.startswith("cj_")
+    svc = Service(Settings(data_dir=tmp_path))
+    assert svc.accounts.by_token(token).username == "wang"
+    assert token not in (tmp_path / "chanjiao.db").read_bytes().decode("latin-1")  # only its hash is stored
+    assert "wang                     finance_officer  enabled   王五" in run("users", "list").stdout
+    assert run("users", "disable", "wang").returncode == 0
+    assert svc.accounts.by_token(token) is None and "disabled" in run("users", "list").stdout
+    assert run("users", "token", "nobody").stderr == "chanjiao: error: no user 'nobody'\n"
+    svc.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = run("serve", "--port", str(s.getsockname()[1]))
+    assert taken.returncode == 2 and taken.stderr.startswith("chanjiao: error: cannot listen on 127.0.0.1:")
