@@ -557,10 +557,17 @@ def test_users_and_serve_commands(tmp_path: Path) -> None:
     assert token.startswith("cj_")
     svc = Service(Settings(data_dir=tmp_path))
     assert svc.accounts.by_token(token).username == "wang"
-    assert token not in (tmp_path / "chanjiao.db").read_bytes().decode("latin-1")  # only its hash is stored
+    import sqlite3  # (not the file's bytes: closing a descriptor of the file would drop the open connection's locks)
+
+    with sqlite3.connect(tmp_path / "chanjiao.db") as db:
+        stored = [str(v) for row in db.execute("SELECT * FROM api_tokens") for v in row]
+    assert stored and not any(token.split("_", 2)[2] in v for v in stored)  # only the secret's hash is stored
+    assert any(v.startswith("$argon2id$") for v in stored)
     assert "wang                     finance_officer  enabled   王五" in run("users", "list").stdout
-    assert run("users", "disable", "wang").returncode == 0
-    assert svc.accounts.by_token(token) is None and "disabled" in run("users", "list").stdout
+    off = run("users", "disable", "wang")
+    assert off.returncode == 0, off.stderr
+    listed = run("users", "list").stdout
+    assert svc.accounts.by_token(token) is None and "disabled" in listed, listed
     assert run("users", "token", "nobody").stderr == "chanjiao: error: no user 'nobody'\n"
     svc.close()
     with socket.socket() as s:
