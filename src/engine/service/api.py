@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from .auth import User
-from .checking import Upload
+from .checking import Upload, read_upload
 from .core import Checked, Service, public_trace, report_xlsx, visible_roles
 
 __all__ = ["router"]
@@ -160,8 +160,6 @@ async def explain(request: Request, rule: str = Query(..., description="rule id,
     body = await request.body()
 
     def work() -> dict[str, Any]:
-        from .checking import read_upload
-
         overrides = svc.checker.overrides(param)
         ds = read_upload(svc.checker, Upload(JSON_TYPES[ctype], body), svc.settings.max_unzipped_bytes)
         trace = svc.checker.explain(ds, rule, subject, as_of=_as_of(as_of), params=overrides)

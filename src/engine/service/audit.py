@@ -155,7 +155,9 @@ class DecisionLog:
             fields["created_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
             fields["entry_hash"] = _entry_hash(fields)
             conn.execute(decision_log.insert().values(**fields, **blobs))
-        return _entry(_Obj(fields))
+        return LogEntry(**{k: v for k, v in fields.items() if k not in ("meta", "enterprise_ids", "rule_ids", "summary")},
+                        meta=json.loads(fields["meta"]), enterprise_ids=enterprises, rule_ids=rules,
+                        summary=json.loads(fields["summary"]))
 
     def get(self, seq: int) -> LogEntry | None:
         """The entry with this sequence number, or None."""
@@ -237,9 +239,3 @@ class DecisionLog:
                 prev, expected = row.entry_hash, row.seq + 1
         return count, prev, problems
 
-
-class _Obj:
-    """Attribute access over a dict (an entry just built, read back like a row)."""
-
-    def __init__(self, fields: dict[str, Any]):
-        self.__dict__.update(fields)
