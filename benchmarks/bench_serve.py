@@ -3,7 +3,7 @@ decision log's append rate.
 
     python benchmarks/bench_serve.py [--clients 1,8,32] [--seconds 20] [--requests 5000] [--engine auto]
                                      [--dataset examples/tonghua-self-assessment.json] [--database URL]
-                                     [--appends 2000] [--anonymous]
+                                     [--appends 2000] [--workers 1] [--anonymous]
 
 A server is started as its own process (``chanjiao serve`` on a free loopback port, a fresh SQLite file in a
 temporary data directory unless ``--database`` is given), an officer account and API token are made with
@@ -49,14 +49,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _start_server(env: dict[str, str], database: str | None, engine: str) -> tuple[subprocess.Popen, str, str]:
+def _start_server(env: dict[str, str], database: str | None, engine: str,
+                  workers: int) -> tuple[subprocess.Popen, str, str]:
     db = ["--database", database] if database else []
     subprocess.run([CHANJIAO, "users", "add", "bench", "--role", "admin", "--password-stdin", *db],
                    input="benchmark-password\n", text=True, env=env, check=True, capture_output=True)
     token = subprocess.run([CHANJIAO, "users", "token", "bench", *db], text=True, env=env, check=True,
                            capture_output=True).stdout.strip()
     port = _free_port()
-    proc = subprocess.Popen([CHANJIAO, "serve", "--port", str(port), "--engine", engine, *db], env=env,
+    proc = subprocess.Popen([CHANJIAO, "serve", "--port", str(port), "--engine", engine, "--workers", str(workers),
+                             *db], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     import httpx
@@ -158,14 +160,15 @@ def main() -> None:
     ap.add_argument("--dataset", type=Path, default=REPO / "examples" / "tonghua-self-assessment.json")
     ap.add_argument("--database", default=None, help="postgresql://… (default: a fresh SQLite file)")
     ap.add_argument("--appends", type=int, default=2000, help="entries appended to measure the log's rate")
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes (they share the database)")
     ap.add_argument("--anonymous", action="store_true", help="check without a token (nothing logged)")
     args = ap.parse_args()
     body = args.dataset.read_bytes()
     data_dir = Path(tempfile.mkdtemp(prefix="chanjiao-bench-"))
     env = {**os.environ, "CHANJIAO_DATA": str(data_dir)}
-    proc, base, token = _start_server(env, args.database, args.engine)
+    proc, base, token = _start_server(env, args.database, args.engine, args.workers)
     try:
-        print(f"dataset {args.dataset.name} ({len(body)} bytes), engine {args.engine}, "
+        print(f"dataset {args.dataset.name} ({len(body)} bytes), engine {args.engine}, {args.workers} worker(s), "
               f"{'anonymous (no log)' if args.anonymous else 'officer checks, each logged'}, {os.cpu_count()} CPUs")
         _load(base, None if args.anonymous else token, body, 1, 2.0, 20)  # warm-up
         for n in [int(x) for x in args.clients.split(",") if x.strip()]:

@@ -282,16 +282,16 @@ def _serve(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_concurrent_checks_over_http_all_appear_in_the_log(kind: str, tmp_path: Path,
                                                            request: pytest.FixtureRequest) -> None:
-    """The server as started by ``chanjiao serve`` (SQLite: no other service; PostgreSQL: two workers)."""
+    """The server as started by ``chanjiao serve`` with two workers (SQLite: no other service; PostgreSQL)."""
     import httpx
 
     chanjiao = str(Path(sys.executable).parent / "chanjiao")
     env = {**os.environ, "CHANJIAO_DATA": str(tmp_path / "data")}
     db: list[str] = []
-    args = ["--engine", "reference"]
+    args = ["--engine", "reference", "--workers", "2"]
     if kind == "postgresql":
         db = ["--database", request.getfixturevalue("db_url_pg")]
-        args += [*db, "--workers", "2"]
+        args += db
     subprocess.run([chanjiao, "users", "add", "tax1", "--role", "tax_officer", "--password-stdin", *db],
                    input="correct horse battery\n", text=True, env=env, check=True, capture_output=True)
     token = subprocess.run([chanjiao, "users", "token", "tax1", *db], text=True, env=env, check=True,

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..policy import Pack
-from .db import LOG_LOCK_KEY, decision_log, is_sqlite
+from .db import LOG_LOCK_KEY, decision_log, is_sqlite, writing
 
 __all__ = ["GENESIS", "LogEntry", "Problem", "DecisionLog", "parameters_in_force", "document_bytes"]
 
@@ -145,7 +145,7 @@ class DecisionLog:
             "enterprise_ids": _bar(enterprises), "rule_ids": _bar(rules),
             "summary": _canonical(document.get("summary", {})), "document_digest": _digest(doc),
         }
-        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
+        with writing(self.engine).begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
             if not is_sqlite(self.engine):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY})
             last = conn.execute(sa.select(decision_log.c.seq, decision_log.c.entry_hash)

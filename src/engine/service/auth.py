@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.engine import Engine
 
-from .db import api_tokens, sessions, users
+from .db import api_tokens, sessions, users, writing
 
 __all__ = ["ROLES", "ROLE_LABELS", "User", "AccountError", "Accounts", "LoginThrottle"]
 
@@ -115,7 +115,7 @@ class Accounts:
             raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-        with self.engine.begin() as conn:
+        with writing(self.engine).begin() as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
                 raise AccountError(f"user {username!r} already exists")
             conn.execute(users.insert().values(
@@ -138,7 +138,7 @@ class Accounts:
 
     def disable(self, username: str) -> User:
         """Disable a user: their sessions end and their tokens stop working at once."""
-        with self.engine.begin() as conn:
+        with writing(self.engine).begin() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
             if row is None:
                 raise AccountError(f"no user {username!r}")
@@ -195,7 +195,7 @@ class Accounts:
             raise AccountError(f"user {username!r} is disabled")
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
+        with writing(self.engine).begin() as conn:
             conn.execute(api_tokens.insert().values(id=token_id, user_id=user.id, token_hash=self.hasher.hash(secret),
                                                     created_at=_now().isoformat(), revoked=False))
         return f"cj_{token_id}_{secret}"
@@ -230,7 +230,7 @@ class Accounts:
         """A new session cookie value for the user (its SHA-256 is stored with the expiry)."""
         value = secrets.token_urlsafe(32)
         expires = _now() + dt.timedelta(hours=self.session_hours)
-        with self.engine.begin() as conn:
+        with writing(self.engine).begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < _now().isoformat()))
             conn.execute(sessions.insert().values(id_hash=hashlib.sha256(value.encode()).hexdigest(),
                                                   user_id=user.id, expires_at=expires.isoformat()))
@@ -248,5 +248,5 @@ class Accounts:
 
     def end_session(self, value: str) -> None:
         """Log out: forget the session."""
-        with self.engine.begin() as conn:
+        with writing(self.engine).begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.id_hash == hashlib.sha256(value.encode()).hexdigest()))

@@ -55,7 +55,9 @@ def serve(
     engine: str = typer.Option("auto", "--engine",
                                help="auto (the reference evaluator for small inputs, vectorised above 20 MB), "
                                     "durable, reference or vectorised; the decisions are identical."),
-    workers: int = typer.Option(1, "--workers", min=1, help="uvicorn worker processes (use PostgreSQL for more than one)."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="uvicorn worker processes; they share the database (the SQLite file on one "
+                                     "machine, PostgreSQL across machines)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
 ) -> None:
     """Run the web API and pages (FastAPI on uvicorn); packs loaded once, the database migrated at start."""
@@ -67,9 +69,8 @@ def serve(
 
     settings = _settings(database, rules=tuple(rules or ()), engine=engine, secure_cookies=secure_cookies)
     _can_listen(host, port)
-    if workers > 1 and not settings.url().startswith("postgresql"):
-        raise FatalError("--workers above 1 needs --database postgresql://… (one SQLite file serves one process)")
     if workers > 1:  # each worker builds its own app from these settings
+        settings.url()  # the data directory exists before the workers race to create it
         os.environ["CHANJIAO_SERVE_SETTINGS"] = json.dumps({"database_url": settings.database_url,
                                                             "rules": [str(r) for r in settings.rules],
                                                             "engine": engine, "secure_cookies": secure_cookies})

@@ -24,7 +24,7 @@ from ..run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
 from .audit import DecisionLog, LogEntry, parameters_in_force
 from .auth import Accounts, User
 from .checking import Job, Jobs, Upload, read_upload
-from .db import make_engine, migrate, saved_assessments
+from .db import make_engine, migrate, saved_assessments, writing
 from .settings import Settings
 
 __all__ = ["Service", "Checked", "CheckFailed", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
@@ -213,7 +213,7 @@ class Service:
     def save_assessment(self, facts: dict[str, str]) -> str:
         """Keep an enterprise's entered facts (it chose to save); returns the unguessable token of its link."""
         token = secrets.token_urlsafe(24)
-        with self.db.begin() as conn:
+        with writing(self.db).begin() as conn:
             conn.execute(saved_assessments.insert().values(
                 id_hash=hashlib.sha256(token.encode()).hexdigest(),
                 created_at=dt.datetime.now(dt.timezone.utc).isoformat(), facts=json.dumps(facts, ensure_ascii=False)))

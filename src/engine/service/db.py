@@ -1,8 +1,8 @@
 """The service's database: tables, engine set-up and migrations (Alembic, shipped in ``migrations/``).
 
 SQLite (the default, one file) and PostgreSQL (several workers behind one server) hold the same tables. On
-SQLite every transaction starts with ``BEGIN IMMEDIATE``, so writers are serialised by the database itself
-(readers use WAL snapshots); on PostgreSQL the decision log's append takes a transaction-scoped advisory lock.
+SQLite every writing transaction starts with ``BEGIN IMMEDIATE`` (:func:`writing`), so writers are serialised by
+the database itself (readers use WAL snapshots); on PostgreSQL the decision log's append takes a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 __all__ = ["metadata", "users", "api_tokens", "sessions", "decision_log", "saved_assessments",
-           "make_engine", "migrate", "is_sqlite", "LOG_LOCK_KEY"]
+           "make_engine", "migrate", "writing", "is_sqlite", "LOG_LOCK_KEY"]
 
 # an arbitrary 64-bit key for pg_advisory_xact_lock: the decision log's append lock
 LOG_LOCK_KEY = 0x63686A6C6F67  # "chjlog"
@@ -100,11 +100,18 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:  # reads: a WAL snapshot; writes (see writing()): the write lock at once
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("chanjiao_write") else "BEGIN")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+
+
+def writing(engine: Engine) -> Engine:
+    """The engine for a transaction that writes: on SQLite it starts with ``BEGIN IMMEDIATE`` (the write lock
+    taken at once, so two writers queue on the busy timeout instead of failing to upgrade a read lock); reads
+    use ``engine`` itself and a plain ``BEGIN`` (a WAL snapshot that blocks nobody)."""
+    return engine.execution_options(chanjiao_write=True)
 
 
 def migrate(engine: Engine) -> None:
@@ -114,7 +121,7 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         if not is_sqlite(engine):  # one worker migrates, the others wait and find it done
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY + 1})
         cfg.attributes["connection"] = conn
