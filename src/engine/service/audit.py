@@ -210,7 +210,8 @@ class DecisionLog:
     def rows(self) -> Iterator[tuple[LogEntry, bytes, bytes]]:
         """Every entry in sequence order with its compressed input and document blobs."""
         with self.engine.connect() as conn:
-            result = conn.execute(sa.select(decision_log).order_by(decision_log.c.seq))
+            result = conn.execution_options(stream_results=True, yield_per=256).execute(
+                sa.select(decision_log).order_by(decision_log.c.seq))
             for row in result:
                 yield _entry(row), row.input_blob, row.document_blob
 
@@ -218,8 +219,9 @@ class DecisionLog:
         """Check the whole chain: (entries read, head hash, problems); no problems means intact."""
         problems: list[Problem] = []
         prev, expected, count = GENESIS, 1, 0
-        with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(decision_log).order_by(decision_log.c.seq)):
+        with self.engine.connect() as conn:  # streamed: memory stays flat however long the log
+            for row in conn.execution_options(stream_results=True, yield_per=256).execute(
+                    sa.select(decision_log).order_by(decision_log.c.seq)):
                 count += 1
                 fields = {k: getattr(row, k) for k in HASHED}
                 if row.seq != expected:
