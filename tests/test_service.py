@@ -575,3 +575,16 @@ def test_users_and_serve_commands(tmp_path: Path) -> None:
         s.listen()
         taken = run("serve", "--port", str(s.getsockname()[1]))
     assert taken.returncode == 2 and taken.stderr.startswith("chanjiao: error: cannot listen on 127.0.0.1:")
+
+
+def test_audit_page_for_administrators_only(client: TestClient, service: Service) -> None:
+    service.accounts.add("tax1", "tax_officer", PASSWORD)
+    service.accounts.add("boss", "admin", PASSWORD)
+    client.get("/login")
+    csrf = client.cookies.get("cj_csrf")
+    client.post("/login", data={"username": "tax1", "password": PASSWORD, "csrf": csrf})
+    assert client.get("/officer/audit").status_code == 403
+    client.post("/logout", data={"csrf": csrf})
+    client.post("/login", data={"username": "boss", "password": PASSWORD, "csrf": csrf})
+    page = client.get("/officer/audit")
+    assert page.status_code == 200 and "0 条记录，哈希链完整" in page.text and "0" * 64 in page.text

@@ -346,6 +346,15 @@ def officer_report(seq: int, request: Request, user: User = Depends(require_offi
                              "Cache-Control": "no-store"})
 
 
+@router.get("/officer/audit", response_class=HTMLResponse)
+def officer_audit(request: Request, user: User = Depends(require_officer)) -> Response:
+    """Administrators: verify the decision log's hash chain and show its head hash to record elsewhere."""
+    if user.role != "admin":
+        raise HTTPException(403, "仅管理员可查看日志校验")
+    count, head, problems = _svc(request).log.verify()
+    return render(request, "audit.html", {"count": count, "head": head, "problems": [str(p) for p in problems]})
+
+
 @router.get("/officer/checks/{seq}/explain", response_class=HTMLResponse)
 def officer_explain(seq: int, request: Request, user: User = Depends(require_officer)) -> Response:
     """How one decision of a check was made: conditions, facts read, parameters with citations, the gap."""
