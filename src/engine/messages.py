@@ -331,6 +331,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "the sheet {sheet} would need {n} rows, more than Excel's {rows}; use --format csv or "
                             "--format json for a population this large"),
     "xlsx.lang": ("--lang“{lang}”：请选择 zh 或 en", "--lang {lang!r}: choose zh or en"),
+    # --- chanjiao serve, users, audit (engine.service) ---
+    "serve.zip_unreadable": ("不是可读取的 zip 压缩包（{error}）", "not a readable zip archive ({error})"),
+    "serve.zip_too_many": ("zip 压缩包内有 {count} 个文件，最多读取 {limit} 个", "the zip archive has {count} files; at most {limit} are read"),
+    "serve.zip_not_csv": ("zip 压缩包中的“{name}”不是 CSV 文件，未读取", "zip member {name!r} is not a CSV file and is not read"),
+    "serve.zip_duplicate": ("zip 压缩包中有两个名为“{name}”的文件；每种记录只能有一个文件",
+                            "the zip archive holds two files named {name!r}; each record type needs one file"),
+    "serve.zip_too_large": ("zip 压缩包解压后超过 {mib} MiB；请拆分导出数据，或使用命令行",
+                            "the zip archive unpacks to more than {mib} MiB; split the export or use the command line"),
+    "serve.zip_member": ("zip 压缩包中的“{name}”无法读取（{error}）", "zip member {name!r} cannot be read ({error})"),
+    "serve.zip_no_csv": ("zip 压缩包中没有 CSV 文件（应为 <记录类型>.csv，例如 enterprises.csv）",
+                         "the zip archive holds no CSV files (expected files named <record type>.csv)"),
+    "serve.unknown_format": ("{name}：无法识别的数据格式 {suffix}；应为 .json、.yaml、.xlsx、.csv 或 CSV 文件的 .zip 压缩包",
+                             "{name}: unknown dataset format {suffix}; expected .json, .yaml, .xlsx, .csv or a .zip of CSV files"),
+    "serve.database": ("无法打开数据库：{error}", "cannot open the database: {error}"),
+    "serve.listen": ("无法在 {host}:{port} 监听：{error}", "cannot listen on {host}:{port}: {error}"),
+    "users.passwords_differ": ("两次输入的密码不一致", "the two passwords differ"),
+    "users.bad_name": ("用户名“{name}”无效：请用 1–64 个字母、数字、“.”、“_”或“-”",
+                       "user name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"),
+    "users.bad_role": ("角色“{role}”无效，应为 {roles} 之一", "role {role!r} is not one of {roles}"),
+    "users.short_password": ("密码至少需要 {min} 个字符", "the password needs at least {min} characters"),
+    "users.exists": ("用户“{name}”已存在", "user {name!r} already exists"),
+    "users.no_user": ("没有用户“{name}”", "no user {name!r}"),
+    "users.disabled": ("用户“{name}”已停用", "user {name!r} is disabled"),
 }
 
 

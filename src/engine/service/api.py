@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from ..messages import localise, msg, render
+from .app import problem
 from .auth import User
 from .checking import Upload, read_upload
 from .core import Checked, Service, public_trace, report_xlsx, visible_roles
@@ -92,11 +94,12 @@ class JobOut(BaseModel):
     done: bool
 
 
-def _check_out(checked: Checked) -> dict[str, Any]:
+def _check_out(checked: Checked, lang: str) -> dict[str, Any]:
     r = checked.result
     return {"check_id": checked.entry.seq if checked.entry else None,
             "entry_hash": checked.entry.entry_hash if checked.entry else None,
-            "engine": r.engine, "notes": r.notes, "exit_code": r.exit_code, "document": r.document}
+            "engine": r.engine, "notes": localise(r.notes, lang), "exit_code": r.exit_code,
+            "document": localise(r.document, lang)}
 
 
 def _as_of(as_of: Optional[dt.date]) -> dt.date:
@@ -104,39 +107,48 @@ def _as_of(as_of: Optional[dt.date]) -> dt.date:
 
 
 async def _run(svc: Service, upload: Upload, as_of: Optional[dt.date], param: list[str],
-               user: Optional[User], background: bool) -> Response:
+               user: Optional[User], background: bool, lang: str) -> Response:
     if user is not None and (background or len(upload.data) > svc.settings.job_threshold_bytes):
         job = await run_in_threadpool(svc.start_job, upload, as_of=_as_of(as_of), params=param, user=user)
         return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
-    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(as_of), params=param, user=user)
-    return JSONResponse(_check_out(checked))
+    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(as_of), params=param, user=user, lang=lang)
+    out = _check_out(checked, lang)
+    if checked.result.exit_code == 2:  # nothing could be decided: a problem, as the CLI exits 2 (still logged)
+        doc = out["document"]
+        text = render(msg("cli.nothing_decided", n=len(checked.result.dataset.errors)), lang)
+        return problem(422, text.removeprefix("chanjiao: "), errors=doc.get("errors"), warnings=doc.get("warnings"),
+                       check_id=out["check_id"])
+    return JSONResponse(out)
 
 
 AsOfQ = Query(None, description="evaluation date YYYY-MM-DD (default today)")
 ParamQ = Query([], description="what-if override NAME=VALUE or PACK.NAME=VALUE (repeatable)")
+LangQ = Query("zh", pattern="^(zh|en)$", description="language of reasons and messages: zh (default) or en")
 
 
 @router.post("/check", response_model=CheckOut, openapi_extra={"requestBody": DATASET_BODY},
              responses={202: {"model": JobOut}}, tags=["checks"])
 async def check(request: Request, as_of: Optional[dt.date] = AsOfQ, param: list[str] = ParamQ,
                 background: bool = Query(False, description="officers: run as a job and answer 202 at once"),
-                user: Optional[User] = Depends(optional_user)) -> Response:
+                lang: str = LangQ, user: Optional[User] = Depends(optional_user)) -> Response:
     """Check a dataset sent as JSON or YAML. An officer's check is logged; anonymous checks store nothing."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in JSON_TYPES:
         raise HTTPException(415, f"请求体须为 JSON 或 YAML（收到 {ctype}）；工作簿与 CSV 压缩包请用 /api/v1/check/upload")
     body = await request.body()
-    return await _run(_service(request), Upload(JSON_TYPES[ctype], body), as_of, param, user, background)
+    return await _run(_service(request), Upload(JSON_TYPES[ctype], body), as_of, param, user, background, lang)
 
 
 @router.post("/check/upload", response_model=CheckOut, responses={202: {"model": JobOut}}, tags=["checks"])
 async def check_upload(request: Request,
                        file: UploadFile = File(..., description="an .xlsx workbook, a .zip of CSV files, .csv, .json or .yaml"),
                        as_of: Optional[dt.date] = Form(None), param: list[str] = Form([]),
-                       background: bool = Form(False), user: Optional[User] = Depends(optional_user)) -> Response:
+                       background: bool = Form(False), lang: str = LangQ,
+                       user: Optional[User] = Depends(optional_user)) -> Response:
     """Check an uploaded workbook or zipped CSV export (large officer uploads run as jobs: 202 + Location)."""
     data = await file.read()
-    return await _run(_service(request), Upload(file.filename or "upload", data), as_of, param, user, background)
+    return await _run(_service(request), Upload(file.filename or "upload", data), as_of, param, user, background,
+                      lang)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["checks"])
@@ -151,7 +163,7 @@ def job(job_id: str, request: Request, user: User = Depends(officer)) -> dict[st
 @router.post("/explain", openapi_extra={"requestBody": DATASET_BODY}, tags=["checks"])
 async def explain(request: Request, rule: str = Query(..., description="rule id, e.g. tonghua.frontline_share"),
                   subject: str = Query(..., description="the subject record's id"),
-                  as_of: Optional[dt.date] = AsOfQ, param: list[str] = ParamQ) -> dict[str, Any]:
+                  as_of: Optional[dt.date] = AsOfQ, param: list[str] = ParamQ, lang: str = LangQ) -> dict[str, Any]:
     """How one decision was made: each condition with the facts it read, parameters with citations, the gap."""
     svc = _service(request)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -163,7 +175,7 @@ async def explain(request: Request, rule: str = Query(..., description="rule id,
         overrides = svc.checker.overrides(param)
         ds = read_upload(svc.checker, Upload(JSON_TYPES[ctype], body), svc.settings.max_unzipped_bytes)
         trace = svc.checker.explain(ds, rule, subject, as_of=_as_of(as_of), params=overrides)
-        return public_trace(trace, svc.checker.packs)
+        return localise(public_trace(trace, svc.checker.packs), lang)
 
     return await run_in_threadpool(work)
 
@@ -293,10 +305,11 @@ def check_report(request: Request, seq: int = SeqPath, user: User = Depends(offi
 @router.get("/checks/{seq}/explain", tags=["officers"])
 def check_explain(request: Request, seq: int = SeqPath, user: User = Depends(officer),
                   rule: str = Query(..., max_length=128, description="rule id"),
-                  subject: str = Query(..., max_length=128, description="the subject record's id")) -> dict[str, Any]:
+                  subject: str = Query(..., max_length=128, description="the subject record's id"),
+                  lang: str = LangQ) -> dict[str, Any]:
     """How one decision of a logged check was made (its recorded input, date and parameters)."""
     entry = _entry(request, seq, user)
-    return _service(request).explain(entry, rule, subject)
+    return localise(_service(request).explain(entry, rule, subject), lang)
 
 
 @router.post("/checks/{seq}/replay", tags=["officers"])

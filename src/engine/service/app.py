@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import FatalError
+from ..messages import localise, render
 from .auth import AccountError
 from .core import Service
 from .settings import Settings
@@ -137,13 +138,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.exception_handler(FatalError)
     async def _fatal(request: Request, exc: FatalError) -> Response:
+        lang = "en" if request.query_params.get("lang") == "en" else "zh"
+        text = render(exc.args[0], lang) if exc.args else str(exc)
         if is_api(request):
-            return problem(422, str(exc), errors=getattr(exc, "errors", None), warnings=getattr(exc, "warnings", None))
-        return pages.error_page(request, 422, str(exc))
+            return problem(422, text, errors=localise(getattr(exc, "errors", None), lang),
+                           warnings=localise(getattr(exc, "warnings", None), lang))
+        return pages.error_page(request, 422, text)
 
     @app.exception_handler(AccountError)
     async def _account(request: Request, exc: AccountError) -> Response:
-        return problem(400, str(exc)) if is_api(request) else pages.error_page(request, 400, str(exc))
+        text = render(exc.args[0], "en" if request.query_params.get("lang") == "en" else "zh") if exc.args else str(exc)
+        return problem(400, text) if is_api(request) else pages.error_page(request, 400, text)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.engine import Engine
 
+from ..messages import msg
 from .db import api_tokens, sessions, users, writing
 
 __all__ = ["ROLES", "ROLE_LABELS", "User", "AccountError", "Accounts", "LoginThrottle"]
@@ -110,14 +111,14 @@ class Accounts:
     def add(self, username: str, role: str, password: str, display_name: str | None = None) -> User:
         """Create an officer; :class:`AccountError` for a taken name, unknown role or short password."""
         if not USERNAME.fullmatch(username):
-            raise AccountError(f"user name {username!r}: use 1-64 letters, digits, '.', '_' or '-'")
+            raise AccountError(msg("users.bad_name", name=username))
         if role not in ROLES:
-            raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+            raise AccountError(msg("users.bad_role", role=role, roles=", ".join(ROLES)))
         if len(password) < MIN_PASSWORD:
-            raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+            raise AccountError(msg("users.short_password", min=MIN_PASSWORD))
         with writing(self.engine).begin() as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
-                raise AccountError(f"user {username!r} already exists")
+                raise AccountError(msg("users.exists", name=username))
             conn.execute(users.insert().values(
                 username=username, display_name=display_name or username, role=role,
                 password_hash=self.hasher.hash(password), disabled=False, created_at=_now().isoformat()))
@@ -141,7 +142,7 @@ class Accounts:
         with writing(self.engine).begin() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
             if row is None:
-                raise AccountError(f"no user {username!r}")
+                raise AccountError(msg("users.no_user", name=username))
             conn.execute(users.update().where(users.c.id == row.id).values(disabled=True))
             conn.execute(sessions.delete().where(sessions.c.user_id == row.id))
             conn.execute(api_tokens.update().where(api_tokens.c.user_id == row.id).values(revoked=True))
@@ -190,9 +191,9 @@ class Accounts:
         """A new API token for the user, shown once; only its argon2 hash is stored."""
         user = self.get(username)
         if user is None:
-            raise AccountError(f"no user {username!r}")
+            raise AccountError(msg("users.no_user", name=username))
         if user.disabled:
-            raise AccountError(f"user {username!r} is disabled")
+            raise AccountError(msg("users.disabled", name=username))
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with writing(self.engine).begin() as conn:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import FatalError, RecordWarning
+from ..messages import Message, msg
 from ..records import Dataset
 from ..run import Checker, CheckResult
 
@@ -53,35 +54,34 @@ def _extract_zip(data: bytes, target: Path, limit: int) -> list[RecordWarning]:
     try:
         archive = zipfile.ZipFile(BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise FatalError(f"not a readable zip archive ({exc})") from None
+        raise FatalError(msg("serve.zip_unreadable", error=str(exc))) from None
     warnings: list[RecordWarning] = []
     seen: set[str] = set()
     total = 0
     members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
     if len(members) > MAX_ZIP_MEMBERS:
-        raise FatalError(f"the zip archive has {len(members)} files; at most {MAX_ZIP_MEMBERS} are read")
+        raise FatalError(msg("serve.zip_too_many", count=len(members), limit=MAX_ZIP_MEMBERS))
     target.mkdir()
     for member in members:
         name = safe_name(member.filename, "")
         if not name.lower().endswith(".csv"):
-            warnings.append(RecordWarning(f"zip member {member.filename!r} is not a CSV file and is not read",
+            warnings.append(RecordWarning(msg("serve.zip_not_csv", name=member.filename),
                                           member.filename))
             continue
         if name in seen:
-            raise FatalError(f"the zip archive holds two files named {name!r}; each record type needs one file")
+            raise FatalError(msg("serve.zip_duplicate", name=name))
         seen.add(name)
         try:
             with archive.open(member) as src, open(target / name, "wb") as out:
                 while chunk := src.read(1 << 20):
                     total += len(chunk)
                     if total > limit:
-                        raise FatalError(f"the zip archive unpacks to more than {limit // (1 << 20)} MiB; "
-                                         "split the export or use the command line")
+                        raise FatalError(msg("serve.zip_too_large", mib=limit // (1 << 20)))
                     out.write(chunk)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise FatalError(f"zip member {member.filename!r} cannot be read ({exc})") from None
+            raise FatalError(msg("serve.zip_member", name=member.filename, error=str(exc))) from None
     if not seen:
-        raise FatalError("the zip archive holds no CSV files (expected files named <record type>.csv)")
+        raise FatalError(msg("serve.zip_no_csv"))
     return warnings
 
 
@@ -91,13 +91,19 @@ def _spool_dir() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
+def _without(text: Any, prefix: str) -> Any:
+    """A message (or its parameters, for a catalogue Message) with ``prefix`` removed wherever it appears."""
+    if isinstance(text, Message):
+        return Message(text.key, {k: _without(v, prefix) for k, v in text.params.items()})
+    return text.replace(prefix, "") if isinstance(text, str) else text
+
+
 def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Dataset:
     """The validated dataset in ``upload``; :class:`FatalError` (messages naming the user's file) if unreadable."""
     name = safe_name(upload.name)
     suffix = Path(name).suffix.lower()
     if suffix not in DATASET_SUFFIXES:
-        raise FatalError(f"{name}: unknown dataset format {suffix or '(no extension)'}; expected .json, .yaml, "
-                         ".xlsx, .csv or a .zip of CSV files")
+        raise FatalError(msg("serve.unknown_format", name=name, suffix=suffix or "(no extension)"))
     with tempfile.TemporaryDirectory(prefix="chanjiao-upload-", dir=_spool_dir()) as tmp:
         root = Path(tmp)
         try:
@@ -109,8 +115,8 @@ def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Da
                 path = root / name
                 path.write_bytes(upload.data)
             ds = checker.load(path)
-        except FatalError as exc:
-            raise FatalError(str(exc).replace(str(root) + "/", "")) from None
+        except FatalError as exc:  # name the user's file, never the server's temporary path
+            raise FatalError(_without(exc.args[0] if exc.args else str(exc), str(root) + "/")) from None
     ds.warnings.extend(extra)
     return ds
 

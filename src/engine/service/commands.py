@@ -16,6 +16,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import FatalError
+from ..messages import msg
 
 __all__ = ["serve", "users_app", "audit_app"]
 
@@ -43,7 +44,7 @@ def _db(database: Optional[str]) -> Any:
     except Exception as exc:  # noqa: BLE001 - a database that cannot be opened is one line
         if isinstance(exc, FatalError):
             raise
-        raise FatalError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise FatalError(msg("serve.database", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")) from None
     return engine
 
 
@@ -84,7 +85,7 @@ def serve(
     except FatalError:
         raise
     except Exception as exc:  # noqa: BLE001 - a database that cannot be opened is one line
-        raise FatalError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise FatalError(msg("serve.database", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")) from None
     app = create_app(settings, service=service)
     print(f"chanjiao: serving on http://{host}:{port}/ (database {settings.url().split('@')[-1]})", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -100,7 +101,7 @@ def _can_listen(host: str, port: int) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(infos[0][4])
     except OSError as exc:
-        raise FatalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise FatalError(msg("serve.listen", host=host, port=port, error=exc.strerror or str(exc))) from None
 
 
 def worker_app() -> Any:
@@ -137,7 +138,7 @@ def users_add(
     else:
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
-            raise FatalError("the two passwords differ")
+            raise FatalError(msg("users.passwords_differ"))
     try:
         user = _accounts(database).add(username, role, password, name)
     except AccountError as exc:

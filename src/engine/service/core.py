@@ -129,8 +129,10 @@ class Service:
     # -- checks ------------------------------------------------------------------------------------------------
 
     def check(self, upload: Upload, *, as_of: dt.date, params: Sequence[str] = (), user: User | None = None,
-              kind: str = "check", meta_extra: dict[str, Any] | None = None, job: Job | None = None) -> Checked:
-        """Read and check an upload; an officer's check is appended to the decision log."""
+              kind: str = "check", meta_extra: dict[str, Any] | None = None, job: Job | None = None,
+              lang: str = "zh") -> Checked:
+        """Read and check an upload; an officer's check is appended to the decision log (in Chinese: the log
+        keeps one language; ``lang`` is the language of the answer)."""
         overrides = self.checker.overrides(list(params))
         if job:
             job.stage = "reading"
@@ -138,7 +140,8 @@ class Service:
         if job:
             job.stage = "deciding"
         try:
-            result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.engine_for(len(upload.data)))
+            result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.engine_for(len(upload.data)),
+                                        lang=lang)
         except FatalError as exc:  # nothing could be evaluated: say why, with the records' errors and warnings
             raise CheckFailed(str(exc), [e.as_dict() for e in ds.errors], [w.as_dict() for w in ds.warnings]) from None
         if user is None:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from ..errors import FatalError
 from ..explain import STATUS_LABELS
+from ..vocabulary import fact_label, fields
 from .checking import Upload, read_upload
 from .core import Service
 
@@ -30,27 +31,28 @@ class Field:
     hint: str = ""
 
 
-# The enterprise fields of data-model.md with the words an accountant uses for them.
-FIELDS = (
-    Field("id", "统一社会信用代码", "text", "18 位，如 91220502MA0Y0A0133"),
-    Field("name", "企业名称", "text"),
-    Field("region_code", "注册地行政区划代码", "text", "6 位，如 220502"),
-    Field("fiscal_year", "数据所属年度", "int", "下列金额所属的年度"),
-    Field("total_wages", "工资总额（元）", "money"),
-    Field("education_fund", "职工教育经费提取额（元）", "money"),
-    Field("frontline_training_spend", "用于一线职工教育和培训的经费（元）", "money"),
-    Field("is_key_enterprise", "是否为重点企业", "bool"),
-    Field("credit_blacklisted", "是否列入信用“黑名单”", "bool"),
-    Field("outstanding_cooperation_results", "是否深度参与校企合作并取得突出成效", "bool"),
-    Field("values_employee_training", "是否重视职工教育培训", "bool"),
-    Field("leading_role", "是否发挥引领作用", "bool"),
-    Field("strong_overall_strength", "是否综合实力较强", "bool"),
-)
+# The enterprise fields, labelled from the one vocabulary (engine.vocabulary); a yes/no fact is asked as a question.
+ENTERPRISE_FIELDS = ("id", "name", "region_code", "fiscal_year", "total_wages", "education_fund",
+                     "frontline_training_spend", "is_key_enterprise", "credit_blacklisted",
+                     "outstanding_cooperation_results", "values_employee_training", "leading_role",
+                     "strong_overall_strength")
+
+
+def _field(name: str, record_type: str = "enterprises") -> Field:
+    info = next(f for f in fields(record_type) if f.name == name)
+    kind = {"money": "money", "int": "int", "bool": "bool", "date": "date"}.get(info.kind, "text")
+    label = info.label_zh + (f"（{info.unit}）" if info.unit else "")
+    if kind == "bool" and not label.startswith("是否"):
+        label = "是否" + label
+    return Field(name, label, kind, f"例如 {info.example}" if kind in ("text", "int", "money") and info.example else "")
+
+
+FIELDS = tuple(_field(n) for n in ENTERPRISE_FIELDS)
 BY_NAME = {f.name: f for f in FIELDS}
 # an enterprise may list its 校企合作协议 (agreements) in the interview: school, signing date, end date
 AGREEMENT_ROWS = 3
-AGREEMENT_FIELDS = (Field("school_id", "合作学校（代码或名称）", "text"), Field("signed_on", "签订日期", "date"),
-                    Field("valid_to", "有效期至（长期有效可不填）", "date"))
+AGREEMENT_FIELDS = (_field("school_id", "agreements"), _field("signed_on", "agreements"),
+                    Field("valid_to", _field("valid_to", "agreements").label + "（长期有效可不填）", "date"))
 AGREEMENT_KEYS = tuple(f"agreement_{i}_{f.name}" for i in range(1, AGREEMENT_ROWS + 1) for f in AGREEMENT_FIELDS)
 FACT_KEYS = tuple(f.name for f in FIELDS) + AGREEMENT_KEYS
 BASIC = ("id", "name", "region_code", "fiscal_year")
@@ -147,8 +149,7 @@ def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date)
         view["status_label"] = STATUS_LABELS.get(d["status"], d["status"])
         view["title"] = svc.checker.rule(d["rule_id"])[1].title
         view["gaps"] = _gaps(svc, ds, d, as_of)
-        view["missing_labels"] = [BY_NAME[m.split(".", 1)[1]].label if m.startswith("enterprises.")
-                                  and m.split(".", 1)[1] in BY_NAME else m for m in d.get("missing_facts", [])]
+        view["missing_labels"] = [fact_label(m) for m in d.get("missing_facts", [])]
         a.decisions.append(view)
         for fact in d.get("missing_facts", []):
             rtype, _, name = fact.partition(".")
