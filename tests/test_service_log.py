@@ -157,7 +157,8 @@ def test_altered_removed_or_reordered_entries_are_detected(db_url: str, attack: 
     log = DecisionLog(engine)
     _append(log, 4)
     _tamper(engine, attack)
-    problems = [str(p) for p in log.verify()[2]]
+    problems = [p.text("en") for p in log.verify()[2]]
+    assert str(log.verify()[2][0]).startswith("第 ")  # Chinese first
     for fragment in expected:
         assert any(p.startswith(fragment) for p in problems), (fragment, problems)
     engine.dispose()
@@ -173,7 +174,7 @@ def test_altered_input_or_document_is_detected(db_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE decision_log SET document_blob = :b WHERE seq = 2"), {"b": blob})
         conn.execute(sa.text("UPDATE decision_log SET input_blob = :b WHERE seq = 3"), {"b": zlib.compress(b"{}")})
-    problems = [str(p) for p in log.verify()[2]]
+    problems = [p.text("en") for p in log.verify()[2]]
     assert problems == ["entry 2: its document does not match its digest (altered)",
                         "entry 3: its input does not match its digest (altered)"]
     engine.dispose()
@@ -227,7 +228,8 @@ def test_audit_cli_verify_and_export(db_url: str, tmp_path: Path) -> None:
     chanjiao = str(Path(sys.executable).parent / "chanjiao")
     engine = _engine(db_url)
     _append(DecisionLog(engine), 3)
-    ok = subprocess.run([chanjiao, "audit", "verify", "--database", db_url], capture_output=True, text=True)
+    ok = subprocess.run([chanjiao, "audit", "verify", "--database", db_url, "--lang", "en"], capture_output=True,
+                        text=True)
     assert ok.returncode == 0 and ok.stdout.startswith("3 entries: intact; head ")
     head = ok.stdout.split("head ")[1].strip()
     out = tmp_path / "log.jsonl"
@@ -239,21 +241,22 @@ def test_audit_cli_verify_and_export(db_url: str, tmp_path: Path) -> None:
     assert lines[2]["entry_hash"] == head and lines[1]["input_base64"]
     _tamper(engine, ["DELETE FROM decision_log WHERE seq = 3"])  # removing the newest entry: only the head shows it
     assert subprocess.run([chanjiao, "audit", "verify", "--database", db_url], capture_output=True).returncode == 0
-    cut = subprocess.run([chanjiao, "audit", "verify", "--database", db_url, "--expect-head", head],
+    cut = subprocess.run([chanjiao, "audit", "verify", "--database", db_url, "--expect-head", head, "--lang", "en"],
                          capture_output=True, text=True)
     assert cut.returncode == 1 and "no longer in the log" in cut.stderr
     _tamper(engine, ["UPDATE decision_log SET role = 'admin' WHERE seq = 1"])
-    bad = subprocess.run([chanjiao, "audit", "verify", "--database", db_url], capture_output=True, text=True)
-    assert bad.returncode == 1 and "entry 1: its fields do not match its hash (altered)" in bad.stderr
+    bad = subprocess.run([chanjiao, "audit", "verify", "--database", db_url, "--lang", "zh"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and "第 1 条：内容与其哈希不符（被改动）" in bad.stderr
     assert "Traceback" not in bad.stderr
     engine.dispose()
 
 
 def test_bad_database_url_is_one_line(tmp_path: Path) -> None:
     chanjiao = str(Path(sys.executable).parent / "chanjiao")
-    r = subprocess.run([chanjiao, "audit", "verify", "--database", "postgresql://nobody@127.0.0.1:1/none"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.startswith("chanjiao: error: cannot open the database")
+    r = subprocess.run([chanjiao, "audit", "verify", "--database", "postgresql://nobody@127.0.0.1:1/none",
+                        "--lang", "zh"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("chanjiao: 错误：无法打开数据库：")
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -322,7 +325,7 @@ def test_concurrent_checks_over_http_all_appear_in_the_log(kind: str, tmp_path: 
     assert codes == [200] * 30
     if kind == "sqlite":  # the default: one SQLite file in the documented data directory
         assert (tmp_path / "data" / "chanjiao.db").is_file()
-    verify = subprocess.run([chanjiao, "audit", "verify", *db], text=True, env=env, capture_output=True)
+    verify = subprocess.run([chanjiao, "audit", "verify", *db, "--lang", "en"], text=True, env=env, capture_output=True)
     assert verify.returncode == 0 and verify.stdout.startswith("30 entries: intact"), verify.stdout + verify.stderr
 
 

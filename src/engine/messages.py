@@ -354,6 +354,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "users.exists": ("用户“{name}”已存在", "user {name!r} already exists"),
     "users.no_user": ("没有用户“{name}”", "no user {name!r}"),
     "users.disabled": ("用户“{name}”已停用", "user {name!r} is disabled"),
+    "audit.problem": ("第 {seq} 条：{problem}", "entry {seq}: {problem}"),
+    "audit.renumbered": ("此处应为第 {expected} 条：有记录被删除或重新编号",
+                         "expected entry {expected} here: entries removed or renumbered"),
+    "audit.unlinked": ("与前一条记录不衔接（有记录被删除或重排）", "does not follow the entry before it (removed or reordered)"),
+    "audit.altered": ("内容与其哈希不符（被改动）", "its fields do not match its hash (altered)"),
+    "audit.input_altered": ("输入数据与其摘要不符（被改动）", "its input does not match its digest (altered)"),
+    "audit.document_altered": ("判定文档与其摘要不符（被改动）", "its document does not match its digest (altered)"),
+    "audit.head_missing": ("链头 {head} 已不在日志中（末尾的记录被删除）",
+                           "head {head} is no longer in the log (entries removed from the end)"),
+    "audit.intact": ("{count} 条记录：完整；链头 {head}", "{count} entries: intact; head {head}"),
+    "audit.broken": ("{count} 条记录：{n} 处问题", "{count} entries: {n} problem(s)"),
 }
 
 

@@ -322,7 +322,7 @@ def check_replay(request: Request, seq: int = SeqPath, user: User = Depends(offi
 
 
 @router.get("/audit/verify", tags=["officers"])
-def audit_verify(request: Request, user: User = Depends(admin)) -> dict[str, Any]:
+def audit_verify(request: Request, user: User = Depends(admin), lang: str = LangQ) -> dict[str, Any]:
     """Administrators: verify the decision log's hash chain (altered, removed or reordered entries)."""
     count, head, problems = _service(request).log.verify()
-    return {"entries": count, "head": head, "intact": not problems, "problems": [str(p) for p in problems]}
+    return {"entries": count, "head": head, "intact": not problems, "problems": [p.text(lang) for p in problems]}

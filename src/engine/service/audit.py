@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..messages import msg, render
 from ..policy import Pack
 from .db import LOG_LOCK_KEY, decision_log, is_sqlite, writing
 
@@ -98,13 +99,17 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class Problem:
-    """A broken link of the chain: the entry's sequence number and what is wrong with it."""
+    """A broken link of the chain: the entry's sequence number and what is wrong with it (a catalogue message)."""
 
     seq: int
     message: str
 
+    def text(self, lang: str = "zh") -> str:
+        """The problem as a sentence in ``lang``."""
+        return render(msg("audit.problem", seq=self.seq, problem=self.message), lang)
+
     def __str__(self) -> str:
-        return f"entry {self.seq}: {self.message}"
+        return self.text("zh")
 
 
 def _ids(text: str) -> list[str]:
@@ -225,19 +230,19 @@ class DecisionLog:
                 count += 1
                 fields = {k: getattr(row, k) for k in HASHED}
                 if row.seq != expected:
-                    problems.append(Problem(row.seq, f"expected entry {expected} here: entries removed or renumbered"))
+                    problems.append(Problem(row.seq, msg("audit.renumbered", expected=expected)))
                 if row.prev_hash != prev:
-                    problems.append(Problem(row.seq, "does not follow the entry before it (removed or reordered)"))
+                    problems.append(Problem(row.seq, msg("audit.unlinked")))
                 if _entry_hash(fields) != row.entry_hash:
-                    problems.append(Problem(row.seq, "its fields do not match its hash (altered)"))
-                for name, blob, digest in (("input", row.input_blob, row.input_digest),
-                                           ("document", row.document_blob, row.document_digest)):
+                    problems.append(Problem(row.seq, msg("audit.altered")))
+                for key, blob, digest in (("audit.input_altered", row.input_blob, row.input_digest),
+                                          ("audit.document_altered", row.document_blob, row.document_digest)):
                     try:
                         ok = _digest(zlib.decompress(blob)) == digest
                     except zlib.error:
                         ok = False
                     if not ok:
-                        problems.append(Problem(row.seq, f"its {name} does not match its digest (altered)"))
+                        problems.append(Problem(row.seq, msg(key)))
                 prev, expected = row.entry_hash, row.seq + 1
         return count, prev, problems
 

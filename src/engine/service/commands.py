@@ -177,24 +177,26 @@ def users_token(username: str = typer.Argument(...), database: Optional[str] = D
 
 
 @audit_app.command("verify")
-def audit_verify(database: Optional[str] = DatabaseOpt,
+def audit_verify(ctx: typer.Context, database: Optional[str] = DatabaseOpt,
                  expect_head: Optional[str] = typer.Option(None, "--expect-head",
                                                            help="The head hash recorded earlier: also detects "
                                                                 "entries removed from the end.")) -> None:
     """Check the decision log's hash chain; exit 1 and name each altered, removed or reordered entry."""
+    from ..messages import default_lang, render
     from .audit import DecisionLog
 
-    count, head, found = DecisionLog(_db(database)).verify()
-    problems: list[Any] = list(found)
+    lang = ctx.obj if ctx.obj in ("zh", "en") else default_lang()
+    log = DecisionLog(_db(database))
+    count, head, found = log.verify()
+    problems = [p.text(lang) for p in found]
+    if expect_head and not problems and not log.contains(expect_head):
+        problems.append(render(msg("audit.head_missing", head=expect_head), lang))
     for p in problems:
         print(f"chanjiao: audit: {p}", file=sys.stderr)
-    if expect_head and not problems and not DecisionLog(_db(database)).contains(expect_head):
-        problems.append(f"head {expect_head} is no longer in the log (entries removed from the end)")
-        print(f"chanjiao: audit: {problems[-1]}", file=sys.stderr)
     if problems:
-        print(f"{count} entries: {len(problems)} problem(s)")
+        print(render(msg("audit.broken", count=count, n=len(problems)), lang))
         raise typer.Exit(1)
-    print(f"{count} entries: intact; head {head}")
+    print(render(msg("audit.intact", count=count, head=head), lang))
 
 
 @audit_app.command("export")
