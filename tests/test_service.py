@@ -611,3 +611,24 @@ def test_english_on_request(client: TestClient, checker: Checker) -> None:
     assert r.json()["errors"] and r.json()["errors"][0]["record_type"] == "enterprises"
     assert client.post("/api/v1/check", content=b"{}", params={"lang": "fr"},
                        headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def test_officer_page_large_upload_runs_as_a_job(tmp_path: Path, checker: Checker) -> None:
+    svc = Service(Settings(data_dir=tmp_path, job_threshold_bytes=100), checker=checker)
+    svc.accounts.add("tax1", "tax_officer", PASSWORD)
+    with TestClient(create_app(svc.settings, service=svc), raise_server_exceptions=False) as c:
+        c.get("/login")
+        csrf = c.cookies.get("cj_csrf")
+        c.post("/login", data={"username": "tax1", "password": PASSWORD, "csrf": csrf})
+        xlsx = EXAMPLES / "yichang-enterprise-2021.xlsx"
+        r = c.post("/officer/check", files={"file": (xlsx.name, xlsx.read_bytes())},
+                   data={"as_of": AS_OF, "csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/officer/jobs/")
+        for _ in range(600):
+            page = c.get(r.headers["location"], follow_redirects=False)
+            if page.status_code == 303:
+                break
+            assert '<meta http-equiv="refresh" content="1">' in page.text and "<progress" in page.text
+            time.sleep(0.05)
+        assert page.headers["location"] == "/officer/checks/1"
+    svc.close()
