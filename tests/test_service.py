@@ -444,8 +444,18 @@ def test_self_pages_update_download_and_save(client: TestClient, service: Servic
     wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
     assert "decisions" in wb.sheetnames
     assert service.log.search()[0] == 0  # nothing an enterprise enters is stored unless it saves
+    import sqlalchemy as sa
+
+    from engine.service.db import saved_assessments
+
+    def stored() -> int:
+        with service.db.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(saved_assessments)).scalar_one())
+
+    assert stored() == 0
     saved = client.post("/self/save", data={**form, "education_fund": "820000"})
     link = saved.text.split('id="saved-link" href="')[1].split('"')[0]
+    assert stored() == 1
     again = client.get(link)
     assert again.status_code == 200 and 'value="820000"' in again.text
     assert client.get("/self/saved/not-a-token").status_code == 404
