@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -224,9 +225,9 @@ def test_officer_checks_are_logged_filtered_and_role_scoped(client: TestClient, 
     entry = listed["items"][0]
     assert entry["username"] == "fin1" and entry["role"] == "finance_officer" and entry["as_of"] == AS_OF
     assert entry["input_digest"].startswith("sha256:") and entry["packs"][0]["digest"].startswith("sha256:")
-    overridden = [p for p in entry["parameters"] if p["source"] == "override"]
-    assert overridden == [{"pack": "tonghua-2019", "name": "certificate_subsidy_amount", "value": "1500",
-                           "source": "override"}]
+    overridden = [(p["pack"], p["name"], Decimal(p["value"])) for p in entry["parameters"] if p["source"] == "override"]
+    assert overridden == [("tonghua-2019", "certificate_subsidy_amount", Decimal(1500))]
+    assert {p["source"] for p in entry["parameters"]} == {"pack", "override"}
     assert client.get("/api/v1/checks", headers=tax).json()["total"] == 1  # each role sees its own
     assert client.get("/api/v1/checks/2", headers=tax).status_code == 404
     assert client.get("/api/v1/checks/2", headers=fin).json()["document"] == r2["document"]
