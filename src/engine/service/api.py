@@ -20,7 +20,7 @@ from ..messages import localise, msg, render
 from .app import problem
 from .auth import User
 from .checking import Upload, read_upload
-from .core import Checked, Service, public_trace, report_xlsx, visible_roles
+from .core import Checked, Service, public_trace, visible_roles
 
 __all__ = ["router"]
 
@@ -297,7 +297,7 @@ def check_detail(request: Request, seq: int = SeqPath, user: User = Depends(offi
 def check_report(request: Request, seq: int = SeqPath, user: User = Depends(officer)) -> Response:
     """The check's XLSX report: the workbook ``chanjiao check --format xlsx`` writes for the same input."""
     entry = _entry(request, seq, user)
-    data = report_xlsx(_service(request).log.document_of(entry.seq))
+    data = _service(request).report(entry)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="chanjiao-check-{entry.seq}.xlsx"'})
 

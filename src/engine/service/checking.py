@@ -17,19 +17,20 @@ import tempfile
 import threading
 import uuid
 import zipfile
+from contextlib import contextmanager
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import FatalError, RecordWarning
 from ..messages import Message, msg
 from ..records import Dataset
 from ..run import Checker, CheckResult
 
-__all__ = ["DATASET_SUFFIXES", "Upload", "read_upload", "run_check", "Job", "Jobs", "safe_name"]
+__all__ = ["DATASET_SUFFIXES", "Upload", "spooled", "read_upload", "run_check", "Job", "Jobs", "safe_name"]
 
 DATASET_SUFFIXES = (".json", ".yaml", ".yml", ".xlsx", ".xlsm", ".csv", ".zip")
 MAX_ZIP_MEMBERS = 200
@@ -98,8 +99,11 @@ def _without(text: Any, prefix: str) -> Any:
     return text.replace(prefix, "") if isinstance(text, str) else text
 
 
-def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Dataset:
-    """The validated dataset in ``upload``; :class:`FatalError` (messages naming the user's file) if unreadable."""
+@contextmanager
+def spooled(upload: Upload, max_unzipped_bytes: int) -> Iterator[tuple[Path, list[RecordWarning]]]:
+    """The upload as a file (or, for a zip, a folder of CSV files) under its own name in a private temporary
+    directory, with the warnings unpacking gave; removed afterwards. A :class:`FatalError` raised while it is
+    in use names the user's file, never the server's temporary path."""
     name = safe_name(upload.name)
     suffix = Path(name).suffix.lower()
     if suffix not in DATASET_SUFFIXES:
@@ -114,9 +118,15 @@ def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Da
             else:
                 path = root / name
                 path.write_bytes(upload.data)
-            ds = checker.load(path)
+            yield path, extra
         except FatalError as exc:  # name the user's file, never the server's temporary path
             raise FatalError(_without(exc.args[0] if exc.args else str(exc), str(root) + "/")) from None
+
+
+def read_upload(checker: Checker, upload: Upload, max_unzipped_bytes: int) -> Dataset:
+    """The validated dataset in ``upload``; :class:`FatalError` (messages naming the user's file) if unreadable."""
+    with spooled(upload, max_unzipped_bytes) as (path, extra):
+        ds = checker.load(path)
     ds.warnings.extend(extra)
     return ds
 

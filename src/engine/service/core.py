@@ -23,9 +23,14 @@ from ..render import write_xlsx
 from ..run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
 from .audit import DecisionLog, LogEntry, parameters_in_force
 from .auth import Accounts, User
-from .checking import Job, Jobs, Upload, read_upload
+from .checking import Job, Jobs, Upload, read_upload, spooled
 from .db import make_engine, migrate, saved_assessments, writing
 from .settings import Settings
+
+try:  # the report's context (names, facts, input digests), where the XLSX report module provides it
+    from ..report_context import report_context
+except ImportError:  # an engine whose XLSX report takes the document alone
+    report_context = None  # type: ignore[assignment]
 
 __all__ = ["Service", "Checked", "CheckFailed", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
 
@@ -37,11 +42,18 @@ def visible_roles(user: User) -> list[str] | None:
     return None if user.role == "admin" else [user.role]
 
 
-def report_xlsx(document: dict[str, Any]) -> bytes:
-    """The XLSX report of a decision document: the workbook ``chanjiao check --format xlsx`` writes."""
+def report_xlsx(document: dict[str, Any], *, checker: Checker | None = None, upload: Upload | None = None,
+                as_of: dt.date | None = None, max_unzipped_bytes: int = 1 << 30) -> bytes:
+    """The XLSX report of a decision document: the workbook ``chanjiao check --format xlsx`` writes. Given the
+    input it was made from, the report carries what the CLI's does about it (names, facts, the input's digests)."""
     with tempfile.TemporaryDirectory(prefix="chanjiao-report-") as tmp:
         path = Path(tmp) / "report.xlsx"
-        write_xlsx(document, path)
+        if report_context is not None and checker is not None and upload is not None and as_of is not None:
+            with spooled(upload, max_unzipped_bytes) as (source, _extra):
+                context = report_context(checker.load(source), checker.packs, as_of, source)
+                write_xlsx(document, path, context=context)
+        else:
+            write_xlsx(document, path)
         return path.read_bytes()
 
 
@@ -168,6 +180,18 @@ class Service:
         if job:
             job.check_id = entry.seq
         return Checked(result, entry)
+
+    def report(self, entry: LogEntry) -> bytes:
+        """The XLSX report of a logged check (its recorded document, made with its recorded input)."""
+        upload = Upload(entry.input_name, self.log.input_of(entry.seq))
+        return report_xlsx(self.log.document_of(entry.seq), checker=self.checker, upload=upload,
+                           as_of=dt.date.fromisoformat(entry.meta["as_of"]),
+                           max_unzipped_bytes=self.settings.max_unzipped_bytes)
+
+    def report_for(self, checked: Checked, upload: Upload, as_of: dt.date) -> bytes:
+        """The XLSX report of a check just made (nothing stored)."""
+        return report_xlsx(checked.result.document, checker=self.checker, upload=upload, as_of=as_of,
+                           max_unzipped_bytes=self.settings.max_unzipped_bytes)
 
     def engine_for(self, size: int) -> str:
         """The engine for an input of ``size`` bytes. The service's ``auto``: the reference evaluator below

@@ -24,7 +24,7 @@ from ..errors import FatalError
 from ..explain import KIND_LABELS, STATUS_LABELS
 from .auth import ROLE_LABELS, User
 from .checking import STAGE_LABELS, Upload
-from .core import Service, report_xlsx, visible_roles
+from .core import Service, visible_roles
 from .selfcheck import (AGREEMENT_FIELDS, AGREEMENT_ROWS, BY_NAME, FACT_KEYS, FIELDS, assess, city_choices,
                         facts_dataset)
 
@@ -170,8 +170,9 @@ async def self_report(request: Request) -> Response:
     form = await _form(request)
     svc = _svc(request)
     upload = Upload("自评.json", facts_dataset(_facts(form)))
-    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(form.get("as_of")))
-    data = await run_in_threadpool(report_xlsx, checked.result.document)
+    day = _as_of(form.get("as_of"))
+    checked = await run_in_threadpool(svc.check, upload, as_of=day)
+    data = await run_in_threadpool(svc.report_for, checked, upload, day)
     return Response(data, media_type=XLSX, headers={"Content-Disposition": "attachment; filename=\"self-assessment.xlsx\""})
 
 
@@ -200,10 +201,11 @@ async def self_upload(request: Request) -> Response:
     form = await _form(request)
     svc = _svc(request)
     upload = await _upload(form)
-    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(form.get("as_of")))
+    day = _as_of(form.get("as_of"))
+    checked = await run_in_threadpool(svc.check, upload, as_of=day)
     doc = checked.result.document
     if form.get("download"):
-        data = await run_in_threadpool(report_xlsx, doc)
+        data = await run_in_threadpool(svc.report_for, checked, upload, day)
         return Response(data, media_type=XLSX, headers={"Content-Disposition": "attachment; filename=\"chanjiao-report.xlsx\""})
     return render(request, "result.html", {"doc": doc, "name": upload.name, "filters": {}, "decisions": doc["decisions"]})
 
@@ -340,7 +342,7 @@ def officer_check_detail(seq: int, request: Request, user: User = Depends(requir
 def officer_report(seq: int, request: Request, user: User = Depends(require_officer)) -> Response:
     """The check's XLSX report (the workbook ``chanjiao check --format xlsx`` writes)."""
     entry = _entry(request, seq, user)
-    data = report_xlsx(_svc(request).log.document_of(entry.seq))
+    data = _svc(request).report(entry)
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="chanjiao-check-{entry.seq}.xlsx"',
                              "Cache-Control": "no-store"})

@@ -167,14 +167,11 @@ def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date)
 
 
 def _gaps(svc: Service, ds: Any, decision: dict[str, Any], as_of: dt.date) -> list[str]:
-    """How far the enterprise is from each threshold of a decided rule (the explanation's gaps)."""
-    if decision.get("gap"):
-        gap = decision["gap"]
-        return [gap if isinstance(gap, str) else f"{gap.get('fact')}: {gap.get('amount')} {gap.get('unit', '')}"]
+    """How far the enterprise is from each threshold of a decided rule: the explanation's gap sentences."""
     if decision["status"] in ("undetermined", "not_applicable"):
         return []
     try:
         trace = svc.checker.explain(ds, decision["rule_id"], decision["subject_id"], as_of=as_of)
     except FatalError:
         return []
-    return [s.gap for s in trace.steps if getattr(s, "gap", None)]
+    return [str(s.gap) for s in trace.steps if getattr(s, "gap", None)]
