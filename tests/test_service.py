@@ -644,3 +644,20 @@ def test_officer_page_large_upload_runs_as_a_job(tmp_path: Path, checker: Checke
             time.sleep(0.05)
         assert page.headers["location"] == "/officer/checks/1"
     svc.close()
+
+
+def test_a_period_is_decided_logged_and_replayed(client: TestClient, service: Service) -> None:
+    pytest.importorskip("engine.periods", reason="periods arrive with the XLSX report work")
+    tax = _officer(service, "tax1", "tax_officer")
+    xlsx = EXAMPLES / "yichang-enterprise-2021.xlsx"
+    r = client.post("/api/v1/check/upload", files={"file": (xlsx.name, xlsx.read_bytes())},
+                    data={"as_of": AS_OF, "period": "2021Q1"}, headers=tax)
+    assert r.status_code == 200, r.text
+    assert r.json()["document"]["period"] == {"from": "2021-01-01", "to": "2021-03-31"} or \
+        r.json()["document"]["period"]["from"] == "2021-01-01"
+    entry = client.get("/api/v1/checks/1", headers=tax).json()["entry"]
+    assert entry["period"] == r.json()["document"]["period"] and entry["period_text"] == "2021Q1"
+    assert client.post("/api/v1/checks/1/replay", headers=tax).json()["differences"]["same"] is True
+    bad = client.post("/api/v1/check/upload", files={"file": (xlsx.name, xlsx.read_bytes())},
+                      data={"period": "2021Q5"}, headers=tax)
+    assert bad.status_code == 422 and "2021Q5" in bad.json()["detail"]

@@ -107,11 +107,13 @@ def _as_of(as_of: Optional[dt.date]) -> dt.date:
 
 
 async def _run(svc: Service, upload: Upload, as_of: Optional[dt.date], param: list[str],
-               user: Optional[User], background: bool, lang: str) -> Response:
+               user: Optional[User], background: bool, lang: str, period: Optional[str]) -> Response:
     if user is not None and (background or len(upload.data) > svc.settings.job_threshold_bytes):
-        job = await run_in_threadpool(svc.start_job, upload, as_of=_as_of(as_of), params=param, user=user)
+        job = await run_in_threadpool(svc.start_job, upload, as_of=_as_of(as_of), params=param, user=user,
+                                      period=period)
         return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
-    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(as_of), params=param, user=user, lang=lang)
+    checked = await run_in_threadpool(svc.check, upload, as_of=_as_of(as_of), params=param, user=user, lang=lang,
+                                      period=period)
     out = _check_out(checked, lang)
     if checked.result.exit_code == 2:  # nothing could be decided: a problem, as the CLI exits 2 (still logged)
         doc = out["document"]
@@ -123,6 +125,7 @@ async def _run(svc: Service, upload: Upload, as_of: Optional[dt.date], param: li
 
 AsOfQ = Query(None, description="evaluation date YYYY-MM-DD (default today)")
 ParamQ = Query([], description="what-if override NAME=VALUE or PACK.NAME=VALUE (repeatable)")
+PeriodQ = Query(None, max_length=16, description="decide only records dated in this tax year (2021) or quarter (2021Q3)")
 LangQ = Query("zh", pattern="^(zh|en)$", description="language of reasons and messages: zh (default) or en")
 
 
@@ -130,25 +133,27 @@ LangQ = Query("zh", pattern="^(zh|en)$", description="language of reasons and me
              responses={202: {"model": JobOut}}, tags=["checks"])
 async def check(request: Request, as_of: Optional[dt.date] = AsOfQ, param: list[str] = ParamQ,
                 background: bool = Query(False, description="officers: run as a job and answer 202 at once"),
-                lang: str = LangQ, user: Optional[User] = Depends(optional_user)) -> Response:
+                period: Optional[str] = PeriodQ, lang: str = LangQ,
+                user: Optional[User] = Depends(optional_user)) -> Response:
     """Check a dataset sent as JSON or YAML. An officer's check is logged; anonymous checks store nothing."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in JSON_TYPES:
         raise HTTPException(415, f"请求体须为 JSON 或 YAML（收到 {ctype}）；工作簿与 CSV 压缩包请用 /api/v1/check/upload")
     body = await request.body()
-    return await _run(_service(request), Upload(JSON_TYPES[ctype], body), as_of, param, user, background, lang)
+    return await _run(_service(request), Upload(JSON_TYPES[ctype], body), as_of, param, user, background, lang,
+                      period)
 
 
 @router.post("/check/upload", response_model=CheckOut, responses={202: {"model": JobOut}}, tags=["checks"])
 async def check_upload(request: Request,
                        file: UploadFile = File(..., description="an .xlsx workbook, a .zip of CSV files, .csv, .json or .yaml"),
                        as_of: Optional[dt.date] = Form(None), param: list[str] = Form([]),
-                       background: bool = Form(False), lang: str = LangQ,
+                       background: bool = Form(False), period: Optional[str] = Form(None), lang: str = LangQ,
                        user: Optional[User] = Depends(optional_user)) -> Response:
     """Check an uploaded workbook or zipped CSV export (large officer uploads run as jobs: 202 + Location)."""
     data = await file.read()
     return await _run(_service(request), Upload(file.filename or "upload", data), as_of, param, user, background,
-                      lang)
+                      lang, period)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["checks"])

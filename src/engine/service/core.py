@@ -27,6 +27,16 @@ from .checking import Job, Jobs, Upload, read_upload, spooled
 from .db import make_engine, migrate, saved_assessments, writing
 from .settings import Settings
 
+def parse_period(text: str) -> Any:
+    """A tax year (2021) or quarter (2021Q3) for ``Checker.check(period=…)``; FatalError when not one, or when
+    this engine has no periods yet."""
+    try:
+        from ..periods import parse_period as parse
+    except ImportError:
+        raise FatalError("期间（period）在此版本中尚不可用") from None
+    return parse(text)
+
+
 try:  # the report's context (names, facts, input digests), where the XLSX report module provides it
     from ..report_context import report_context
 except ImportError:  # an engine whose XLSX report takes the document alone
@@ -142,10 +152,11 @@ class Service:
 
     def check(self, upload: Upload, *, as_of: dt.date, params: Sequence[str] = (), user: User | None = None,
               kind: str = "check", meta_extra: dict[str, Any] | None = None, job: Job | None = None,
-              lang: str = "zh") -> Checked:
+              lang: str = "zh", period: str | None = None) -> Checked:
         """Read and check an upload; an officer's check is appended to the decision log (in Chinese: the log
         keeps one language; ``lang`` is the language of the answer)."""
         overrides = self.checker.overrides(list(params))
+        extra: dict[str, Any] = {"period": parse_period(period)} if period else {}
         if job:
             job.stage = "reading"
         ds = read_upload(self.checker, upload, self.settings.max_unzipped_bytes)
@@ -153,7 +164,7 @@ class Service:
             job.stage = "deciding"
         try:
             result = self.checker.check(ds, as_of=as_of, params=overrides, engine=self.engine_for(len(upload.data)),
-                                        lang=lang)
+                                        lang=lang, **extra)
         except FatalError as exc:  # nothing could be evaluated: say why, with the records' errors and warnings
             raise CheckFailed(str(exc), [e.as_dict() for e in ds.errors], [w.as_dict() for w in ds.warnings]) from None
         if user is None:
@@ -167,6 +178,7 @@ class Service:
             "engine": result.engine,
             "notes": result.notes,
             "params": list(params),
+            "period_text": period,
             "packs": [{**p, "issued_on": _pack(self.checker.packs, p["id"]), "version": p.get("digest")}
                       for p in doc.get("rule_packs", [])],
             "parameters": doc.get("parameters") or parameters_in_force(self.checker.packs, as_of, overrides),
@@ -202,11 +214,15 @@ class Service:
             return self.settings.engine
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "reference"
 
-    def start_job(self, upload: Upload, *, as_of: dt.date, params: Sequence[str], user: User) -> Job:
+    def start_job(self, upload: Upload, *, as_of: dt.date, params: Sequence[str], user: User,
+                  period: str | None = None) -> Job:
         """Run an officer's check in the background; poll ``jobs.get(id)``. Parameters are checked first."""
         self.checker.overrides(list(params))
+        if period:
+            parse_period(period)
         return self.jobs.start(user.username, upload.name,
-                               lambda job: self.check(upload, as_of=as_of, params=params, user=user, job=job) and None)
+                               lambda job: self.check(upload, as_of=as_of, params=params, user=user, job=job,
+                                                      period=period) and None)
 
     def entry_for(self, seq: int, user: User) -> LogEntry | None:
         """A logged check the user may see, or None (absent or another role's)."""
@@ -231,7 +247,7 @@ class Service:
         upload = Upload(entry.input_name, self.log.input_of(entry.seq))
         as_of = dt.date.fromisoformat(entry.meta["as_of"])
         checked = self.check(upload, as_of=as_of, params=entry.meta.get("params", []), user=user, kind="replay",
-                             meta_extra={"replay_of": entry.seq})
+                             meta_extra={"replay_of": entry.seq}, period=entry.meta.get("period_text"))
         return checked, replay_differences(self.log.document_of(entry.seq), checked.result.document)
 
 

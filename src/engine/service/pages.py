@@ -268,10 +268,11 @@ async def officer_check(request: Request, user: User = Depends(require_officer))
     svc = _svc(request)
     upload = await _upload(form)
     as_of, params = _as_of(form.get("as_of")), _params(form.get("params"))
+    period = str(form.get("period") or "").strip()[:16] or None
     if len(upload.data) > svc.settings.job_threshold_bytes:
-        job = await run_in_threadpool(svc.start_job, upload, as_of=as_of, params=params, user=user)
+        job = await run_in_threadpool(svc.start_job, upload, as_of=as_of, params=params, user=user, period=period)
         return RedirectResponse(f"/officer/jobs/{job.id}", status_code=303)
-    checked = await run_in_threadpool(svc.check, upload, as_of=as_of, params=params, user=user)
+    checked = await run_in_threadpool(svc.check, upload, as_of=as_of, params=params, user=user, period=period)
     assert checked.entry is not None
     return RedirectResponse(f"/officer/checks/{checked.entry.seq}", status_code=303)
 
