@@ -9,6 +9,8 @@ comprehension variable over one). So, for a rejected record R of type T and a ru
 
 - T = S and R's id is readable: the subject with that id (when no accepted record has it, R gets a decision of
   its own, ``undetermined``);
+- R's id is readable and an accepted record A has it (a discarded repeat of A's id, or a rejected row with A's
+  id): the user may have meant R instead of A, so also every subject that reads A (as below, for A);
 - a lookup of X on T by F, keyed by ``subject.G``: the subjects whose G equals R's F; when F is unreadable, every
   subject (when F is ``id``: every subject whose G names no accepted record of T — a subject whose lookup found
   a record cannot have been looking for R, whose id is not an accepted one's);
@@ -310,6 +312,8 @@ def _reach(reads: _Reads, r: Rejected, source: Source, rejected: dict[str, list[
     out: set[str] = set()
     if r.record_type == reads.subject and r.id is not None:
         out.add(r.id)
+    if r.id is not None and source.has(r.record_type, r.id):  # a twin of an accepted record (a repeated id): the
+        out |= _reach_accepted(reads, r.record_type, r.id, source)  # user may have meant it, so the twin's readers
     for rtype, by, sf in reads.lookups:
         if rtype != r.record_type:
             continue
