@@ -160,7 +160,24 @@ def test_rejected_records_are_unknown_as_in_the_stream(client, tmp_path):
     assert_same_as_stream(client, folder, tmp_path, chunk=1, piece_bytes=200)
     rows = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
     cert = [r for r in rows if r["rule_id"] == "tonghua.certificate_subsidy" and r["subject_id"] == "C1"]
-    assert [r["rejected_inputs"] for r in cert] == [[{"record_type": "certificates", "row": 1, "id": "C1"}]]
+    assert [r["rejected_inputs"] for r in cert] == [[{"record_type": "certificates", "row": 1, "id": "C1",
+                                                       "place": "certificates.csv:2"}]]
+
+
+def test_repeated_ids_and_rows_not_read_are_rejected_input_as_in_the_stream(client, tmp_path):
+    """A repeat of an accepted agreement id (read back whole from the workers) and a ragged agreement row."""
+    from test_rejected import ENT, _case
+
+    raw = _case()
+    raw["agreements"].append({**raw["agreements"][0], "school_id": "S2"})  # A1 again, with another school
+    folder = write_formats(raw, tmp_path / "in")["csv"]
+    with open(folder / "agreements.csv", "a", encoding="utf-8") as fh:
+        fh.write("A9,有,逗号,的,行,多,出,来,了\n")
+    assert_same_as_stream(client, folder, tmp_path, chunk=1, piece_bytes=200)
+    rows = pq.read_table(tmp_path / "dask" / "d.parquet").to_pylist()
+    [coop] = [r for r in rows if r["rule_id"] == "tonghua.key_enterprise_cooperation" and r["subject_id"] == ENT]
+    assert {"record_type": "agreements", "row": 3, "id": "A1", "place": "agreements.csv:4"} in coop["rejected_inputs"]
+    assert {"record_type": "agreements", "row": 0, "id": None, "place": "agreements.csv:5"} in coop["rejected_inputs"]
 
 
 def test_blank_rows_are_no_records_as_in_the_stream(client, tmp_path):

@@ -240,3 +240,178 @@ def test_watch_from_rejected_records_ends_where_a_fresh_check_ends(pair, data, e
     fresh = evaluate_dataset(validate_rows(final), PACKS, AS_OF)["decisions"]
     got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
     assert got == fresh
+
+
+# ------------------------------------------------------- rows rejected by the readers, repeated ids, places
+
+
+def _xlsx(tmp_path, sheets):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(tmp_path / "x.xlsx")
+    return tmp_path / "x.xlsx"
+
+
+def _tonghua_xlsx(tmp_path, agreement_valid_to="2022-12-31", education_fund="20000.00", region="220502"):
+    return _xlsx(tmp_path, {
+        "企业": [["id", "name", "region_code", "total_wages", "education_fund", "frontline_training_spend",
+                "is_key_enterprise"],
+               [ENT, "甲", region, "1000000.00", education_fund, "15000.00", "是"]],
+        "学校": [["id", "name", "region_code", "school_type", "is_municipal"], ["S1", "甲校", region, "technical", "是"]],
+        "校企合作协议": [["id", "enterprise_id", "school_id", "signed_on", "valid_from", "valid_to"],
+                   ["A1", ENT, "S1", "2021-01-01", "2021-01-01", agreement_valid_to]],
+        "实习报酬": [["id", "enterprise_id", "school_id", "student_id", "amount", "paid_on"],
+                 ["P1", ENT, "S1", "x", "100.00", "2021-06-01"]],
+    })
+
+
+def test_a_formula_without_a_cached_value_is_rejected_input_named_at_its_cell(tmp_path):
+    from engine.loaders import load_dataset
+
+    ds = load_dataset(_tonghua_xlsx(tmp_path, agreement_valid_to="=DATE(2021,12,31)", region="420502"))
+    assert [e.place for e in ds.errors] == ["校企合作协议!F2"]
+    got = _by_key(evaluate_dataset(ds, PACKS, AS_OF))
+    pay = got[("yichang.intern_pay_deduction", "P1")]
+    assert pay["status"] == "undetermined", pay  # not "数据集中无此协议": the agreement is there, rejected
+    assert pay["rejected_inputs"] == [{"record_type": "agreements", "row": 1, "id": "A1", "place": "校企合作协议!F2"}]
+    assert pay["reasons"][0] == "校企合作协议 A1（校企合作协议!F2）被拒绝，无法判断"
+
+
+def test_an_enterprise_with_a_formula_is_undetermined_not_absent(tmp_path):
+    from engine.loaders import load_dataset
+
+    ds = load_dataset(_tonghua_xlsx(tmp_path, education_fund="=E1*0.015"))
+    assert [e.place for e in ds.errors] == ["企业!E2"]
+    assert not any("不在本数据集" in w.message for w in ds.warnings)
+    got = _by_key(evaluate_dataset(ds, PACKS, AS_OF))
+    own = [d for (rule, sid), d in got.items() if sid == ENT]
+    assert own and all(d["status"] == "undetermined" for d in own)  # it gets decisions of its own, undetermined
+    assert all(d["rejected_inputs"] == [{"record_type": "enterprises", "row": 1, "id": ENT, "place": "企业!E2"}]
+               for d in own)
+
+
+def test_a_ragged_csv_row_is_an_unreadable_record_of_its_type(tmp_path):
+    from engine.loaders import load_dataset
+
+    folder = write_formats(_case(), tmp_path / "in")["csv"]
+    with open(folder / "agreements.csv", "a", encoding="utf-8") as fh:
+        fh.write("A9,有,逗号,的,行,多,出,来\n")
+    ds = load_dataset(folder)
+    [ragged] = [r for r in ds.rejected if r.place == "agreements.csv:4"]
+    assert (ragged.row, ragged.id, ragged.fields) == (0, None, ())
+    got = _by_key(evaluate_dataset(ds, PACKS, AS_OF))
+    third = got[("tonghua.key_enterprise_cooperation", make_uscc("220502", 3))]
+    assert third["status"] == "undetermined"  # it reads agreements by enterprise: the unread row could be its
+    assert {"record_type": "agreements", "row": 0, "id": None, "place": "agreements.csv:4"} in third["rejected_inputs"]
+    assert "校企合作协议有未能读取的行（agreements.csv:4），无法判断" in third["reasons"]
+    assert_same_as_reference(folder, tmp_path, "jsonl", 1)
+
+
+def test_a_second_source_and_a_repeated_json_key_leave_their_type_unknown(tmp_path):
+    from engine.loaders import load_dataset
+
+    raw = _case()
+    del raw["certificates"]
+    (tmp_path / "a.json").write_text(json.dumps(raw, ensure_ascii=False)[:-1] + ', "agreements": []}', encoding="utf-8")
+    assert not [r for r in load_dataset(tmp_path / "a.json").rejected if r.row == 0]  # an empty repeat: nothing unread
+    (tmp_path / "a.json").write_text(json.dumps(raw, ensure_ascii=False)[:-1] + ', "agreements": [{"id": "A7"}]}',
+                                     encoding="utf-8")
+    [unread] = [r for r in load_dataset(tmp_path / "a.json").rejected if r.row == 0]
+    assert unread.record_type == "agreements" and unread.fields == ()
+
+
+def test_row_level_problems_leave_the_other_fields_readable():
+    from engine.records import ROW_PROBLEM
+
+    raw = _case()
+    raw["internship_payments"][0][ROW_PROBLEM] = ("amount", "=1+1", "公式没有缓存值")
+    ds = validate_rows(raw)
+    [r] = [r for r in ds.rejected if r.record_type == "internship_payments"]
+    assert r.id == "P1" and not r.readable("amount") and r.value("school_id") == "S2"
+
+
+@st.composite
+def row_problems(draw):
+    """A valid dataset and the same with some rows rejected by a reader's row-level check on one field."""
+    from engine.records import ROW_PROBLEM
+
+    raw = draw(datasets())
+    bad = {k: [dict(r) for r in rows] for k, rows in raw.items()}
+    spots = [(k, i) for k, rows in raw.items() for i in range(len(rows))]
+    for rtype, i in draw(st.lists(st.sampled_from(spots), max_size=3, unique=True)) if spots else []:
+        name = draw(st.sampled_from(list(field_kinds(rtype))))
+        bad[rtype][i][ROW_PROBLEM] = (name, bad[rtype][i].get(name), "公式没有缓存值")
+    return raw, bad
+
+
+@settings(max_examples=60 * SCALE, deadline=None)
+@given(row_problems())
+def test_a_row_rejected_by_a_reader_is_unknown_and_never_changes_a_definite_decision(pair):
+    valid, rejected = pair
+    ds = validate_rows(rejected)
+    assert {(r.record_type, r.row) for r in ds.rejected} == {(e.record_type, e.row) for e in ds.errors}
+    with_rejected = evaluate_dataset(ds, PACKS, AS_OF)
+    replaced = {(d["rule_id"], d["subject_id"]): (d["status"], d["amount"], d["amount_min"], d["amount_max"])
+                for d in evaluate_dataset(validate_rows(valid), PACKS, AS_OF)["decisions"]}
+    for key, outcome in _definite(with_rejected).items():
+        assert replaced[key] == outcome, key
+
+
+@st.composite
+def repeated(draw):
+    """A valid dataset, the same with some records' ids repeated by a later (valid, maybe different) row, and
+    the dataset as if the user had meant the repeat (it in the first one's place)."""
+    raw = draw(datasets())
+    spots = [(k, i) for k, rows in raw.items() for i in range(len(rows))]
+    with_repeat = {k: [dict(r) for r in rows] for k, rows in raw.items()}
+    meant = {k: [dict(r) for r in rows] for k, rows in raw.items()}
+    for rtype, i in draw(st.lists(st.sampled_from(spots), min_size=1, max_size=2, unique=True)) if spots else []:
+        other = draw(st.sampled_from(raw[rtype]))
+        repeat = {**other, "id": raw[rtype][i]["id"]}
+        with_repeat[rtype].append(repeat)
+        meant[rtype][i] = repeat
+    return with_repeat, meant
+
+
+@settings(max_examples=60 * SCALE, deadline=None)
+@given(repeated())
+def test_a_discarded_repeat_is_rejected_input_whichever_row_was_meant(pair):
+    with_repeat, meant = pair
+    ds = validate_rows(with_repeat)
+    repeats = [e for e in ds.errors if e.field == "id" and e.readable]
+    assert {(r.record_type, r.row) for r in ds.rejected} == {(e.record_type, e.row) for e in repeats}
+    doc = evaluate_dataset(ds, PACKS, AS_OF)
+    if_meant = {(d["rule_id"], d["subject_id"]): (d["status"], d["amount"], d["amount_min"], d["amount_max"])
+                for d in evaluate_dataset(validate_rows(meant), PACKS, AS_OF)["decisions"]}
+    for key, outcome in _definite(doc).items():
+        assert if_meant[key] == outcome, key
+    for r in ds.rejected:  # the decisions about the repeated subject itself say so
+        for d in doc["decisions"]:
+            if d["subject_type"] == r.record_type and d["subject_id"] == r.id:
+                assert d["status"] == "undetermined" and r.as_dict() in d["rejected_inputs"]
+
+
+@settings(max_examples=10 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(repeated(), st.sampled_from(["durable", "vectorised", "watch", "stream"]))
+def test_every_engine_agrees_on_repeated_ids(tmp_path_factory, pair, engine):
+    with_repeat, _ = pair
+    ds = validate_rows(with_repeat)
+    want = evaluate_dataset(ds, PACKS, AS_OF)
+    if engine == "stream":
+        base = tmp_path_factory.mktemp("r")
+        assert_same_as_reference(write_formats(with_repeat, base / "in")["csv"], base, "jsonl", 2)
+        return
+    if engine == "watch":
+        w = Watcher(ReferenceEngine(PACKS), AS_OF, dataset=ds)
+        got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+        assert got == want["decisions"]
+        return
+    eng = DURABLE if engine == "durable" else VectorisedEngine(PACKS)
+    assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False, default=str) == \
+        json.dumps(want, ensure_ascii=False, default=str)

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SCALE, make_uscc
 from engine.columns import tables_from_dataset
-from engine.records import RECORD_TYPES, field_kinds, org_code_check_char, uscc_check_char, validate_rows
+from engine.records import (RECORD_TYPES, field_kinds, org_code_check_char, rejected_records, uscc_check_char,
+                            validate_rows)
 from engine.vvalidate import finish_tables, read_csv_columns, validate_columns
 
 _WRONG_ORG = "91220502MA0000019"  # organisation code check character wrong (GB 11714), USCC check right
@@ -101,6 +102,7 @@ def test_same_records_errors_and_warnings_as_the_models(raw):
     ds = validate_rows({t: _rows(c) for t, c in raw.items()})
     tables, errors, warnings = _vectorised(raw)
     assert [e.as_dict() for e in errors] == [e.as_dict() for e in ds.errors]
+    assert rejected_records(errors) == ds.rejected  # the same rejected input, repeated ids with all their fields
     assert [w.as_dict() for w in warnings] == [w.as_dict() for w in ds.warnings]
     _same_tables(tables, tables_from_dataset(ds))
 

@@ -44,8 +44,8 @@ from .partition import plan_for
 from .messages import msg
 from .policy import Pack
 from .records import Rejected, rejected_records
-from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, parquet_text_columns, plan_csv,
-                      plan_files, record_type_of)
+from .loaders import (FileLayout, ReadStats, invalid_row_counter, layout_columns, locate, parquet_text_columns,
+                      plan_csv, plan_files, record_type_of)
 from .annotate import parameters_in_force
 from .atomic import OutputSet, refuse_overwriting_inputs
 from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide_rejected_subjects, decide_tables,
@@ -53,7 +53,7 @@ from .stream import (RowWriter, batch_rows, RunningSummary, StreamResult, decide
                      partition_of, partition_tables, partitions_for, place_problems, read_problems,
                      table_from_arrow, table_to_arrow,
                      text_columns, unreadable)
-from .vvalidate import Validated, finish_tables, validate_columns
+from .vvalidate import Validated, duplicate_error, finish_tables, validate_columns
 
 __all__ = ["Piece", "check_dask", "pieces", "PIECE_BYTES"]
 
@@ -309,6 +309,11 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
              for rtype, f in frames.items()}
     found = client.gather(client.compute(list(later.values())))
     duplicate_of = {rtype: np.sort(s.to_numpy()) for rtype, s in zip(later, found)}
+    repeats = []  # the discarded repeats are rejected input: their rows (few) read back whole
+    for rtype, f in frames.items():
+        if rtype != "schools" and len(duplicate_of[rtype]):
+            t = _table(rtype, client.compute(f[f["__row"].isin(duplicate_of[rtype].tolist())]).result())
+            repeats += [duplicate_error(t, i) for i in range(t.n)]
     # 3. schools whole, everything else partitioned by enterprise
     school_table = empty_table("schools")
     if "schools" in frames:
@@ -323,7 +328,9 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     # 4. decide: the schools once, then every partition
     t1 = time.perf_counter()
     read = read_problems(res, files, layouts, stats, header_row)  # rows not read are rejected records too
-    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
+    # unknown, not absent: every partition sees them all, with their places (repeated ids included)
+    sources = place_problems(res, files, layouts, stats, header_row, read, also=repeats)
+    rejected = rejected_records([*res.errors, *locate(repeats, sources)])
     shared = client.scatter([all_schools["schools"], duplicate_of, packs, rejected], broadcast=True)
     schools_f, dups_f, packs_f, rejected_f = shared
     # the whole partition: the schools' rules, and rules whose lookups cross partitions, over whole tables
@@ -344,6 +351,6 @@ def _run(client: Any, files: dict[str, Path], packs: list[Pack], as_of: dt.date,
     res.decisions += decide_rejected_subjects(packs, rejected, summary, last)
     last.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    place_problems(res, files, layouts, stats, header_row, read)
+    place_problems(res, files, layouts, stats, header_row, sources)
     finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from .records import RECORD_TYPES, Dataset, Kind, field_kinds
 
 __all__ = ["Column", "Table", "Tables", "EPOCH_ORDINAL", "SPACE_CHARS", "SPACE_RE2", "day_number", "day_numbers", "tables_from_dataset",
-           "empty_table"]
+           "empty_table", "cell_value", "row_fields"]
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 # The characters Python's str.isspace() (so str.strip() and re's \s) accepts, as an RE2 class for Arrow kernels.
@@ -159,6 +159,24 @@ class Table:
 
 
 Tables = dict[str, Table]
+
+
+def cell_value(col: Column, i: int) -> Any:
+    """One known cell as the record model holds its value (Decimal, date, bool, str)."""
+    cell = col.data[i]
+    if col.kind == "num":
+        return Decimal(int(cell)) / col.den if col.den != 1 else Decimal(int(cell))
+    if col.kind == "date":
+        return dt.date.fromordinal(int(cell) + EPOCH_ORDINAL)
+    if col.kind == "bool":
+        return bool(cell)
+    return str(cell)
+
+
+def row_fields(t: Table, i: int) -> tuple[tuple[str, Any], ...]:
+    """Every field of the record at position ``i`` as (name, value) pairs (None where empty), in field order."""
+    return tuple((name, cell_value(t.columns[name], i) if t.columns[name].known[i] else None)
+                 for name in field_kinds(t.record_type))
 
 _DTYPES = {"num": np.int64, "date": np.int64, "bool": np.bool_, "str": object}
 

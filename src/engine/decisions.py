@@ -235,11 +235,13 @@ class CitationOut(BaseModel):
 
 
 class RejectedInputOut(BaseModel):
-    """A rejected record a decision depends on: record type, 1-based row among its type, id (null if unreadable)."""
+    """A rejected record a decision depends on: record type, 1-based row among its type (0: a row not read as one,
+    such as a CSV row whose cells do not match the header), id (null if unreadable), place where known."""
 
     record_type: str
     row: int
     id: str | None
+    place: str | None = Field(None, description="Where the user finds it (实习报酬!E2, 企业.csv:7), when known")
 
 
 class DecisionModel(BaseModel):

@@ -45,6 +45,7 @@ __all__ = [
     "validate_rows",
     "validate_record",
     "readable_fields",
+    "record_fields",
     "rejected_rows",
     "to_decimal",
     "UnreadableRow",
@@ -644,6 +645,9 @@ class Rejected:
     record_type: str
     row: int
     fields: tuple[tuple[str, Any], ...]
+    place: str | None = None
+    """Where the user finds it (``实习报酬!E2``, ``企业.csv:7``), when known. ``row`` is 0 for a row that is no record
+    of its type's numbering (a CSV row whose cells do not match the header, a second source of the type)."""
 
     @property
     def id(self) -> Any:
@@ -659,23 +663,31 @@ class Rejected:
         return dict(self.fields).get(name)
 
     def as_dict(self) -> dict[str, Any]:
-        """The form a decision's ``rejected_inputs`` lists: record type, 1-based row, id (null when unreadable)."""
-        return {"record_type": self.record_type, "row": self.row, "id": self.id}
+        """The form a decision's ``rejected_inputs`` lists: record type, 1-based row, id (null when unreadable), and
+        the place where known."""
+        out = {"record_type": self.record_type, "row": self.row, "id": self.id}
+        if self.place is not None:
+            out["place"] = self.place
+        return out
 
 
 def rejected_records(errors: Iterable[Any]) -> list["Rejected"]:
-    """The rejected records behind record errors, one per (type, row), in record-type then row order.
+    """The rejected records behind record errors, one per (type, row), in record-type then row (then place) order.
 
-    Only errors about a record's content count (they carry its readable fields); a duplicate id does not: that
-    record was read in full and the first one with its id was kept.
+    Every error about a record (or rows) of a record type counts, with the fields it could still read: a row that
+    failed validation, a discarded duplicate id, a row or source that was not read at all (nothing readable, row 0).
+    An error with ``readable`` None is about no record (an unknown sheet, say).
     """
-    seen: dict[tuple[str, int], Rejected] = {}
-    for e in errors:  # rows a reader could not read at all (no row number) are one record of row 0, nothing readable
-        if isinstance(e, RecordError) and e.readable is not None and e.record_type in RECORD_MODELS \
-                and (e.record_type, e.row or 0) not in seen:
-            seen[(e.record_type, e.row or 0)] = Rejected(e.record_type, e.row or 0, e.readable)
+    seen: dict[tuple[str, int, str | None], Rejected] = {}
+    for e in errors:
+        if not isinstance(e, RecordError) or e.readable is None or e.record_type not in RECORD_MODELS:
+            continue
+        row = e.row or 0
+        key = (e.record_type, row, e.place if not row else None)
+        if key not in seen:
+            seen[key] = Rejected(e.record_type, row, e.readable, e.place)
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
-    return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row))
+    return sorted(seen.values(), key=lambda r: (order.get(r.record_type, len(order)), r.row, r.place or ""))
 
 
 @dataclass
@@ -788,9 +800,10 @@ def validate_rows(raw: dict[str, list[dict[str, Any]]], warnings: Iterable[Recor
             if rec is None:
                 ds.errors.extend(errors)
                 continue
-            if rec.id in seen:
+            if rec.id in seen:  # discarded, so rejected input: the decisions reading its id are undetermined
                 ds.errors.append(
-                    RecordError(msg("record.duplicate_id", id=rec.id), record_type, row_no, rec.id, "id", rec.id)
+                    RecordError(msg("record.duplicate_id", id=rec.id), record_type, row_no, rec.id, "id", rec.id,
+                                readable=record_fields(rec))
                 )
                 continue
             seen.add(rec.id)
@@ -825,6 +838,11 @@ def validate_record(record_type: str, row_no: int, row: dict[str, Any]) -> tuple
         readable = readable_fields(record_type, row, {fld for _, fld, _ in found})
         return None, [RecordError(message, record_type, row_no, shown_id, fld, value, readable=readable)
                       for message, fld, value in found]
+
+
+def record_fields(rec: RecordModel) -> tuple[tuple[str, Any], ...]:
+    """Every field of an accepted (valid) record as (name, value) pairs: what a discarded duplicate leaves readable."""
+    return tuple((name, getattr(rec, name)) for name in field_kinds(type(rec).record_type))
 
 
 def readable_fields(record_type: str, row: dict[str, Any], bad: set[str | None]) -> tuple[tuple[str, Any], ...]:

@@ -9,6 +9,8 @@ comprehension variable over one). So, for a rejected record R of type T and a ru
 
 - T = S and R's id is readable: the subject with that id (when no accepted record has it, R gets a decision of
   its own, ``undetermined``);
+- R's id is readable and an accepted record A has it (a discarded repeat of A's id, or a rejected row with A's
+  id): the user may have meant R instead of A, so also every subject that reads A (as below, for A);
 - a lookup of X on T by F, keyed by ``subject.G``: the subjects whose G equals R's F; when F is unreadable, every
   subject (when F is ``id``: every subject whose G names no accepted record of T — a subject whose lookup found
   a record cannot have been looking for R, whose id is not an accepted one's);
@@ -33,12 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-import datetime as dt
-from decimal import Decimal
-
 import numpy as np
 
-from .columns import EPOCH_ORDINAL, Tables
+from .columns import Tables, cell_value
 from .expressions import Attr, Comp, Index, Name, Node, children
 from .policy import Pack, Rule
 from .records import RECORD_MODELS, RECORD_TYPES, Dataset, Rejected
@@ -50,13 +49,19 @@ REASON_LIMIT = 3
 
 
 def rejected_reason(r: Rejected) -> str:
-    """The reason a decision gives for a rejected record it depends on, e.g. 校企合作协议 XQ-1（第 3 行）被拒绝，无法判断."""
+    """The reason a decision gives for a rejected record it depends on, naming its place where known
+    (实习报酬 P1（实习报酬!E2）被拒绝，无法判断), else its row among its type (校企合作协议 XQ-1（第 3 行）被拒绝，无法判断)."""
     label = RECORD_MODELS[r.record_type].label
+    where = _where(r)
     if not r.row:  # rows its reader could not read at all (a ragged CSV line, a second source)
-        return f"{label}有未能读取的行，无法判断"
+        return f"{label}有未能读取的行（{r.place}），无法判断" if r.place else f"{label}有未能读取的行，无法判断"
     if r.id is None:
-        return f"{label}（第 {r.row} 行，编号无法读取）被拒绝，无法判断"
-    return f"{label} {r.id}（第 {r.row} 行）被拒绝，无法判断"
+        return f"{label}（{where}，编号无法读取）被拒绝，无法判断"
+    return f"{label} {r.id}（{where}）被拒绝，无法判断"
+
+
+def _where(r: Rejected) -> str:
+    return r.place if r.place is not None else f"第 {r.row} 行"
 
 
 def restate(reasons: list[str], inputs: list[Rejected]) -> list[str]:
@@ -65,7 +70,7 @@ def restate(reasons: list[str], inputs: list[Rejected]) -> list[str]:
     for r in inputs:
         if r.id is not None:
             absent = f"{r.record_type} {r.id} 不在数据集中"
-            out = [x.replace(absent, f"{r.record_type} {r.id} 被拒绝（第 {r.row} 行）") for x in out]
+            out = [x.replace(absent, f"{r.record_type} {r.id} 被拒绝（{_where(r)}）") for x in out]
     return out
 
 
@@ -307,6 +312,8 @@ def _reach(reads: _Reads, r: Rejected, source: Source, rejected: dict[str, list[
     out: set[str] = set()
     if r.record_type == reads.subject and r.id is not None:
         out.add(r.id)
+    if r.id is not None and source.has(r.record_type, r.id):  # a twin of an accepted record (a repeated id): the
+        out |= _reach_accepted(reads, r.record_type, r.id, source)  # user may have meant it, so the twin's readers
     for rtype, by, sf in reads.lookups:
         if rtype != r.record_type:
             continue
@@ -397,14 +404,7 @@ class TableSource:
     @staticmethod
     def _value(col: Any, i: int) -> Any:
         """A cell as the record model holds it (Decimal, date, bool, str)."""
-        cell = col.data[i]
-        if col.kind == "num":
-            return Decimal(int(cell)) / col.den if col.den != 1 else Decimal(int(cell))
-        if col.kind == "date":
-            return dt.date.fromordinal(int(cell) + EPOCH_ORDINAL)
-        if col.kind == "bool":
-            return bool(cell)
-        return str(cell)
+        return cell_value(col, i)
 
 
 class _Empty:

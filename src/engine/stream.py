@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,7 @@ from .rejected import EMPTY, TableSource, taint
 from .annotate import parameters_in_force
 from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs
 from .safe import spreadsheet_cell, spreadsheet_column
-from .vvalidate import Validated, finish_tables, validate_columns
+from .vvalidate import Validated, duplicate_error, finish_tables, validate_columns
 
 __all__ = ["StreamResult", "check_stream", "place_problems", "read_problems", "decide_tables", "decision_table", "finish_result", "input_files",
            "text_columns", "text_hash", "unreadable", "batch_rows",
@@ -201,11 +201,12 @@ def read_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str
 
 def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[str, FileLayout],
                    stats: dict[str, ReadStats], header_row: int | None = None,
-                   known: dict[str, Source] | None = None) -> None:
+                   known: dict[str, Source] | None = None, also: Iterable[Any] = ()) -> dict[str, Source]:
     """Name the place of every error and warning of a streamed check, as the in-memory reader does (``known``:
-    the sources :func:`read_problems` found; the others from each file's layout, by one more pass if needed)."""
+    the sources :func:`read_problems` or an earlier call found; the others from each file's layout, by one more pass
+    if needed). ``also``: problems placed later whose types need a source now. Returns the sources."""
     sources: dict[str, Source] = dict(known or {})
-    wanted = {p.record_type for p in [*res.errors, *res.warnings] if getattr(p, "row", None)}
+    wanted = {p.record_type for p in [*res.errors, *res.warnings, *also] if getattr(p, "row", None)}
     for rtype, f in files.items():
         layout = layouts.get(rtype)
         if rtype in sources:
@@ -218,6 +219,7 @@ def place_problems(res: "StreamResult", files: dict[str, Path], layouts: dict[st
         sources[rtype], errors, warnings = csv_places(layout, stats.get(rtype, ReadStats()), header_row)
     res.errors = locate(res.errors, sources)
     res.warnings = locate(res.warnings, sources)
+    return sources
 
 
 _K0, _K1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
@@ -398,7 +400,8 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
     })
 
 
-REJECTED_INPUTS = pa.list_(pa.struct([("record_type", pa.string()), ("row", pa.int64()), ("id", pa.string())]))
+REJECTED_INPUTS = pa.list_(pa.struct([("record_type", pa.string()), ("row", pa.int64()), ("id", pa.string()),
+                                        ("place", pa.string())]))
 """The type of the decisions' ``rejected_inputs`` column (CSV writes it as JSON text)."""
 
 
@@ -654,6 +657,17 @@ def _spilled_rows(rtype: str, spills: list[tuple[str, int, int]]) -> Table:
     return table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
 
 
+def _spilled_repeats(rtype: str, paths: list[str], rows: np.ndarray) -> Table:
+    """The rows of a type (at these 1-based rows) that repeat an earlier accepted id, read back from its spills."""
+    pieces = []
+    if len(rows):
+        for path in paths:
+            tab = pa.ipc.open_file(pa.memory_map(path)).read_all()
+            pieces.append(tab.filter(pc.is_in(tab.column("__row"), value_set=pa.array(rows, pa.int64()))))
+    t = table_from_arrow(rtype, pa.concat_tables(pieces) if pieces else None)
+    return t.take(np.argsort(t.rows, kind="stable")) if t.n else t
+
+
 def partition_tables(validated: dict[str, Validated] | None, schools: Table, duplicate_of: dict[str, np.ndarray],
                      rejected: list[Rejected] | None = None, *, plan: PartitionPlan, whole: bool = False
                      ) -> tuple[dict[str, Table], set[str], list[Any], list[RecordWarning]]:
@@ -827,7 +841,11 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     res.warnings += [w for w in s_warnings if w.record_type == "schools"]
     res.seconds["validate"] = time.perf_counter() - t0
     read = read_problems(res, files, layouts or {}, stats, header_row)  # rows not read are rejected records too
-    rejected = rejected_records(res.errors)  # unknown, not absent: every partition sees them all
+    # unknown, not absent: every partition sees them all, with their places (repeated ids included)
+    repeats = [duplicate_error(t, i) for rtype, batches_of in spills.items() if rtype != "schools"
+               for t in [_spilled_repeats(rtype, [p for p, _ in batches_of], duplicate_of[rtype])] for i in range(t.n)]
+    sources = place_problems(res, files, layouts or {}, stats, header_row, read, also=repeats)
+    rejected = rejected_records([*res.errors, *locate(repeats, sources)])
     # 2. decide: the schools once, then every partition; written here in partition order as they come back
     t1 = time.perf_counter()
     out = RowWriter(paths["decisions"], fmt)
@@ -876,7 +894,7 @@ def _stream(pool: Any, workers: int, files: dict[str, Path], packs: list[Pack], 
     out.close()
     rollups.close()
     res.seconds["decide"] = time.perf_counter() - t1
-    place_problems(res, files, layouts or {}, stats, header_row, read)
+    place_problems(res, files, layouts or {}, stats, header_row, sources)
     finish_result(res, summary, paths, parameters_in_force(packs, as_of, overrides))
     return res
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, empty_table, kind_of
+from .columns import SPACE_CHARS, Column, Table, Tables, _cell, day_numbers, empty_table, kind_of, row_fields
 from .errors import FatalError, RecordError, RecordWarning
 from .records import (
     FALSE_WORDS,
@@ -296,6 +296,14 @@ def _org_check(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (digit | upper).all(axis=1), np.where(check == 10, ord("X"), np.where(check == 11, ord("0"), 48 + check))
 
 
+def duplicate_error(t: Table, i: int) -> RecordError:
+    """The error for the record at position ``i`` of ``t``, discarded as a repeat of an earlier accepted id: rejected
+    input with every field readable, as :func:`engine.records.validate_rows` gives it."""
+    rid = str(t.ids[i])
+    return RecordError(msg("record.duplicate_id", id=rid), t.record_type, int(t.rows[i]), rid, "id", rid,
+                       readable=row_fields(t, i))
+
+
 def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] | None = None,
                   duplicate_of: dict[str, np.ndarray] | None = None, rejected: dict[str, dict[Any, int]] | None = None
                   ) -> tuple[Tables, list[RecordError], list[RecordWarning]]:
@@ -321,7 +329,7 @@ def finish_tables(validated: dict[str, Validated], known_ids: dict[str, Column] 
         errs = list(v.errors)
         for i in np.flatnonzero(dup):
             rid = str(t.ids[i])
-            errs.append(RecordError(msg("record.duplicate_id", id=rid), rtype, int(t.rows[i]), rid, "id", rid))
+            errs.append(duplicate_error(t, int(i)))
         errs.sort(key=lambda e: e.row or 0)
         errors += errs
         warnings += v.warnings
