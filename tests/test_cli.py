@@ -245,3 +245,14 @@ def test_check_on_a_local_dask_cluster(tmp_path):
     wrong = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--dask", "local", "--format", "csv",
                 "--output", str(tmp_path / "x"))
     assert wrong.returncode == 2 and "--dask writes Parquet" in wrong.stderr
+
+
+@pytest.mark.parametrize("fmt, extra", [("csv", ["--engine", "vectorised"]), ("parquet", ["--engine", "vectorised"]),
+                                        ("xlsx", []), ("json", []), ("csv", ["--engine", "reference"])])
+def test_output_into_a_missing_folder_is_one_line_before_any_work(tmp_path, fmt, extra):
+    """Streamed or in memory, an --output whose folder does not exist is refused in one line, nothing written."""
+    out = tmp_path / "missing" / f"d.{fmt}"
+    proc = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--format", fmt,
+               "--output", str(out), *extra)
+    assert_one_line_error(proc, "does not exist")
+    assert not (tmp_path / "missing").exists() and list(tmp_path.iterdir()) == []

@@ -22,7 +22,7 @@ from typing import Iterable
 from .errors import FatalError
 from .messages import msg
 
-__all__ = ["OutputSet", "PARTIAL_MARK", "refuse_overwriting_inputs", "die_with_parent", "terminate_on_sigterm"]
+__all__ = ["OutputSet", "PARTIAL_MARK", "refuse_overwriting_inputs", "require_folder", "die_with_parent", "terminate_on_sigterm"]
 
 PARTIAL_MARK = ".partial-"
 
@@ -45,6 +45,7 @@ class OutputSet:
     def path(self, final: Path, *, last: bool = False) -> Path:
         """The temporary path to write instead of ``final`` (in the same folder, so the rename is atomic)."""
         final = Path(final)
+        require_folder(final)
         tmp = final.with_name(f".{final.name}{PARTIAL_MARK}{self._token}")
         self._pending.append((tmp, final, last))
         return tmp
@@ -105,8 +106,18 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def require_folder(output: Path) -> None:
+    """Raise FatalError (one line) when the folder an output is to be written into does not exist."""
+    folder = Path(output).parent
+    if not folder.is_dir():
+        raise FatalError(msg("output.no_folder", path=output, folder=folder))
+
+
 def refuse_overwriting_inputs(outputs: Iterable[Path], dataset: Path) -> None:
-    """Raise FatalError when an output path is the dataset file, a file inside the dataset folder, or the folder."""
+    """Raise FatalError when an output path is the dataset file, a file inside the dataset folder, or the folder,
+    or when its folder does not exist — checked before any work, so a long run cannot fail only at the end."""
+    for out in outputs:
+        require_folder(out)
     dataset = Path(dataset)
     inputs = [dataset]
     if dataset.is_dir():

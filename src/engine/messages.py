@@ -209,6 +209,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.rules_known": ("（现有规则：{ids}）", " (rules: {ids})"),
     "cli.needs_output": ("--format {fmt} 需要 --output 文件", "--format {fmt} needs --output FILE"),
     "cli.cannot_write": ("无法写入 {path}：{reason}", "cannot write {path}: {reason}"),
+    "output.no_folder": ("无法写入 {path}：文件夹 {folder} 不存在", "cannot write {path}: the folder {folder} does not exist"),
     "cli.record_errors": ("chanjiao: {n} 条记录错误：被拒绝的记录列在输出的 errors 中；其余记录均已判定",
                           "chanjiao: {n} record error(s): rejected records are listed in the output's errors; "
                           "every other record was decided"),
