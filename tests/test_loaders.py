@@ -114,3 +114,16 @@ def test_unknown_csv_file_is_an_error_naming_the_rows_and_the_type_it_may_be(tmp
     assert err.place == "enterprize.csv" and "2 行" in err.message and "第 2–3 行" in err.message
     assert "enterprises" in err.message and "企业" in err.message
     assert len(ds.records["schools"]) == 1
+
+
+@pytest.mark.parametrize("title", ["2021年实习报酬明细\n,,,,,\n", "", "单位：元\n"])
+def test_unknown_csv_file_under_a_title_row_is_an_error_not_silence(tmp_path, title):
+    """A misspelt file name whose header names no field of a known type (a title row above it, or none): its lines
+    are listed as not read, never dropped in silence."""
+    (tmp_path / "paymnts.csv").write_text(title + "id,enterprise_id,school_id,student_id,amount,paid_on\n"
+                                          "P1,E1,S1,x,100.00,2021-03-01\nP2,E1,S1,y,100.00,2021-03-01\n", encoding="utf-8")
+    (tmp_path / "schools.csv").write_text("id,name,region_code,school_type\nS1,学校,220502,technical\n", encoding="utf-8")
+    ds = load_dataset(tmp_path)
+    [err] = [e for e in ds.errors if e.record_type == "paymnts"]
+    assert "paymnts" in err.message and "未读取" in err.message
+    assert len(ds.records["schools"]) == 1

@@ -604,8 +604,14 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
             rows, source, warnings, errors = _read_csv(f, record_type or f.stem, header_row)
         span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows))) if rows and source.kind == "csv" else ""
         if record_type is None:
-            if rows:
-                got.errors.append(unknown_source_error(f.stem, "file", f.name, len(rows), span))
+            # its rows, and the lines read under a header that named no field (a title row taken for the header)
+            lines = [source.line_of(i + 1) for i in range(len(rows))] if source.kind == "csv" else []
+            lines += [int(e.place.rsplit(":", 1)[1]) for e in errors
+                      if e.place and e.place.rsplit(":", 1)[-1].isdigit()]
+            if rows or lines:
+                if lines:
+                    span = msg("loader.span", first=min(lines), last=max(lines))
+                got.errors.append(unknown_source_error(f.stem, "file", f.name, max(len(rows), len(lines)), span))
             continue
         if record_type not in got.sources:
             got.errors += errors
