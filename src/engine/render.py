@@ -195,8 +195,10 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
         console.print(f"[red]被拒绝的记录 {len(doc['errors']):,} 条：[/]")
         for e in doc["errors"][:limit]:
             if "row" in e:
-                line(escape(f"  {_where(e)} id={e['id']} 字段 {e['field']} "
-                                     f"值 {e['value']!r}：{e['message']}"))
+                facts = "".join(part for part, known in ((f" id={e['id']}", e["id"] is not None),
+                                                         (f" 字段 {e['field']}", e["field"] is not None),
+                                                         (f" 值 {e['value']!r}", e["value"] is not None)) if known)
+                line(escape(f"  {_where(e)}{facts}：{e['message']}"))
             else:
                 line(escape(f"  {e['rule_id']} {e['subject_id']}：{e['message']}"))
         if limit and len(doc["errors"]) > limit:
@@ -204,7 +206,7 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     if doc["warnings"]:
         console.print(f"警告 {len(doc['warnings']):,} 条：")
         for w in doc["warnings"][:limit]:
-            line(escape(f"  {_where(w)} id={w['id']}：{w['message']}"))
+            line(escape(f"  {_where(w)}" + (f" id={w['id']}" if w.get("id") is not None else "") + f"：{w['message']}"))
         if limit and len(doc["warnings"]) > limit:
             console.print(f"  …… 另有 {len(doc['warnings']) - limit:,} 条（见 --format json/csv）")
     statuses: dict[str, set[str]] = {}
