@@ -56,7 +56,10 @@ def test_record_errors_are_chinese_by_default_and_english_with_lang_en(tmp_path:
     (["check", str(BAD), "--formt", "json"], "C.UTF-8",
      "chanjiao: 错误：没有选项 --formt；是否应为“--format”？（chanjiao --help 查看用法）"),
     (["check", str(BAD), "--format", "pdf"], "C.UTF-8",
-     "chanjiao: 错误：--format 的值有误：'pdf' is not one of 'table', 'json', 'csv', 'xlsx', 'jsonl', 'parquet'."),
+     "chanjiao: 错误：--format 的值“pdf”不是可选值之一：table, json, csv, xlsx, jsonl, parquet"),
+    (["check", str(BAD), "--format", "pdf"], "en_US.UTF-8",
+     "chanjiao: error: Invalid value for --format: 'pdf' is not one of table, json, csv, xlsx, jsonl, parquet."),
+    (["chek"], "C.UTF-8", "chanjiao: 错误：没有命令“chek”；是否应为“check”？（chanjiao --help 列出全部命令）"),
     (["explain", str(BAD), "--rule", "x"], "C.UTF-8", "chanjiao: 错误：缺少选项 --subject（chanjiao --help 查看用法）"),
     (["nosuch"], "C.UTF-8", "chanjiao: 错误：没有命令“nosuch”（chanjiao --help 列出全部命令）"),
 ])

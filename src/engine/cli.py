@@ -719,9 +719,10 @@ def _usage_message(exc: Any) -> Any:
             close = list(getattr(exc, "possibilities", None) or [])
             hint = msg("hint.did_you_mean", name=close[0]) if close else ""
             return msg("usage.no_such_option", option=exc.option_name, hint=hint)
-        unknown = re.fullmatch(r"No such command '(.+)'\.?", str(getattr(exc, "message", "")))
+        unknown = re.fullmatch(r"No such command '(.+?)'\.?(?: Did you mean (.+)\?)?", str(getattr(exc, "message", "")))
         if unknown:
-            return msg("usage.no_such_command", name=unknown.group(1))
+            hint = msg("hint.did_you_mean", name=unknown.group(2).strip("'").split("', '")[0]) if unknown.group(2) else ""
+            return msg("usage.no_such_command", name=unknown.group(1), hint=hint)
         param = getattr(exc, "param", None)
         if param is None or kind not in ("MissingParameter", "BadParameter"):
             return exc.format_message()
@@ -729,7 +730,11 @@ def _usage_message(exc: Any) -> Any:
         name = " / ".join(param.opts) if is_option else str(param.name).upper()
         if kind == "MissingParameter":
             return msg("usage.missing", what=msg("word.option" if is_option else "word.argument"), name=name)
-        return msg("usage.bad_value", name=name, detail=str(exc.message).removeprefix("Value error, "))
+        detail = str(exc.message).removeprefix("Value error, ")
+        choice = re.fullmatch(r"'(.*)' is not one of (.+)\.", detail)
+        if choice:
+            return msg("usage.not_one_of", name=name, value=choice.group(1), choices=choice.group(2).replace("'", ""))
+        return msg("usage.bad_value", name=name, detail=detail)
     except Exception:  # never a traceback for a usage error: click's own text
         return exc.format_message()
 
