@@ -249,6 +249,8 @@ def check_dask(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[st
     if engine.fallback_rules:
         raise FatalError(msg("dask.fallback", rules=", ".join(engine.fallback_rules)))
     finals = stream_outputs(output, "parquet")
+    for final in finals.values():  # a Dask run writes directories of parts: it makes the folders they go in
+        final.parent.mkdir(parents=True, exist_ok=True)
     refuse_overwriting_inputs(finals.values(), path)
     for final in (finals["decisions"], finals["rollups"]):
         if final.exists() and not final.is_dir():
