@@ -114,10 +114,7 @@ def require_folder(output: Path) -> None:
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], dataset: Path) -> None:
-    """Raise FatalError when an output path is the dataset file, a file inside the dataset folder, or the folder,
-    or when its folder does not exist — checked before any work, so a long run cannot fail only at the end."""
-    for out in outputs:
-        require_folder(out)
+    """Raise FatalError when an output path is the dataset file, a file inside the dataset folder, or the folder."""
     dataset = Path(dataset)
     inputs = [dataset]
     if dataset.is_dir():

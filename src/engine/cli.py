@@ -307,9 +307,13 @@ def _streamed(checker: Checker, engine: EngineName, dataset: Path, output: Optio
             and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
 
 
-def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path) -> None:
-    """--output (or a file written beside it) must not be an input of the run."""
-    from .atomic import refuse_overwriting_inputs
+def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path, need_folder: bool = True) -> None:
+    """--output (or a file written beside it) must not be an input of the run, and (``need_folder``) its folder
+    must exist — checked before any work, so a long run cannot fail only at the end."""
+    from .atomic import refuse_overwriting_inputs, require_folder
+
+    if need_folder:
+        require_folder(output)
 
     stem = output.with_suffix("")
     beside = [Path(f"{stem}.{n}") for n in ("summary.csv", "errors.csv", "tax.csv", "summary.json", "rollups.csv",
@@ -479,7 +483,7 @@ def report(
     overrides = checker.overrides(param)
     if not dataset.exists():
         _fail(msg("file.not_found", path=dataset))
-    _refuse_inputs(output / "index.html", OutputFormat.json, dataset)
+    _refuse_inputs(output / "index.html", OutputFormat.json, dataset, need_folder=False)  # the report makes its folder
     with SlowRunStatus("chanjiao 判定中", enabled=sys.stderr.isatty()):
         res = checker.check(dataset, as_of=day, params=overrides, engine=checker.choose_engine(engine.value, dataset),
                             period=the_period, lang=lang)

@@ -57,7 +57,7 @@ from .policy import Pack
 from .records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
 from .rejected import EMPTY, TableSource, taint
 from .annotate import parameters_in_force
-from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs
+from .atomic import OutputSet, die_with_parent, refuse_overwriting_inputs, require_folder
 from .safe import spreadsheet_cell, spreadsheet_column
 from .vvalidate import Validated, duplicate_error, finish_tables, validate_columns
 
@@ -761,6 +761,8 @@ def check_stream(path: Path, packs: list[Pack], as_of: dt.date, overrides: dict[
     t0 = time.perf_counter()
     parts = partitions_for(files, chunk_enterprises)
     finals = stream_outputs(output, fmt)
+    for final in finals.values():  # before any work: a long run must not fail only at the end
+        require_folder(final)
     refuse_overwriting_inputs(finals.values(), path)
     tmp = Path(tempfile.mkdtemp(prefix="chanjiao-"))
     pool = _executor(workers)  # before this process reads a file, so no reader thread is running at a fork
