@@ -23,6 +23,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from .evaluate import decide, params_for
+from .messages import msg, render
 from .expressions import Attr, Binary, Context, Name, RecordRef, evaluate, walk
 from .policy import Criterion, Pack, Rule
 from .records import Dataset, field_kinds
@@ -155,19 +156,11 @@ def gap_text(gap: dict[str, Any], lang: str = "zh") -> str:
     fact = fact_label(gap["fact"], lang)
     target = f"{Decimal(gap['target']):,.2f}"
     up = gap["op"] in (">=", ">")
-    if lang == "en":
-        if gap.get("amount") is None:
-            text = f"supply {fact}: {'at least' if up else 'at most'} ¥{target}"
-            if gap.get("max"):
-                text += f" and at most ¥{Decimal(gap['max']):,.2f}"
-            return text + " to be decided favourably"
-        return f"{fact}: {'increase' if up else 'decrease'} by ¥{Decimal(gap['amount']):,.2f} (to ¥{target})"
     if gap.get("amount") is None:
-        text = f"补充 {fact}：{'不低于' if up else '不高于'} ¥{target}"
-        if gap.get("max"):
-            text += f" 且不高于 ¥{Decimal(gap['max']):,.2f}"
-        return text + " 即可判定为符合"
-    return f"{fact} {'还需增加' if up else '需减少'} ¥{Decimal(gap['amount']):,.2f}（达到 ¥{target}）"
+        cap = msg("gap.cap", max=f"{Decimal(gap['max']):,.2f}") if gap.get("max") else ""
+        return render(msg("gap.supply_up" if up else "gap.supply_down", fact=fact, target=target, cap=cap), lang)
+    return render(msg("gap.increase" if up else "gap.decrease", fact=fact, target=target,
+                      amount=f"{Decimal(gap['amount']):,.2f}"), lang)
 
 
 def _facts(rules: list[tuple[Rule, Pack]]) -> set[str]:
