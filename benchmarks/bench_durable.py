@@ -38,9 +38,9 @@ def _rss_mb() -> float:
 def _check(engine_name: str, n: int, out: "mp.Queue[dict]") -> None:
     from generate import generate_raw
 
-    from engine.backends import make_engine
-    from engine.policy import load_packs
-    from engine.records import validate_rows
+    from engine.engines import make_engine
+    from engine.policy.packs import load_packs
+    from engine.data.records import validate_rows
 
     packs, _ = load_packs()
     ds = validate_rows(generate_raw(n))
@@ -76,9 +76,9 @@ def _changes(n: int, count: int, seed: int = 7) -> list[dict]:
 
 
 def _watch(engine_name: str, n: int, count: int, soak: bool, out: "mp.Queue[dict]") -> None:
-    from engine.backends import make_engine
-    from engine.policy import load_packs
-    from engine.watch import ChangeError, Watcher
+    from engine.engines import make_engine
+    from engine.policy.packs import load_packs
+    from engine.run.watch import ChangeError, Watcher
 
     packs, _ = load_packs()
     stream = _changes(n, count)

@@ -4,13 +4,13 @@
 
 For each size (enterprises; the generator adds ~5 records per enterprise of the other types) a generated dataset is
 decided with every engine as ``chanjiao check`` decides it in memory — durable in its forked child
-(:func:`engine.backends.durable.evaluate_isolated`, as ``auto`` runs it), the reference evaluator, and the vectorised
+(:func:`engine.engines.durable.evaluate_isolated`, as ``auto`` runs it), the reference evaluator, and the vectorised
 backend — each timed in a fresh process (best of ``--repeat``), after the packs are loaded and the dataset
 validated (the same for every engine). Printed: a row per size with the accepted records, the seconds of each
 engine and durable's excess over the fastest; then the two crossovers ``auto`` is set by — the largest measured
 submission for which durable costs at most ``--margin`` seconds more than the fastest engine
-(``engine.backends.AUTO_DURABLE_MAX_RECORDS``), and the largest for which the reference evaluator is not slower than
-the vectorised backend (``engine.backends.AUTO_REFERENCE_MAX_RECORDS``). Every document is checked byte-identical
+(``engine.engines.AUTO_DURABLE_MAX_RECORDS``), and the largest for which the reference evaluator is not slower than
+the vectorised backend (``engine.engines.AUTO_REFERENCE_MAX_RECORDS``). Every document is checked byte-identical
 to the reference's.
 """
 
@@ -35,10 +35,10 @@ ENGINES = ("durable", "reference", "vectorised")
 def _time(engine_name: str, n: int, out: "mp.Queue[dict]") -> None:
     from generate import generate_raw
 
-    from engine.backends import make_engine
-    from engine.backends.durable import evaluate_isolated
-    from engine.policy import load_packs
-    from engine.records import validate_rows
+    from engine.engines import make_engine
+    from engine.engines.durable import evaluate_isolated
+    from engine.policy.packs import load_packs
+    from engine.data.records import validate_rows
 
     packs, _ = load_packs()
     ds = validate_rows(generate_raw(n))
@@ -94,9 +94,9 @@ def main() -> None:
         if rows["reference"]["seconds"] <= rows["vectorised"]["seconds"]:
             reference_up_to = max(reference_up_to, records)
     print(f"crossover: durable is within {args.margin:g} s of the fastest engine up to {crossover:,} records; "
-          f"set engine.backends.AUTO_DURABLE_MAX_RECORDS = {crossover:_}")
+          f"set engine.engines.AUTO_DURABLE_MAX_RECORDS = {crossover:_}")
     print(f"crossover: the reference is not slower than the vectorised backend up to {reference_up_to:,} records; "
-          f"set engine.backends.AUTO_REFERENCE_MAX_RECORDS = {reference_up_to:_}")
+          f"set engine.engines.AUTO_REFERENCE_MAX_RECORDS = {reference_up_to:_}")
 
 
 if __name__ == "__main__":

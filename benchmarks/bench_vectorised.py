@@ -10,7 +10,7 @@ process so its peak RSS is its own:
   reader typing only the columns it needs, money as integer fen, joins by ``index_in``, int8 status codes; no
   validation, no reasons, no missing facts, no citations — and writes the statuses to Parquet; the benchmark
   checks that its counts per rule and status equal chanjiao's;
-- **chanjiao**: ``engine.stream.check_stream`` — every record validated, all eleven rules, reasons, missing
+- **chanjiao**: ``engine.run.stream.check_stream`` — every record validated, all eleven rules, reasons, missing
   facts, citations, roll-ups and the summary, decisions written to Parquet; one worker process per CPU (as the
   floor's pyarrow CSV reader uses a thread per CPU).
 
@@ -146,8 +146,8 @@ def _numpy_floor(folder: str, out: str) -> dict:
 def _chanjiao(folder: str, out: str) -> dict:
     import datetime as dt
 
-    from engine.policy import load_packs
-    from engine.stream import check_stream
+    from engine.policy.packs import load_packs
+    from engine.run.stream import check_stream
 
     t0 = time.perf_counter()
     packs, _ = load_packs()
@@ -159,8 +159,8 @@ def _chanjiao(folder: str, out: str) -> dict:
 def _dask(folder: str, out: str, scheduler: str) -> dict:
     import datetime as dt
 
-    from engine.cluster import check_dask
-    from engine.policy import load_packs
+    from engine.run.cluster import check_dask
+    from engine.policy.packs import load_packs
 
     t0 = time.perf_counter()
     packs, _ = load_packs()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from engine.records import org_code_check_char, uscc_check_char  # noqa: E402
+from engine.data.records import org_code_check_char, uscc_check_char  # noqa: E402
 
 REGIONS = ["420502", "420503", "420581", "220502", "220521", "220581", "110105", "420100"]
 FEN = 100

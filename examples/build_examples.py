@@ -26,7 +26,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from engine.records import org_code_check_char, uscc_check_char
+from engine.data.records import org_code_check_char, uscc_check_char
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,8 +14,8 @@ import os
 import pytest
 import yaml
 
-from engine.policy import Pack, load_packs
-from engine.records import org_code_check_char, uscc_check_char
+from engine.policy.packs import Pack, load_packs
+from engine.data.records import org_code_check_char, uscc_check_char
 
 # CHANJIAO_EXAMPLES_SCALE=20 runs every property test with 20 times the examples (a nightly-style run).
 SCALE = int(os.environ.get("CHANJIAO_EXAMPLES_SCALE", "1"))

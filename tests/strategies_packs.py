@@ -25,7 +25,7 @@ import yaml
 from hypothesis import strategies as st
 
 from conftest import make_uscc
-from engine.records import RECORD_TYPES, field_kinds
+from engine.data.records import RECORD_TYPES, field_kinds
 
 ISSUED = dt.date(2020, 1, 1)
 CHANGE = dt.date(2021, 7, 1)  # a dated parameter changes value here

@@ -22,20 +22,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, REPO, SCALE, write_formats
-from engine.backends import cheapest_engine, decided_by
-from engine.backends.durable import DurableEngine
-from engine.backends.durable_compile import CompileError, compile_rules
-from engine.backends.vectorised import VectorisedEngine
+from engine.engines import cheapest_engine, decided_by
+from engine.engines.durable import DurableEngine
+from engine.engines.durable_compile import CompileError, compile_rules
+from engine.engines.vectorised import VectorisedEngine
 from engine.errors import FatalError
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
 from engine.messages import render
-from engine.partition import PLACEMENT, plan_for
-from engine.policy import load_packs
-from engine.records import RECORD_TYPES, validate_rows
-from engine.render import _flat, _issue_rows
-from engine.stream import check_stream
-from engine.watch import ChangeError, Watcher
+from engine.run.partition import PLACEMENT, plan_for
+from engine.policy.packs import load_packs
+from engine.data.records import RECORD_TYPES, validate_rows
+from engine.output.render import _flat, _issue_rows
+from engine.run.stream import check_stream
+from engine.run.watch import ChangeError, Watcher
 from strategies_packs import AS_OFS, pack_datasets, rule_packs, write_pack
 from test_cli import CHANJIAO
 
@@ -137,8 +137,8 @@ def test_the_cli_decides_the_analysts_rule_with_auto_and_names_it_with_durable(t
 
 
 def test_auto_gives_durable_case_sized_submissions_only():
-    from engine.backends import AUTO_DURABLE_MAX_RECORDS, AUTO_REFERENCE_MAX_RECORDS
-    from engine.records import Dataset
+    from engine.engines import AUTO_DURABLE_MAX_RECORDS, AUTO_REFERENCE_MAX_RECORDS
+    from engine.data.records import Dataset
 
     def of(n):
         return Dataset(records={t: [None] * (n if t == "schools" else 0) for t in RECORD_TYPES})
@@ -261,9 +261,9 @@ def test_generated_packs_streamed_by_two_workers_give_the_references_decisions(s
 
 
 def test_lint_and_test_run_every_case_on_every_engine_and_place_a_disagreement(monkeypatch, tmp_path):
-    from engine.backends import vectorised
-    from engine.casetests import CaseEngines, disagreements
-    from engine.lint import lint_dirs
+    from engine.engines import vectorised
+    from engine.policy.casetests import CaseEngines, disagreements
+    from engine.policy.lint import lint_dirs
 
     packs = _load(SCHOOL_PACK)
     [case_file] = packs[0].test_files
@@ -302,8 +302,8 @@ def dask_client():
 @settings(max_examples=3 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_packs(max_rules=2), pack_datasets(), st.sampled_from(AS_OFS))
 def test_generated_packs_on_dask_give_the_references_decisions_and_the_streams_files(dask_client, spec, raw, as_of):
-    from engine.cluster import check_dask
-    from engine.stream import input_files, partitions_for
+    from engine.run.cluster import check_dask
+    from engine.run.stream import input_files, partitions_for
 
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
@@ -330,7 +330,7 @@ def test_generated_packs_on_dask_give_the_references_decisions_and_the_streams_f
 
 
 def test_the_analysts_rule_on_dask_is_decided_over_whole_tables_as_the_stream_does(dask_client, tmp_path):
-    from engine.cluster import check_dask
+    from engine.run.cluster import check_dask
 
     packs = _load(SCHOOL_PACK, shipped=True)
     folder = EXAMPLES / "tonghua-finance-bureau"

@@ -85,7 +85,7 @@ def test_unreadable_dataset_exits_2(tmp_path):
 
 
 def test_invalid_rule_pack_exits_2(tmp_path):
-    from engine.policy import shipped_packs_dir
+    from engine.policy.packs import shipped_packs_dir
 
     pack = tmp_path / "tonghua-2019"
     shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
@@ -168,7 +168,7 @@ def test_rules_commands(tmp_path):
 
 
 def test_rules_test_fails_on_a_wrong_expectation(tmp_path):
-    from engine.policy import shipped_packs_dir
+    from engine.policy.packs import shipped_packs_dir
 
     pack = tmp_path / "tonghua-2019"
     shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
@@ -231,7 +231,7 @@ def test_table_folds_rules_that_apply_to_nothing():
 def test_check_on_a_local_dask_cluster(tmp_path):
     import pyarrow.parquet as pq
 
-    from engine.stream import input_files, partitions_for
+    from engine.run.stream import input_files, partitions_for
 
     parts = partitions_for(input_files(EXAMPLES / "tonghua-finance-bureau"), 2)  # as many as the stream makes
     proc = run("check", str(EXAMPLES / "tonghua-finance-bureau"), "--as-of", "2021-12-31", "--dask", "local:2",

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from conftest import SCALE, generated, make_uscc, write_formats
 from engine.messages import render
-from engine.cluster import check_dask, pieces
+from engine.run.cluster import check_dask, pieces
 from engine.errors import FatalError
-from engine.policy import load_packs
-from engine.stream import check_stream, input_files, partitions_for
+from engine.policy.packs import load_packs
+from engine.run.stream import check_stream, input_files, partitions_for
 from test_stream import messy
 
 PACKS, _ = load_packs()

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 
 from conftest import EXAMPLES, SCALE
-from engine.backends.durable import DurableEngine
-from engine.backends.durable_compile import compile_rules, negate_cond
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.durable import DurableEngine
+from engine.engines.durable_compile import compile_rules, negate_cond
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 from test_properties import datasets
 
 PACKS, _ = load_packs()
@@ -120,7 +120,7 @@ def test_two_engines_are_independent():
 
 
 def test_replacing_packs_gives_an_engine_for_the_new_rules(tmp_path):
-    from engine.policy import shipped_packs_dir
+    from engine.policy.packs import shipped_packs_dir
 
     pack = tmp_path / "tonghua-2019"
     shutil.copytree(shipped_packs_dir() / "tonghua-2019", pack)
@@ -139,7 +139,7 @@ def test_replacing_packs_gives_an_engine_for_the_new_rules(tmp_path):
 
 
 def test_too_many_conditions_on_one_record_type_are_refused():
-    from engine.backends.durable_compile import MAX_FACT_FIELDS, Atom, CompileError, check_fact_width
+    from engine.engines.durable_compile import MAX_FACT_FIELDS, Atom, CompileError, check_fact_width
 
     compiled = compile_rules(PACKS)
     check_fact_width(compiled)  # the shipped packs fit
@@ -156,7 +156,7 @@ def test_a_crash_of_durables_c_engine_is_contained_and_the_reference_decides(mon
 
     from typer.testing import CliRunner
 
-    from engine.backends import durable as durable_backend
+    from engine.engines import durable as durable_backend
     from engine.cli import app
 
     def crash(*_args, **_kwargs):
@@ -176,7 +176,7 @@ def test_a_crash_of_durables_c_engine_is_contained_and_the_reference_decides(mon
 
 
 def test_a_python_error_in_the_durable_child_is_raised_as_itself(monkeypatch):
-    from engine.backends import durable as durable_backend
+    from engine.engines import durable as durable_backend
 
     def fail(*_args, **_kwargs):
         raise durable_backend.BackendMismatch("both forms matched")

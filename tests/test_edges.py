@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc, write_formats
-from engine.backends.durable import DurableEngine
-from engine.backends.vectorised import VectorisedEngine
-from engine.evaluate import evaluate_dataset, parse_param_overrides
-from engine.expressions import add_years, format_value
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.durable import DurableEngine
+from engine.engines.vectorised import VectorisedEngine
+from engine.engines.reference import evaluate_dataset, parse_param_overrides
+from engine.language.expressions import add_years, format_value
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 from test_stream import assert_same_as_reference
 
 PACKS, _ = load_packs()

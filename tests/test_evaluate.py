@@ -8,12 +8,12 @@ import shutil
 import pytest
 
 from conftest import make_uscc
-from engine.backends.durable_compile import CompileError, compile_rules
-from engine.backends.vectorised import VectorisedEngine
+from engine.engines.durable_compile import CompileError, compile_rules
+from engine.engines.vectorised import VectorisedEngine
 from engine.messages import localise
-from engine.evaluate import BackendMismatch, decide, evaluate_dataset, outcome_keys
-from engine.policy import load_packs, shipped_packs_dir
-from engine.records import validate_rows
+from engine.engines.reference import BackendMismatch, decide, evaluate_dataset, outcome_keys
+from engine.policy.packs import load_packs, shipped_packs_dir
+from engine.data.records import validate_rows
 
 AS_OF = dt.date(2021, 12, 31)
 ENT = make_uscc("220502", 9)
@@ -96,14 +96,14 @@ def test_the_durable_compiler_refuses_what_it_cannot_express(pack_copy):
     assert "required field" in compiled.refused["tonghua.certificate_subsidy"]
     assert not any(name.startswith("tonghua.certificate_subsidy|") for name in compiled.actions)
     assert "certificates" not in compiled.rulesets and "enterprises" in compiled.rulesets
-    from engine.backends.durable import DurableEngine
+    from engine.engines.durable import DurableEngine
 
     with pytest.raises(CompileError, match="tonghua.certificate_subsidy: .*required field"):
         DurableEngine(packs)
 
 
 def test_durable_hands_a_rule_whose_atom_fails_to_the_evaluator(pack_copy):
-    from engine.backends.durable import DurableEngine
+    from engine.engines.durable import DurableEngine
 
     rule = pack_copy / "rules" / "frontline_share.yaml"
     text = rule.read_text(encoding="utf-8")

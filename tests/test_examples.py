@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import EXAMPLES
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
 
 AS_OF = dt.date(2021, 12, 31)
 

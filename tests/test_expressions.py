@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.expressions import (
+from engine.language.expressions import (
     DATE,
     NUMBER,
     Context,
@@ -25,7 +25,7 @@ from engine.expressions import (
     record_t,
     render_template,
 )
-from engine.records import Agreement, Enterprise
+from engine.data.records import Agreement, Enterprise
 
 from conftest import make_uscc
 

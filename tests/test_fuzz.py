@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from conftest import make_uscc, write_formats
 from engine.errors import FatalError, PolicyError
-from engine.loaders import read_raw
-from engine.policy import load_packs, shipped_packs_dir
-from engine.records import RECORD_TYPES, validate_rows
-from engine.watch import ChangeError, Watcher, change_lines, read_change
+from engine.data.loaders import read_raw
+from engine.policy.packs import load_packs, shipped_packs_dir
+from engine.data.records import RECORD_TYPES, validate_rows
+from engine.run.watch import ChangeError, Watcher, change_lines, read_change
 
 FUZZ = int(os.environ.get("CHANJIAO_FUZZ_EXAMPLES", "0"))
 
@@ -207,7 +207,7 @@ def test_parquet_streamed(data: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.stream import check_stream
+    from engine.run.stream import check_stream
 
     e1 = make_uscc("220502", 1)
     texts = st.one_of(st.sampled_from([h.decode("utf-8", "replace") for h in HOSTILE]), st.text(max_size=30))
@@ -255,7 +255,7 @@ def _seed_changes() -> list[bytes]:
 @given(data=st.data())
 def test_watch_lines(data: Any) -> None:
     """Any bytes as a change stream: each line is applied or reported as a ChangeError, never anything else."""
-    from engine.backends import make_engine
+    from engine.engines import make_engine
 
     seeds = _seed_changes()
     lines = data.draw(st.lists(st.sampled_from(seeds) | st.sampled_from(seeds).flatmap(mutated)
@@ -301,7 +301,7 @@ def test_rule_pack_parser(data: Any) -> None:
         for e in errors:
             str(e).encode("utf-8", "backslashreplace")
         if victim.parent.name == "tests":  # the case runner reads it: failures are results, never exceptions
-            from engine.casetests import run_case_file
+            from engine.policy.casetests import run_case_file
 
             for result in run_case_file(victim, loaded or shipped()):
                 assert all(isinstance(f, str) for f in result.failures)

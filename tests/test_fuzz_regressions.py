@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import make_uscc
-from engine.backends.durable import DurableEngine
-from engine.backends.vectorised import VectorisedEngine
-from engine.evaluate import evaluate_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.durable import DurableEngine
+from engine.engines.vectorised import VectorisedEngine
+from engine.engines.reference import evaluate_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 from strategies_packs import PackSpec, write_pack
 
 AS_OF = dt.date(2021, 12, 31)
@@ -123,7 +123,7 @@ PAYMENT = {"id": "P1", "enterprise_id": make_uscc("420502", 99), "school_id": "S
 ])
 def test_durable_refuses_per_rule_what_it_cannot_express_and_the_reference_decides_it(tmp_path, test, lookups, why):
     """Each of these crashed durable or made it disagree ('RecordRef' object is not iterable, BackendMismatch)."""
-    from engine.backends.durable_compile import compile_rules
+    from engine.engines.durable_compile import compile_rules
 
     agreement = {"id": "A1", "enterprise_id": PAYMENT["enterprise_id"], "school_id": "S1", "signed_on": "2020-01-01"}
     kept = {**rule("enterprises", "true"), "id": "fuzz.kept"}  # a rule durable runs, in the same pack

@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc
-from engine.docparse import parse_yaml_document
+from engine.data.docparse import parse_yaml_document
 from engine.errors import FatalError
-from engine.limits import DEFAULT_LIMITS, Limits, parse_limits
-from engine.loaders import load_dataset
-from engine.params import override_warnings, parse_overrides
-from engine.policy import load_packs, shipped_packs_dir
+from engine.data.limits import DEFAULT_LIMITS, Limits, parse_limits
+from engine.data.loaders import load_dataset
+from engine.policy.params import override_warnings, parse_overrides
+from engine.policy.packs import load_packs, shipped_packs_dir
 
 _BESIDE = Path(sys.executable).parent / "chanjiao"
 CHANJIAO = str(_BESIDE) if _BESIDE.exists() else "chanjiao"
@@ -535,8 +535,8 @@ HOSTILE_LINES = {
 @some(30)
 @given(data=st.data())
 def test_watch_skips_every_bad_line_and_applies_every_other(data: Any) -> None:
-    from engine.backends import make_engine
-    from engine.watch import ChangeError, Watcher, change_lines, read_change
+    from engine.engines import make_engine
+    from engine.run.watch import ChangeError, Watcher, change_lines, read_change
 
     limits = Limits(line_length=2000)
     valid = [_line(_change(i)) for i in range(data.draw(st.integers(1, 6)))]
@@ -597,9 +597,9 @@ _EDGE = 10**16 // 450  # 450 yuan per student: the last enrolment whose subsidy 
 @given(students=st.integers(_EDGE - 3, _EDGE + 3) | st.integers(1, 10**17 - 1),
        base=st.sampled_from([None, "1000", "123456789.12"]))
 def test_computed_amounts_stay_within_the_money_bound_in_every_engine(students: int, base: str | None) -> None:
-    from engine.backends import make_engine
-    from engine.decisions import AMOUNT_BEYOND_BOUND
-    from engine.records import validate_rows
+    from engine.engines import make_engine
+    from engine.output.decisions import AMOUNT_BEYOND_BOUND
+    from engine.data.records import validate_rows
 
     packs = load_packs()[0]
     ds = validate_rows({"schools": [school(1, school_type="secondary_vocational", demonstration_project=True,
@@ -622,7 +622,7 @@ def test_computed_amounts_stay_within_the_money_bound_in_every_engine(students: 
 
 
 def _stream(folder: Path, **kw: Any) -> Any:
-    from engine.stream import check_stream
+    from engine.run.stream import check_stream
 
     out = folder.parent / f"{folder.name}-out"
     out.mkdir(exist_ok=True)

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import make_uscc, write_formats
 from engine.errors import FatalError
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset, read_raw
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset, read_raw
 from engine.messages import render
 
 E1, E2 = make_uscc("220502", 11), make_uscc("420502", 12)

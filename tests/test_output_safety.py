@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SCALE, generated, make_uscc
-from engine.atomic import OutputSet
-from engine.safe import FORMULA_STARTS, spreadsheet_cell, spreadsheet_column, visible, xlsx_text
+from engine.output.atomic import OutputSet
+from engine.output.safe import FORMULA_STARTS, spreadsheet_cell, spreadsheet_column, visible, xlsx_text
 from test_cli import CHANJIAO, assert_one_line_error, run
 
 CONTROL = [chr(c) for c in range(0x20) if c not in (9, 10)] + ["\x7f", "\x9b", "\u202e"]

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, write_formats
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import field_kinds
-from engine.vocabulary import enum_label, field_label, record_type_label
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import field_kinds
+from engine.data.vocabulary import enum_label, field_label, record_type_label
 from test_properties import datasets
 
 PACKS, _ = load_packs()
@@ -138,8 +138,8 @@ def test_people_spellings_give_the_canonical_document(raw, seed, tmp_path_factor
         assert len(totals) == sum(1 for v in raw.values() if v)  # one 合计 row per sheet or file, each named
         assert all(w["place"] for w in doc["warnings"] + doc["errors"])
     # the streamed check reads the GBK export to the same errors and warnings, at the same places
-    from engine.render import _issue_rows
-    from engine.stream import check_stream
+    from engine.output.render import _issue_rows
+    from engine.run.stream import check_stream
 
     doc = evaluate_dataset(load_dataset(base / "导出"), PACKS, AS_OF)
     (base / "out").mkdir()

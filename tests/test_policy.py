@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.lint import lint_dirs
-from engine.policy import load_packs, possible_statuses, quote_in_source, shipped_packs_dir
+from engine.policy.lint import lint_dirs
+from engine.policy.packs import load_packs, possible_statuses, quote_in_source, shipped_packs_dir
 
 SHIPPED = shipped_packs_dir()
 

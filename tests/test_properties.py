@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc, write_formats
-from engine.evaluate import decide, evaluate_dataset
-from engine.expressions import Unknown, kleene_and, kleene_not, kleene_or
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.reference import decide, evaluate_dataset
+from engine.language.expressions import Unknown, kleene_and, kleene_not, kleene_or
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 
 AS_OF = dt.date(2021, 12, 31)
 truth = st.sampled_from([True, False, Unknown(frozenset({"x.a"})), Unknown(frozenset({"x.b"}))])

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import make_uscc
 from engine.errors import FatalError
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.records import validate_rows
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.data.records import validate_rows
 
 E1, E2 = make_uscc("220502", 21), make_uscc("220502", 22)
 AS_OF = dt.date(2021, 12, 31)
@@ -37,7 +37,7 @@ def _decisions(ds):
 
 
 def _packs():
-    from engine.policy import load_packs
+    from engine.policy.packs import load_packs
 
     packs, _ = load_packs()
     return packs
@@ -283,8 +283,8 @@ def test_the_stream_reads_a_gbk_export_as_the_in_memory_reader_does(tmp_path, pa
     import shutil
 
     from conftest import EXAMPLES
-    from engine.render import ISSUE_COLUMNS, _issue_rows
-    from engine.stream import check_stream
+    from engine.output.render import ISSUE_COLUMNS, _issue_rows
+    from engine.run.stream import check_stream
 
     folder = tmp_path / "gbk"
     shutil.copytree(EXAMPLES / "tonghua-finance-bureau-gbk", folder)

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_uscc
 from engine.messages import render
-from engine.records import org_code_check_char, to_decimal, uscc_check_char, validate_rows
+from engine.data.records import org_code_check_char, to_decimal, uscc_check_char, validate_rows
 
 ENT = make_uscc("220502", 1)
 

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc, write_formats
-from engine.backends.durable import DurableEngine
-from engine.backends.vectorised import VectorisedEngine
-from engine.evaluate import ReferenceEngine, evaluate_dataset
-from engine.policy import load_packs
-from engine.records import field_kinds, validate_rows
-from engine.watch import Watcher
+from engine.engines.durable import DurableEngine
+from engine.engines.vectorised import VectorisedEngine
+from engine.engines.reference import ReferenceEngine, evaluate_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import field_kinds, validate_rows
+from engine.run.watch import Watcher
 from test_properties import datasets
 from test_stream import assert_same_as_reference
 
@@ -259,7 +259,7 @@ def _tonghua_xlsx(tmp_path, agreement_valid_to="2022-12-31", education_fund="200
 
 
 def test_a_formula_without_a_cached_value_is_rejected_input_named_at_its_cell(tmp_path):
-    from engine.loaders import load_dataset
+    from engine.data.loaders import load_dataset
 
     ds = load_dataset(_tonghua_xlsx(tmp_path, agreement_valid_to="=DATE(2021,12,31)", region="420502"))
     assert [e.place for e in ds.errors] == ["校企合作协议!F2"]
@@ -271,7 +271,7 @@ def test_a_formula_without_a_cached_value_is_rejected_input_named_at_its_cell(tm
 
 
 def test_an_enterprise_with_a_formula_is_undetermined_not_absent(tmp_path):
-    from engine.loaders import load_dataset
+    from engine.data.loaders import load_dataset
 
     ds = load_dataset(_tonghua_xlsx(tmp_path, education_fund="=E1*0.015"))
     assert [e.place for e in ds.errors] == ["企业!E2"]
@@ -284,7 +284,7 @@ def test_an_enterprise_with_a_formula_is_undetermined_not_absent(tmp_path):
 
 
 def test_a_ragged_csv_row_is_an_unreadable_record_of_its_type(tmp_path):
-    from engine.loaders import load_dataset
+    from engine.data.loaders import load_dataset
 
     folder = write_formats(_case(), tmp_path / "in")["csv"]
     with open(folder / "agreements.csv", "a", encoding="utf-8") as fh:
@@ -301,7 +301,7 @@ def test_a_ragged_csv_row_is_an_unreadable_record_of_its_type(tmp_path):
 
 
 def test_a_second_source_and_a_repeated_json_key_leave_their_type_unknown(tmp_path):
-    from engine.loaders import load_dataset
+    from engine.data.loaders import load_dataset
 
     raw = _case()
     del raw["certificates"]
@@ -314,7 +314,7 @@ def test_a_second_source_and_a_repeated_json_key_leave_their_type_unknown(tmp_pa
 
 
 def test_row_level_problems_leave_the_other_fields_readable():
-    from engine.records import ROW_PROBLEM
+    from engine.data.records import ROW_PROBLEM
 
     raw = _case()
     raw["internship_payments"][0][ROW_PROBLEM] = ("amount", "=1+1", "公式没有缓存值")
@@ -326,7 +326,7 @@ def test_row_level_problems_leave_the_other_fields_readable():
 @st.composite
 def row_problems(draw):
     """A valid dataset and the same with some rows rejected by a reader's row-level check on one field."""
-    from engine.records import ROW_PROBLEM
+    from engine.data.records import ROW_PROBLEM
 
     raw = draw(datasets())
     bad = {k: [dict(r) for r in rows] for k, rows in raw.items()}

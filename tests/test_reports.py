@@ -19,19 +19,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc
-from engine.annotate import annotate_document
-from engine.backends import make_engine
-from engine.compare import compare_documents, load_scenario
+from engine.run.annotate import annotate_document
+from engine.engines import make_engine
+from engine.output.compare import compare_documents, load_scenario
 from engine.errors import FatalError
-from engine.evaluate import decide, evaluate_dataset, parse_param_overrides
-from engine.gaps import joint_targets
-from engine.loaders import load_dataset
-from engine.periods import parse_period, restrict_to_period
-from engine.policy import load_packs
-from engine.records import Dataset, validate_record
-from engine.render import to_table
-from engine.report_context import report_context
-from engine.xlsx_report import write_report_xlsx
+from engine.engines.reference import decide, evaluate_dataset, parse_param_overrides
+from engine.output.gaps import joint_targets
+from engine.data.loaders import load_dataset
+from engine.run.periods import parse_period, restrict_to_period
+from engine.policy.packs import load_packs
+from engine.data.records import Dataset, validate_record
+from engine.output.render import to_table
+from engine.output.report_context import report_context
+from engine.output.xlsx_report import write_report_xlsx
 from test_cli import assert_one_line_error
 from test_cli import run as _run
 
@@ -346,7 +346,7 @@ def test_the_table_fits_the_terminal_with_titles_and_separators(data, packs, wid
 def test_progress_shows_only_on_slow_runs():
     import time
 
-    from engine.progress import SlowRunStatus
+    from engine.run.progress import SlowRunStatus
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

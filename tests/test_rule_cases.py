@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.casetests import load_case_file, run_case_file
-from engine.policy import load_packs
+from engine.policy.casetests import load_case_file, run_case_file
+from engine.policy.packs import load_packs
 
 PACKS, _ = load_packs()
 FILES = [f for p in PACKS for f in p.test_files]

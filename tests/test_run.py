@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import FatalError
 from engine.messages import render
-from engine.render import to_json
+from engine.output.render import to_json
 from engine.run import Checker
 
 from conftest import EXAMPLES

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from conftest import EXAMPLES, REPO
-from engine.decisions import DecisionDocumentModel
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.schema import schema_documents, schema_text
+from engine.output.decisions import DecisionDocumentModel
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.output.schema import schema_documents, schema_text
 
 
 def test_committed_schemas_are_current():

@@ -647,7 +647,7 @@ def test_officer_page_large_upload_runs_as_a_job(tmp_path: Path, checker: Checke
 
 
 def test_a_period_is_decided_logged_and_replayed(client: TestClient, service: Service) -> None:
-    pytest.importorskip("engine.periods", reason="periods arrive with the XLSX report work")
+    pytest.importorskip("engine.run.periods", reason="periods arrive with the XLSX report work")
     tax = _officer(service, "tax1", "tax_officer")
     xlsx = EXAMPLES / "yichang-enterprise-2021.xlsx"
     r = client.post("/api/v1/check/upload", files={"file": (xlsx.name, xlsx.read_bytes())},

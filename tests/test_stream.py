@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from conftest import SCALE, generated, write_formats
 from engine.messages import render
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.render import _flat, _issue_rows
-from engine.stream import check_stream
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.output.render import _flat, _issue_rows
+from engine.run.stream import check_stream
 from test_properties import datasets
 
 PACKS, _ = load_packs()
@@ -164,11 +164,11 @@ def _die(*args):
 
 
 def test_a_worker_that_dies_is_one_line(tmp_path, monkeypatch):
-    import engine.stream
+    import engine.run.stream
     from engine.errors import FatalError
 
     folder = _generated_with_duplicates(tmp_path / "in")
-    monkeypatch.setattr(engine.stream, "_spill_batch", _die)
+    monkeypatch.setattr(engine.run.stream, "_spill_batch", _die)
     try:
         check_stream(folder, PACKS, AS_OF, None, tmp_path / "d.parquet", "parquet", progress=False, workers=2)
     except FatalError as exc:
@@ -188,7 +188,7 @@ def test_duplicates_are_the_later_rows_of_equal_ids_whatever_the_hash(ids, chunk
     import numpy as np
     import pyarrow as pa
 
-    from engine.stream import _duplicates
+    from engine.run.stream import _duplicates
 
     rows = np.arange(1, len(ids) + 1, dtype=np.int64)
     collide = {"a": 0, "b": 0, "c": 1, "d": 1, "e": 2}  # a hash of three values: a and b collide, c and d
@@ -214,7 +214,7 @@ def test_text_hash_is_a_function_of_the_text_alone(texts, others):
     """The vectorised hash equals the one-string formula, whatever else (long or short) the batch holds."""
     import pyarrow as pa
 
-    from engine.stream import _text_hash_one, text_hash
+    from engine.run.stream import _text_hash_one, text_hash
 
     one = [_text_hash_one(t.encode()) for t in texts]
     assert text_hash(pa.array(texts, pa.string())).tolist() == one

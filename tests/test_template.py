@@ -14,12 +14,12 @@ from openpyxl import load_workbook
 
 from conftest import make_uscc
 from engine.errors import FatalError
-from engine.evaluate import evaluate_dataset
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import RECORD_TYPES, validate_rows
-from engine.template import INSTRUCTIONS_SHEET, write_template
-from engine.vocabulary import RECORD_TYPES as LABELLED, fields
+from engine.engines.reference import evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import RECORD_TYPES, validate_rows
+from engine.data.template import INSTRUCTIONS_SHEET, write_template
+from engine.data.vocabulary import RECORD_TYPES as LABELLED, fields
 
 AS_OF = dt.date(2021, 12, 31)
 PACKS, _ = load_packs([])

@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SCALE, make_uscc
-from engine.backends.vectorised import VectorisedEngine, _add_years, _round_half_up
-from engine.casetests import load_case_file, run_case_file
-from engine.columns import day_number
-from engine.evaluate import evaluate_dataset
-from engine.expressions import add_years
-from engine.loaders import load_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.vectorised import VectorisedEngine, _add_years, _round_half_up
+from engine.policy.casetests import load_case_file, run_case_file
+from engine.engines.columns import day_number
+from engine.engines.reference import evaluate_dataset
+from engine.language.expressions import add_years
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 from test_properties import datasets
 
 PACKS, _ = load_packs()
@@ -95,7 +95,7 @@ def test_add_years_matches_the_reference(day, years):
 def test_thousands_separators_are_pythons(numbers):
     import pyarrow as pa
 
-    from engine.backends.vectorised import _commas
+    from engine.engines.vectorised import _commas
 
     assert _commas(pa.array([str(n) for n in numbers])).to_pylist() == [f"{n:,}" for n in numbers]
 
@@ -109,8 +109,8 @@ hole_texts = st.text(alphabet=st.sampled_from(list("Ab1 \t\u3000，、（）。"
        st.sampled_from(["{a}", " 协议 {a} 与 {b} ，有效 ", "{a}{b}", "（{a}） {b}。", "学校 {a}", "{a} ：{b}"]))
 def test_reasons_fold_white_space_as_the_reference(rows, template):
     """Rows whose holes cannot fold are tidied piece by piece, the others by regex: both as the reference."""
-    from engine.backends.vectorised import Ctx, Env, Registry, V, render
-    from engine.expressions import parse_template, tidy_piece
+    from engine.engines.vectorised import Ctx, Env, Registry, V, render
+    from engine.language.expressions import parse_template, tidy_piece
 
     def column(texts, known):
         return V("str", np.array(texts, dtype=object), np.array(known, dtype=bool))
@@ -129,8 +129,8 @@ def test_reasons_fold_white_space_as_the_reference(rows, template):
 def test_joins_by_position_match_text_equality(keys, refs):
     """A many-lookup joined through positions in the referenced ids (E…) finds exactly the records whose text is
     equal, dangling values (X…, in no table) included."""
-    from engine.backends.vectorised import ListRel, V, _join_pairs
-    from engine.columns import Column, Table
+    from engine.engines.vectorised import ListRel, V, _join_pairs
+    from engine.engines.columns import Column, Table
 
     def column(values):
         return Column("str", np.array([v or "" for v in values], dtype=object), np.array([v is not None for v in values]))

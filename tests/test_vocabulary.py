@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import vocabulary as v
-from engine.records import RECORD_TYPES, field_kinds
+from engine.data import vocabulary as v
+from engine.data.records import RECORD_TYPES, field_kinds
 
 
 def test_record_types_follow_the_models() -> None:
@@ -122,7 +122,7 @@ def test_no_record_type_spelling_stands_for_two_types() -> None:
 
 @pytest.mark.parametrize("record_type", RECORD_TYPES)
 def test_the_examples_make_a_valid_record(record_type: str) -> None:
-    from engine.records import validate_record
+    from engine.data.records import validate_record
 
     row = {f.name: f.canonical_example for f in v.fields(record_type)}
     record, errors = validate_record(record_type, 1, row)
@@ -130,7 +130,7 @@ def test_the_examples_make_a_valid_record(record_type: str) -> None:
 
 
 def test_dataset_schema_titles_come_from_the_vocabulary() -> None:
-    from engine.schema import schema_documents
+    from engine.output.schema import schema_documents
 
     schema = schema_documents()["dataset.schema.json"]
     prop = schema["$defs"]["Enterprise"]["properties"]["frontline_training_spend"]
@@ -147,6 +147,6 @@ def test_the_readme_field_reference_is_current(tmp_path) -> None:
     copy = tmp_path / "README.md"
     copy.write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
     stale = v.write_readme_section(copy)
-    assert not stale, ("README's field reference is stale: run python -c \"from engine.vocabulary import "
+    assert not stale, ("README's field reference is stale: run python -c \"from engine.data.vocabulary import "
                        "write_readme_section as w; w('README.md')\"")
     assert "| 一线职工教育培训经费（元） | `frontline_training_spend` |" in readme.read_text(encoding="utf-8")

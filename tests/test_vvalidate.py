@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, SCALE, make_uscc
-from engine.columns import tables_from_dataset
-from engine.records import (RECORD_TYPES, field_kinds, org_code_check_char, rejected_records, uscc_check_char,
+from engine.engines.columns import tables_from_dataset
+from engine.data.records import (RECORD_TYPES, field_kinds, org_code_check_char, rejected_records, uscc_check_char,
                             validate_rows)
-from engine.vvalidate import finish_tables, read_csv_columns, validate_columns
+from engine.data.vvalidate import finish_tables, read_csv_columns, validate_columns
 
 _WRONG_ORG = "91220502MA0000019"  # organisation code check character wrong (GB 11714), USCC check right
 USCCS = [make_uscc("220502", i) for i in range(1, 4)] + [make_uscc("420502", 7), _WRONG_ORG + uscc_check_char(_WRONG_ORG)]
@@ -108,7 +108,7 @@ def test_same_records_errors_and_warnings_as_the_models(raw):
 
 
 def test_the_finance_bureau_csv_files():
-    from engine.loaders import load_dataset
+    from engine.data.loaders import load_dataset
 
     folder = EXAMPLES / "tonghua-finance-bureau"
     validated = {}
@@ -128,12 +128,12 @@ def test_the_arrow_space_class_is_pythons_isspace():
 
     import pyarrow.compute as pc
 
-    from engine.columns import SPACE_RE2
+    from engine.engines.columns import SPACE_RE2
 
     chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF]
     matched = pc.match_substring_regex(pa.array(chars), f"^{SPACE_RE2}$").to_pylist()
     assert [c for c, m in zip(chars, matched) if m] == [c for c in chars if c.isspace()]
-    from engine.columns import SPACE_CHARS
+    from engine.engines.columns import SPACE_CHARS
 
     assert sorted(SPACE_CHARS) == [c for c in chars if c.isspace()]  # what utf8_trim strips in validation
 
@@ -144,7 +144,7 @@ def test_day_numbers_are_datetime_dates(ymd):
     """Days since 1970 and whether a date is real, as datetime.date decides it (leap years, month ends, bounds)."""
     import datetime as dt
 
-    from engine.columns import day_number, day_numbers
+    from engine.engines.columns import day_number, day_numbers
 
     y, m, d = (np.array(c, dtype=np.int64) for c in zip(*ymd))
     days, real = day_numbers(y, m, d)

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, make_uscc
-from engine.backends.durable import DurableEngine
-from engine.evaluate import ReferenceEngine, evaluate_dataset
-from engine.policy import load_packs
-from engine.records import validate_rows
+from engine.engines.durable import DurableEngine
+from engine.engines.reference import ReferenceEngine, evaluate_dataset
+from engine.policy.packs import load_packs
+from engine.data.records import validate_rows
 from engine.messages import render
-from engine.watch import ChangeError, Watcher, read_change
+from engine.run.watch import ChangeError, Watcher, read_change
 from test_cli import CHANJIAO
 from test_properties import datasets
 
@@ -137,7 +137,7 @@ def test_watch_command(tmp_path):
 def test_watch_follows_a_computed_lookup_key_by_re_deciding_every_subject_of_the_rule(tmp_path):
     import shutil
 
-    from engine.policy import shipped_packs_dir
+    from engine.policy.packs import shipped_packs_dir
 
     pack = tmp_path / "yichang-2020"
     shutil.copytree(shipped_packs_dir() / "yichang-2020", pack)

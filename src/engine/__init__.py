@@ -8,9 +8,9 @@ The library's main calls::
     document = evaluate_dataset(dataset, packs, as_of=datetime.date(2021, 12, 31))
 """
 
-from .evaluate import decide, evaluate_dataset
-from .loaders import load_dataset
-from .policy import load_packs
+from engine.engines.reference import decide, evaluate_dataset
+from engine.data.loaders import load_dataset
+from engine.policy.packs import load_packs
 
 __all__ = ["decide", "evaluate_dataset", "load_dataset", "load_packs", "__version__"]
 __version__ = "0.1.0"

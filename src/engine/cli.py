@@ -23,21 +23,21 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
-from .casetests import CaseEngines, disagreements, run_case_file
-from .messages import localise, msg, render, resolve_lang
-from .errors import FatalError, RecordError
-from .backends import make_engine
-from .backends.durable_compile import CompileError
-from .explain import trace_to_dict, trace_to_text
-from .lint import lint_dirs
-from .policy import Pack
-from .render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_text, write_xlsx
-from .run import AUTO_THRESHOLD_BYTES, Checker
-from .safe import visible
-from .schema import write_schemas
-from .limits import parse_limits
-from .params import override_warnings
-from .watch import ChangeError, Watcher, change_lines, read_change
+from engine.policy.casetests import CaseEngines, disagreements, run_case_file
+from engine.messages import msg, render, resolve_lang
+from engine.errors import FatalError, RecordError
+from engine.engines import make_engine
+from engine.engines.durable_compile import CompileError
+from engine.output.explain import trace_to_dict, trace_to_text
+from engine.policy.lint import lint_dirs
+from engine.policy.packs import Pack
+from engine.output.render import to_json, to_jsonl, to_table, write_csv, write_parquet, write_text, write_xlsx
+from engine.run import AUTO_THRESHOLD_BYTES, Checker
+from engine.output.safe import visible
+from engine.output.schema import write_schemas
+from engine.data.limits import parse_limits
+from engine.policy.params import override_warnings
+from engine.run.watch import ChangeError, Watcher, change_lines, read_change
 
 __all__ = ["app", "main", "AUTO_THRESHOLD_BYTES"]
 
@@ -213,7 +213,7 @@ def check(
       chanjiao check examples/tonghua-finance-bureau --param certificate_subsidy_amount=1500
       chanjiao check examples/yichang-enterprise-2021.xlsx --period 2021
     """
-    from .periods import default_as_of, parse_period
+    from engine.run.periods import default_as_of, parse_period
 
     lang = _lang(ctx)
     the_period = parse_period(period) if period is not None else None
@@ -243,7 +243,7 @@ def check(
                                      limits=parse_limits(limit)),
                 quiet, lang)
         return
-    from .progress import SlowRunStatus
+    from engine.run.progress import SlowRunStatus
 
     with SlowRunStatus("chanjiao 判定中", enabled=sys.stderr.isatty() and not quiet):
         result = checker.check(dataset, as_of=day, params=overrides, engine=engine.value, lang=lang,
@@ -273,7 +273,7 @@ def _check_on_dask(checker: Checker, dataset: Path, day: dt.date, overrides: dic
                    format: OutputFormat, output: Optional[Path], engine: EngineName, scheduler: str,
                    partitions: Optional[int], chunk_size: int, quiet: bool, lang: str = "zh",
                    header_row: Optional[int] = None) -> None:
-    """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.cluster)."""
+    """``check --dask``: the vectorised backend over a Dask cluster, Parquet parts out (engine.run.cluster)."""
     if output is None:
         _fail(msg("cli.dask_output"))
     if format not in (OutputFormat.table, OutputFormat.parquet):
@@ -310,7 +310,7 @@ def _streamed(checker: Checker, engine: EngineName, dataset: Path, output: Optio
 def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path, need_folder: bool = True) -> None:
     """--output (or a file written beside it) must not be an input of the run, and (``need_folder``) its folder
     must exist — checked before any work, so a long run cannot fail only at the end."""
-    from .atomic import refuse_overwriting_inputs, require_folder
+    from engine.output.atomic import refuse_overwriting_inputs, require_folder
 
     if need_folder:
         require_folder(output)
@@ -323,8 +323,8 @@ def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path, need_folde
 
 def _write_benefits(doc: dict[str, Any], ds: Any, packs: list[Pack], day: dt.date, overrides: dict[str, Decimal],
                     enterprise: str, fmt: OutputFormat, output: Optional[Path]) -> None:
-    """``check --enterprise ID``: the enterprise's benefits sheet (engine.benefits)."""
-    from .benefits import benefits_sheet, benefits_text
+    """``check --enterprise ID``: the enterprise's benefits sheet (engine.output.benefits)."""
+    from engine.output.benefits import benefits_sheet, benefits_text
 
     sheet = benefits_sheet(doc, ds, packs, day, overrides, enterprise)
     if fmt is OutputFormat.json:
@@ -342,7 +342,7 @@ def _write_benefits(doc: dict[str, Any], ds: Any, packs: list[Pack], day: dt.dat
 def _write(doc: dict[str, Any], fmt: OutputFormat, output: Optional[Path], lang: str = "zh", *,
            summary_only: bool = False, context: Any = None) -> None:
     if fmt is OutputFormat.xlsx:
-        from .report_context import report_context
+        from engine.output.report_context import report_context
 
         assert output is not None
         write_xlsx(doc, output, lang=lang, context=report_context(*context) if context else None)
@@ -402,9 +402,9 @@ def compare(
       chanjiao compare examples/tonghua-finance-bureau --as-of 2021-12-31 --param certificate_subsidy_amount=1500
     """
     lang = _lang(ctx)
-    from .compare import Scenario, compare_documents, comparison_table, load_scenario, write_comparison_xlsx
-    from .periods import default_as_of, parse_period
-    from .report_context import report_context
+    from engine.output.compare import Scenario, compare_documents, comparison_table, load_scenario, write_comparison_xlsx
+    from engine.run.periods import default_as_of, parse_period
+    from engine.output.report_context import report_context
 
     the_period = parse_period(period) if period is not None else None
     day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
@@ -419,7 +419,7 @@ def compare(
         _fail(msg("file.not_found", path=dataset))
     if output is not None:
         _refuse_inputs(output, OutputFormat.json, dataset)
-    from .progress import SlowRunStatus
+    from engine.run.progress import SlowRunStatus
 
     baseline, checker = Checker(), Checker(what_if.rules)
     overrides = checker.overrides(what_if.params)
@@ -434,7 +434,7 @@ def compare(
     result = compare_documents(base.document, new.document, report_context(new.dataset, packs, day, None),
                                name=what_if.name)
     if format is CompareFormat.xlsx:
-        from .atomic import OutputSet
+        from engine.output.atomic import OutputSet
 
         assert output is not None
         with OutputSet() as outs:
@@ -471,13 +471,13 @@ def report(
       chanjiao report examples/tonghua-finance-bureau --as-of 2021-12-31 --output 报告
     """
     lang = _lang(ctx)
-    from .html_report import write_html_report
-    from .periods import default_as_of, parse_period
-    from .report_context import report_context
+    from engine.output.html_report import write_html_report
+    from engine.run.periods import default_as_of, parse_period
+    from engine.output.report_context import report_context
 
     the_period = parse_period(period) if period is not None else None
     day = _as_of(as_of) if as_of is not None or the_period is None else default_as_of(the_period, dt.date.today())
-    from .progress import SlowRunStatus
+    from engine.run.progress import SlowRunStatus
 
     checker = Checker(rules or [])
     overrides = checker.overrides(param)
@@ -708,7 +708,7 @@ def template(
       chanjiao template 填报模板.xlsx
       chanjiao template 填报模板 --format csv
     """
-    from .template import write_template
+    from engine.data.template import write_template
 
     for path in write_template(output, format.value, examples=examples, force=force):
         print(path)
@@ -765,7 +765,7 @@ def lang_first(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 # the web service (engine.service.commands imports the web stack only inside each command)
-from .service.commands import audit_app, serve, users_app  # noqa: E402
+from engine.service.commands import audit_app, serve, users_app  # noqa: E402
 
 app.command("serve")(serve)
 app.add_typer(users_app, name="users")
@@ -774,7 +774,7 @@ app.add_typer(audit_app, name="audit")
 
 def main() -> None:
     """Entry point of the ``chanjiao`` command."""
-    from .atomic import terminate_on_sigterm
+    from engine.output.atomic import terminate_on_sigterm
 
     terminate_on_sigterm()  # SIGTERM unwinds like Ctrl-C: temporary output files are removed on the way out
     option, rest = lang_first(sys.argv[1:])

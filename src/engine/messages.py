@@ -22,7 +22,7 @@ LANGS = ("zh", "en")
 
 # key -> (Chinese, English). str.format templates; a parameter that is a Message is rendered in the same language.
 CATALOGUE: dict[str, tuple[str, str]] = {
-    # --- what a field expects (engine.records) ---
+    # --- what a field expects (engine.data.records) ---
     "expect.text": ("文本", "text"),
     "expect.uscc": ("18位统一社会信用代码（GB 32100-2015），校验码正确，例如 91220502MA0Y0A0133",
                     "an 18-character 统一社会信用代码 (GB 32100-2015) with a valid check character, "
@@ -70,8 +70,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "record.org_code": ("组织机构代码 {code} 未通过 GB 11714 校验（第 17 位应为“{expected}”）；该代码仍予接受",
                         "the organization code {code} fails its GB 11714 check (expected {expected!r} at "
                         "character 17); the code is accepted"),
-    # --- reading files (engine.loaders) ---
-    # --- resource limits on input (engine.limits) ---
+    # --- reading files (engine.data.loaders) ---
+    # --- resource limits on input (engine.data.limits) ---
     "limit.over": ("{where}：{label}超过上限 {value}{found}，可用 --limit {name}=N 提高",
                    "{where}: {label} over the limit of {value}{found}; raise it with --limit {name}=N"),
     "limit.found": ("（{found}）", " ({found})"),
@@ -96,7 +96,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "line longer than {n} bytes (raise it with --limit line_length=N)"),
     "watch.not_utf8": ("不是有效的 UTF-8 文本（第 {byte} 字节：{reason}）", "not UTF-8 text (byte {byte}: {reason})"),
     "detail.surrogate": ("含孤立代理字符，不是有效的 Unicode 文本", "a lone surrogate, not valid Unicode text"),
-    # --- --param values (engine.params) ---
+    # --- --param values (engine.policy.params) ---
     "override.not_number": ("参数 {name} 的值“{text}”不是数字{unit}", "parameter {name}: {text!r} is not a plain "
                             "decimal number{unit}"),
     "override.unit": ("（单位 {unit}）", " in {unit}"),
@@ -125,7 +125,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "file.bad_csv": ("{path}：CSV 格式错误：{problem}", "{path}: malformed CSV: {problem}"),
     "file.bad_xlsx": ("{path}：不是可读取的 XLSX 工作簿（{problem}）", "{path}: not a readable XLSX workbook ({problem})"),
     "loader.unknown_type": ("{where}“{name}”不是记录类型，已忽略{hint}", "{where} {name!r} is not a record type and is ignored{hint}"),
-    # --- reading files as people keep them (engine.loaders, engine.records) ---
+    # --- reading files as people keep them (engine.data.loaders, engine.data.records) ---
     "forms.date": ("2021-03-05、2021-3-5、2021/3/5、2021.3.5、2021年3月5日，或电子表格的日期单元格",
                    "2021-03-05, 2021-3-5, 2021/3/5, 2021.3.5, 2021年3月5日, or a spreadsheet date cell"),
     "forms.money": ("1234.56、1,234.56、¥1,234.56、1234.56元", "1234.56, 1,234.56, ¥1,234.56, 1234.56元"),
@@ -250,7 +250,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cli.internal": ("chanjiao: 内部错误：{name}：{problem}（设置 CHANJIAO_DEBUG=1 可查看详情）",
                      "chanjiao: internal error: {name}: {problem} (set CHANJIAO_DEBUG=1 for details)"),
     "cli.bad_lang": ("--lang 应为 zh 或 en，不是“{value}”", "--lang must be zh or en, not {value!r}"),
-    # --- streamed and Dask checks (engine.stream, engine.cluster) ---
+    # --- streamed and Dask checks (engine.run.stream, engine.run.cluster) ---
     "stream.not_dir": ("{path}：流式处理读取的是存放 <记录类型>.csv 或 .parquet 文件的文件夹",
                        "{path}: streaming reads a directory of <record type>.csv or .parquet files"),
     "stream.no_files": ("{path}：没有以记录类型命名的 CSV 或 Parquet 文件（例如 enterprises.csv 或 企业.csv）",
@@ -276,7 +276,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "watch.lookup_key": ("{rule}：watch 要求每个关联查找都以判定对象的字段为键（查找 {lookup} 的键是 {key}）",
                          "{rule}: watch needs every lookup keyed by a field of the subject (lookup {lookup} is keyed by "
                          "{key})"),
-    # --- the fill-in template (engine.template) ---
+    # --- the fill-in template (engine.data.template) ---
     "template.format": ("模板格式应为 xlsx 或 csv，不是“{fmt}”", "the template format must be xlsx or csv, not {fmt!r}"),
     "template.suffix": ("{path}：工作簿文件名应以 .xlsx 结尾（CSV 模板请用 --format csv 并给出文件夹）",
                         "{path}: a workbook's name must end in .xlsx (for CSV files use --format csv and a folder)"),
@@ -305,8 +305,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "eval.division_by_zero": ("除数为零", "division by zero"),
     # --- explain ---
     "explain.supply": ("{label}未知：请补充该事实以作出判定", "{label} is unknown: supply it to decide"),
-    # --- reports, periods, what-ifs, outputs (engine.periods, engine.benefits, engine.compare, engine.xlsx_report,
-    # engine.atomic) ---
+    # --- reports, periods, what-ifs, outputs (engine.run.periods, engine.output.benefits, engine.output.compare, engine.output.xlsx_report,
+    # engine.output.atomic) ---
     "period.bad": ("--period“{text}”不是纳税年度（2021）或季度（2021Q3）",
                    "--period {text!r} is not a tax year (2021) or a quarter (2021Q3)"),
     "period.streamed": ("流式或 Dask 判定暂不支持 --period；请使用 --engine reference 或 durable",

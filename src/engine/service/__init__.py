@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import Settings, default_data_dir
+from engine.service.settings import Settings, default_data_dir
 
 __all__ = ["create_app", "Settings", "default_data_dir"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from .app import create_app
+        from engine.service.app import create_app
 
         return create_app
     raise AttributeError(name)

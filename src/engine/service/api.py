@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from ..messages import localise, msg, render
-from .app import problem
-from .auth import User
-from .checking import Upload, read_upload
-from .core import Checked, Service, public_trace, visible_roles
+from engine.messages import localise, msg, render
+from engine.service.app import problem
+from engine.service.auth import User
+from engine.service.checking import Upload, read_upload
+from engine.service.core import Checked, Service, public_trace, visible_roles
 
 __all__ = ["router"]
 
@@ -244,7 +244,7 @@ def source_text(pack_id: str, request: Request) -> PlainTextResponse:
 @router.get("/schemas/dataset", tags=["rules"])
 def dataset_schema() -> dict[str, Any]:
     """The JSON Schema of a dataset (what ``/check`` and ``/explain`` read)."""
-    from ..schema import schema_documents
+    from engine.output.schema import schema_documents
 
     return schema_documents()["dataset.schema.json"]
 

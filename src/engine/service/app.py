@@ -20,11 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import FatalError
-from ..messages import localise, render
-from .auth import AccountError
-from .core import Service
-from .settings import Settings
+from engine.errors import FatalError
+from engine.messages import localise, render
+from engine.service.auth import AccountError
+from engine.service.core import Service
+from engine.service.settings import Settings
 
 __all__ = ["create_app", "problem", "SECURITY_HEADERS"]
 
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from . import api, pages  # the routers read app.state
+    from engine.service import api, pages  # the routers read app.state
 
     app.include_router(api.router)
     app.include_router(pages.router)

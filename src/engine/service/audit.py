@@ -23,9 +23,9 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..messages import msg, render
-from ..policy import Pack
-from .db import LOG_LOCK_KEY, decision_log, is_sqlite, writing
+from engine.messages import msg, render
+from engine.policy.packs import Pack
+from engine.service.db import LOG_LOCK_KEY, decision_log, is_sqlite, writing
 
 __all__ = ["GENESIS", "LogEntry", "Problem", "DecisionLog", "parameters_in_force", "document_bytes"]
 

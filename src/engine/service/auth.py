@@ -22,8 +22,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.engine import Engine
 
-from ..messages import msg
-from .db import api_tokens, sessions, users, writing
+from engine.messages import msg
+from engine.service.db import api_tokens, sessions, users, writing
 
 __all__ = ["ROLES", "ROLE_LABELS", "User", "AccountError", "Accounts", "LoginThrottle"]
 

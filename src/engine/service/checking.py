@@ -25,10 +25,10 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from ..errors import FatalError, RecordWarning
-from ..messages import Message, msg
-from ..records import Dataset
-from ..run import Checker, CheckResult
+from engine.errors import FatalError, RecordWarning
+from engine.messages import Message, msg
+from engine.data.records import Dataset
+from engine.run import Checker, CheckResult
 
 __all__ = ["DATASET_SUFFIXES", "Upload", "spooled", "read_upload", "run_check", "Job", "Jobs", "safe_name"]
 

@@ -15,8 +15,8 @@ from typing import Any, Optional
 
 import typer
 
-from ..errors import FatalError
-from ..messages import msg
+from engine.errors import FatalError
+from engine.messages import msg
 
 __all__ = ["serve", "users_app", "audit_app"]
 
@@ -30,13 +30,13 @@ DatabaseOpt = typer.Option(None, "--database", help="postgresql://… or sqlite:
 
 
 def _settings(database: Optional[str], **extra: Any) -> Any:
-    from .settings import Settings
+    from engine.service.settings import Settings
 
     return Settings(database_url=database, **extra)
 
 
 def _db(database: Optional[str]) -> Any:
-    from .db import make_engine, migrate
+    from engine.service.db import make_engine, migrate
 
     try:
         engine = make_engine(_settings(database).url())
@@ -66,7 +66,7 @@ def serve(
 
     import uvicorn
 
-    from .app import create_app
+    from engine.service.app import create_app
 
     settings = _settings(database, rules=tuple(rules or ()), engine=engine, secure_cookies=secure_cookies)
     _can_listen(host, port)
@@ -78,7 +78,7 @@ def serve(
         uvicorn.run("engine.service.commands:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info")
         return
-    from .core import Service
+    from engine.service.core import Service
 
     try:
         service = Service(settings)
@@ -108,8 +108,8 @@ def worker_app() -> Any:
     """The app of one uvicorn worker process (``serve --workers N``), built from the parent's settings."""
     import os
 
-    from .app import create_app
-    from .settings import Settings
+    from engine.service.app import create_app
+    from engine.service.settings import Settings
 
     raw = json.loads(os.environ["CHANJIAO_SERVE_SETTINGS"])
     return create_app(Settings(database_url=raw["database_url"], rules=tuple(Path(r) for r in raw["rules"]),
@@ -117,7 +117,7 @@ def worker_app() -> Any:
 
 
 def _accounts(database: Optional[str]) -> Any:
-    from .auth import Accounts
+    from engine.service.auth import Accounts
 
     return Accounts(_db(database))
 
@@ -131,7 +131,7 @@ def users_add(
     database: Optional[str] = DatabaseOpt,
 ) -> None:
     """Create an officer account (the password is asked for, or read from stdin)."""
-    from .auth import AccountError
+    from engine.service.auth import AccountError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -156,7 +156,7 @@ def users_list(database: Optional[str] = DatabaseOpt) -> None:
 @users_app.command("disable")
 def users_disable(username: str = typer.Argument(...), database: Optional[str] = DatabaseOpt) -> None:
     """Disable an account: its sessions end and its API tokens stop working at once."""
-    from .auth import AccountError
+    from engine.service.auth import AccountError
 
     try:
         _accounts(database).disable(username)
@@ -168,7 +168,7 @@ def users_disable(username: str = typer.Argument(...), database: Optional[str] =
 @users_app.command("token")
 def users_token(username: str = typer.Argument(...), database: Optional[str] = DatabaseOpt) -> None:
     """Issue a new API token for the account; it is printed once and stored only as an argon2 hash."""
-    from .auth import AccountError
+    from engine.service.auth import AccountError
 
     try:
         print(_accounts(database).new_token(username))
@@ -182,8 +182,8 @@ def audit_verify(ctx: typer.Context, database: Optional[str] = DatabaseOpt,
                                                            help="The head hash recorded earlier: also detects "
                                                                 "entries removed from the end.")) -> None:
     """Check the decision log's hash chain; exit 1 and name each altered, removed or reordered entry."""
-    from ..messages import default_lang, render
-    from .audit import DecisionLog
+    from engine.messages import default_lang, render
+    from engine.service.audit import DecisionLog
 
     lang = ctx.obj if ctx.obj in ("zh", "en") else default_lang()
     log = DecisionLog(_db(database))
@@ -207,7 +207,7 @@ def audit_export(output: Optional[Path] = typer.Option(None, "--output", help="W
     """Write the decision log as JSON Lines: each entry, its decision document, and (by default) its input."""
     import base64
 
-    from .audit import DecisionLog
+    from engine.service.audit import DecisionLog
 
     log = DecisionLog(_db(database))
     target = open(output, "w", encoding="utf-8") if output else sys.stdout

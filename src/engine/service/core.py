@@ -16,29 +16,29 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
-from ..errors import FatalError
-from ..explain import trace_to_dict
-from ..policy import Pack
-from ..render import write_xlsx
-from ..run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
-from .audit import DecisionLog, LogEntry, parameters_in_force
-from .auth import Accounts, User
-from .checking import Job, Jobs, Upload, read_upload, spooled
-from .db import make_engine, migrate, saved_assessments, writing
-from .settings import Settings
+from engine.errors import FatalError
+from engine.output.explain import trace_to_dict
+from engine.policy.packs import Pack
+from engine.output.render import write_xlsx
+from engine.run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
+from engine.service.audit import DecisionLog, LogEntry, parameters_in_force
+from engine.service.auth import Accounts, User
+from engine.service.checking import Job, Jobs, Upload, read_upload, spooled
+from engine.service.db import make_engine, migrate, saved_assessments, writing
+from engine.service.settings import Settings
 
 def parse_period(text: str) -> Any:
     """A tax year (2021) or quarter (2021Q3) for ``Checker.check(period=…)``; FatalError when not one, or when
     this engine has no periods yet."""
     try:
-        from ..periods import parse_period as parse
+        from engine.run.periods import parse_period as parse
     except ImportError:
         raise FatalError("期间（period）在此版本中尚不可用") from None
     return parse(text)
 
 
 try:  # the report's context (names, facts, input digests), where the XLSX report module provides it
-    from ..report_context import report_context
+    from engine.output.report_context import report_context
 except ImportError:  # an engine whose XLSX report takes the document alone
     report_context = None  # type: ignore[assignment]
 

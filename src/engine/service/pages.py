@@ -20,12 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from ..errors import FatalError
-from ..explain import KIND_LABELS, STATUS_LABELS
-from .auth import ROLE_LABELS, User
-from .checking import STAGE_LABELS, Upload
-from .core import Service, visible_roles
-from .selfcheck import (AGREEMENT_FIELDS, AGREEMENT_ROWS, BY_NAME, FACT_KEYS, FIELDS, assess, city_choices,
+from engine.errors import FatalError
+from engine.output.explain import KIND_LABELS, STATUS_LABELS
+from engine.service.auth import ROLE_LABELS, User
+from engine.service.checking import STAGE_LABELS, Upload
+from engine.service.core import Service, visible_roles
+from engine.service.selfcheck import (AGREEMENT_FIELDS, AGREEMENT_ROWS, BY_NAME, FACT_KEYS, FIELDS, assess, city_choices,
                         facts_dataset)
 
 __all__ = ["router", "error_page"]

@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..errors import FatalError
-from ..explain import STATUS_LABELS
-from ..vocabulary import fact_label, fields
-from .checking import Upload, read_upload
-from .core import Service
+from engine.errors import FatalError
+from engine.output.explain import STATUS_LABELS
+from engine.data.vocabulary import fact_label, fields
+from engine.service.checking import Upload, read_upload
+from engine.service.core import Service
 
 __all__ = ["FIELDS", "AGREEMENT_FIELDS", "AGREEMENT_ROWS", "FACT_KEYS", "BASIC", "Field", "Assessment", "assess", "facts_dataset", "city_choices"]
 
@@ -31,7 +31,7 @@ class Field:
     hint: str = ""
 
 
-# The enterprise fields, labelled from the one vocabulary (engine.vocabulary); a yes/no fact is asked as a question.
+# The enterprise fields, labelled from the one vocabulary (engine.data.vocabulary); a yes/no fact is asked as a question.
 ENTERPRISE_FIELDS = ("id", "name", "region_code", "fiscal_year", "total_wages", "education_fund",
                      "frontline_training_spend", "is_key_enterprise", "credit_blacklisted",
                      "outstanding_cooperation_results", "values_employee_training", "leading_role",

@@ -1,0 +1,1 @@
+"""The rule language: lexer, parser, type checker and Kleene evaluator of expressions."""
