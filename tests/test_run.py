@@ -87,3 +87,31 @@ def test_invalid_pack_is_fatal(tmp_path: Path) -> None:
     (pack / "pack.yaml").write_text("id: broken\n", encoding="utf-8")
     with pytest.raises(FatalError, match="规则包有误"):
         Checker([pack])
+
+
+def test_the_checker_says_when_a_check_is_streamed(checker: Checker, tmp_path: Path) -> None:
+    folder, workbook = EXAMPLES / "tonghua-finance-bureau", EXAMPLES / "yichang-enterprise-2021.xlsx"
+    out = tmp_path / "d.csv"
+    assert checker.streams("vectorised", folder, out, "csv")
+    assert checker.streams("vectorised", folder, out, "parquet")
+    assert not checker.streams("vectorised", folder, None, "csv")  # to the terminal: the whole document
+    assert not checker.streams("vectorised", folder, out, "xlsx")
+    assert not checker.streams("vectorised", workbook, out, "csv")  # one file is read whole
+    assert not checker.streams("reference", folder, out, "csv")
+    assert not checker.streams("auto", folder, out, "csv")  # a small folder: auto takes an in-memory engine
+
+
+def test_a_streamed_checks_exit_code_is_the_in_memory_one(checker: Checker, tmp_path: Path) -> None:
+    src = tmp_path / "data"
+    src.mkdir()
+    for f in (EXAMPLES / "tonghua-finance-bureau").iterdir():
+        (src / f.name).write_bytes(f.read_bytes())
+    clean = checker.check_stream(src, tmp_path / "a.csv", "csv", as_of=DAY, progress=False, workers=1)
+    assert clean.exit_code == checker.check(src, as_of=DAY, engine="reference").exit_code == 0
+    students = src / "enterprises.csv"
+    lines = students.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace(lines[1].split(",")[0], "", 1)  # a row with no id: rejected
+    students.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    some = checker.check_stream(src, tmp_path / "b.csv", "csv", as_of=DAY, progress=False, workers=1)
+    assert some.rejected >= 1
+    assert some.exit_code == checker.check(src, as_of=DAY, engine="reference").exit_code == 1

@@ -25,7 +25,7 @@ import typer
 
 from engine.policy.casetests import CaseEngines, disagreements, run_case_file
 from engine.messages import msg, render, resolve_lang
-from engine.errors import FatalError, RecordError
+from engine.errors import FatalError
 from engine.engines import make_engine
 from engine.engines.durable_compile import CompileError
 from engine.output.explain import trace_to_dict, trace_to_text
@@ -226,15 +226,13 @@ def check(
         _fail(msg("file.not_found", path=dataset))
     if output is not None:
         _refuse_inputs(output, format, dataset)
-    if the_period is not None and (dask is not None or _streamed(checker, engine, dataset, output, format)):
+    streamed = checker.streams(engine.value, dataset, output, format.value)
+    if the_period is not None and (dask is not None or streamed):
         _fail(msg("period.streamed"))
     if dask is not None:
         _check_on_dask(checker, dataset, day, overrides, format, output, engine, dask, partitions, chunk_size, quiet,
                        lang, header_row)
         return
-    chosen = checker.choose_engine(engine.value, dataset)
-    streamed = (chosen == "vectorised" and dataset.is_dir() and output is not None
-                and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
     if streamed:
         assert output is not None
         _report(checker.check_stream(dataset, output, format.value, as_of=day, params=overrides,
@@ -290,21 +288,12 @@ def _report(res: Any, quiet: bool, lang: str = "zh") -> None:
     if not quiet:
         print(render(msg("cli.closing", records=res.records, decisions=res.decisions,
                          outputs=", ".join(str(p) for p in res.outputs)), lang), file=sys.stderr)
-    n_err = sum(isinstance(e, RecordError) for e in res.errors)
-    not_accepted = {(e.record_type, e.row) for e in res.errors if isinstance(e, RecordError) and e.row}
-    totals = sum(getattr(w.message, "key", "") == "record.total_row" for w in res.warnings)
-    if res.records - totals <= len(not_accepted):  # no record accepted: nothing could be decided
-        print(render(msg("cli.nothing_decided", n=n_err), lang), file=sys.stderr)
-        raise typer.Exit(2)
-    if n_err:
-        print(render(msg("cli.record_errors_in", n=n_err, path=res.outputs[-1]), lang), file=sys.stderr)
-        raise typer.Exit(1)
-
-
-def _streamed(checker: Checker, engine: EngineName, dataset: Path, output: Optional[Path],
-              format: OutputFormat) -> bool:
-    return (checker.choose_engine(engine.value, dataset) == "vectorised" and dataset.is_dir() and output is not None
-            and format in (OutputFormat.csv, OutputFormat.jsonl, OutputFormat.parquet))
+    if res.exit_code == 2:
+        print(render(msg("cli.nothing_decided", n=res.rejected), lang), file=sys.stderr)
+    elif res.exit_code == 1:
+        print(render(msg("cli.record_errors_in", n=res.rejected, path=res.outputs[-1]), lang), file=sys.stderr)
+    if res.exit_code:
+        raise typer.Exit(res.exit_code)
 
 
 def _refuse_inputs(output: Path, format: OutputFormat, dataset: Path, need_folder: bool = True) -> None:

@@ -131,6 +131,12 @@ class Checker:
         size = sum(f.stat().st_size for f in files)
         return "vectorised" if size > AUTO_THRESHOLD_BYTES else "durable"
 
+    def streams(self, engine: str, source: Path, output: Path | None, fmt: str) -> bool:
+        """Whether ``check`` of ``source`` is streamed (:meth:`check_stream`): the vectorised engine chosen for a
+        folder, written to a file as csv, jsonl or parquet (the other formats need the whole document at once)."""
+        return (output is not None and fmt in ("csv", "jsonl", "parquet") and source.is_dir()
+                and self.choose_engine(engine, source) == "vectorised")
+
     def check(self, dataset: Dataset | Path | str, *, as_of: dt.date, params: Mapping[str, Decimal] | None = None,
               engine: str = "auto", lang: str = "zh", header_row: int | None = None,
               limits: Limits = DEFAULT_LIMITS, period: Period | None = None) -> CheckResult:

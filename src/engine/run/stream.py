@@ -89,6 +89,21 @@ class StreamResult:
     seconds: dict[str, float] = field(default_factory=dict)
     lang: str = "zh"  # the language of the messages in OUT.errors.csv ('zh' or 'en')
 
+    @property
+    def rejected(self) -> int:
+        """How many record errors the run reported."""
+        return sum(isinstance(e, RecordError) for e in self.errors)
+
+    @property
+    def exit_code(self) -> int:
+        """As :attr:`engine.run.CheckResult.exit_code`: 0 all accepted, 1 some rejected, 2 no record accepted (so
+        nothing could be decided; a total row the readers skip is not a record)."""
+        not_accepted = {(e.record_type, e.row) for e in self.errors if isinstance(e, RecordError) and e.row}
+        totals = sum(getattr(w.message, "key", "") == "record.total_row" for w in self.warnings)
+        if self.records - totals <= len(not_accepted):
+            return 2
+        return 1 if self.rejected else 0
+
 
 def input_files(path: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Path]:
     """The CSV or Parquet file of each record type in a directory (names or their Chinese aliases); a FIFO or
