@@ -85,6 +85,10 @@ def _indexes(node: Node, types: dict[str, str], deps: Dependencies) -> bool:
     return all([_indexes(child, types, deps) for child in children(node)]) and ok
 
 
+def _any_of(gone: list[Rejected], inputs: list[Rejected]) -> bool:
+    return any(r in inputs for r in gone)
+
+
 class Watcher:
     """Keeps a dataset and its decisions current as changes arrive."""
 
@@ -134,11 +138,15 @@ class Watcher:
         gone = [r for r in self.rejected if r.record_type == record_type and r.id == record_id]
         if not gone:
             return set()
-        reached = taint(self.engine.packs, gone, DatasetSource(self.dataset))
+        # what they reach with every rejected record present: a rejected record can lead to another (a rejected
+        # agreement's readable school_id to a rejected school), so the gone ones alone would miss subjects
+        reached = self._found()
         subject_of = {rule.id: rule.subject for pack in self.engine.packs for rule in pack.rules}
-        out = {(subject_of[rid], sid) for rid, sid in reached.some} | {(record_type, record_id)}
-        for rid in reached.every:
-            out |= {(subject_of[rid], rec.id) for rec in self.dataset.records[subject_of[rid]]}
+        out = {(subject_of[rid], sid) for (rid, sid), inputs in reached.some.items() if _any_of(gone, inputs)}
+        out.add((record_type, record_id))
+        for rid, inputs in reached.every.items():
+            if _any_of(gone, inputs):
+                out |= {(subject_of[rid], rec.id) for rec in self.dataset.records[subject_of[rid]]}
         self.rejected = [r for r in self.rejected if not (r.record_type == record_type and r.id == record_id)]
         return out
 
