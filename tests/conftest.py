@@ -99,3 +99,17 @@ def generated(folder: Path, n: int) -> Path:
     from generate import write_csv
 
     return write_csv(n, folder)
+
+
+def as_document_row(row: dict[str, Any], fmt: str = "jsonl") -> dict[str, Any]:
+    """A streamed decision row as the in-memory document writes the decision: a run with rejected records has the
+    rejected-input columns in every row (empty, null), the document only where a decision has them (CSV: text)."""
+    inputs = row.pop("rejected_inputs", None)
+    total = row.pop("rejected_inputs_total", None)
+    if fmt == "csv" and inputs is not None:
+        inputs, total = json.loads(inputs), (int(total) if total else None)
+    if inputs:
+        row["rejected_inputs"] = inputs
+    if total is not None:
+        row["rejected_inputs_total"] = total
+    return row

@@ -408,3 +408,56 @@ def assert_engine_agrees(tmp_path_factory, raw, engine: str) -> None:
     eng = DURABLE if engine == "durable" else VectorisedEngine(PACKS)
     assert json.dumps(eng.evaluate_dataset(ds, AS_OF), ensure_ascii=False, default=str) == \
         json.dumps(want, ensure_ascii=False, default=str)
+
+
+def _many_unreadable_agreements(n: int):
+    raw = _case()
+    raw["agreements"] += [{"id": f"AX{k:02d}", "enterprise_id": "", "school_id": "S2", "signed_on": "2021-01-01"}
+                          for k in range(n)]
+    return raw
+
+
+def test_a_decision_lists_at_most_twenty_rejected_inputs_and_counts_them_all():
+    got = _by_key(evaluate_dataset(validate_rows(_many_unreadable_agreements(30)), PACKS, AS_OF))
+    d = got[("tonghua.key_enterprise_cooperation", make_uscc("220502", 3))]
+    assert d["status"] == "undetermined"
+    assert len(d["rejected_inputs"]) == 20 and d["rejected_inputs_total"] == 30
+    assert [r["row"] for r in d["rejected_inputs"]] == list(range(3, 23))  # the first, in row order
+    assert "另有 27 条被拒绝的记录可能影响本决定，无法判断" in d["reasons"]
+    few = _by_key(evaluate_dataset(validate_rows(_many_unreadable_agreements(20)), PACKS, AS_OF))
+    d = few[("tonghua.key_enterprise_cooperation", make_uscc("220502", 3))]
+    assert len(d["rejected_inputs"]) == 20 and "rejected_inputs_total" not in d  # the whole list: no count
+
+
+@pytest.mark.parametrize("engine", ["durable", "vectorised", "watch", "stream"])
+def test_every_engine_cuts_the_list_alike(tmp_path_factory, engine):
+    assert_engine_agrees(tmp_path_factory, _many_unreadable_agreements(25), engine)
+
+
+def test_the_document_stays_linear_in_rejected_rows_times_decisions():
+    raw = _many_unreadable_agreements(400)
+    raw["internship_payments"] += [dict(raw["internship_payments"][0], id=f"PX{k}") for k in range(400)]
+    doc = evaluate_dataset(validate_rows(raw), PACKS, AS_OF)
+    assert max(len(d.get("rejected_inputs", [])) for d in doc["decisions"]) == 20
+    assert len(json.dumps(doc, ensure_ascii=False)) < 4_000_000  # 400 × 400 listed would be over 20 MB
+
+
+@pytest.mark.parametrize("engine", ["durable", "reference"])
+def test_watch_redecides_what_a_superseded_record_reached_through_another_rejected_one(engine):
+    """Found by the watch property: the rejected school S1 reached the enterprise only through a rejected agreement
+    (id unreadable, school_id S1); a valid S1 must take S1 out of the enterprise's rejected inputs."""
+    school = {"id": "S1", "name": "", "region_code": "220502", "school_type": "secondary_vocational",
+              "is_municipal": True}
+    raw = {"enterprises": [{"id": ENT, "name": "企业", "region_code": "220502", "is_key_enterprise": True}],
+           "schools": [school],
+           "agreements": [{"id": "", "enterprise_id": ENT, "school_id": "S1", "signed_on": "2019-01-01"}]}
+    w = Watcher(DURABLE if engine == "durable" else ReferenceEngine(PACKS), AS_OF, dataset=validate_rows(raw))
+    before = w.decisions[("tonghua.key_enterprise_cooperation", "enterprises", ENT)]
+    assert {"record_type": "schools", "row": 1, "id": "S1"} in before["rejected_inputs"]
+    valid = dict(school, name="甲校")
+    w.apply({"op": "upsert", "record_type": "schools", "record": valid}, 1)
+    fresh = evaluate_dataset(validate_rows(dict(raw, schools=[valid])), PACKS, AS_OF)["decisions"]
+    got = sorted(w.decisions.values(), key=lambda d: (d["rule_id"], d["subject_type"], d["subject_id"]))
+    assert got == fresh
+    assert w.decisions[("tonghua.key_enterprise_cooperation", "enterprises", ENT)]["rejected_inputs"] == [
+        {"record_type": "agreements", "row": 1, "id": None}]

@@ -33,7 +33,7 @@ already had when it was undetermined anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -42,7 +42,8 @@ from engine.language.expressions import Attr, Comp, Index, Name, Node, children
 from engine.policy.packs import Pack, Rule
 from engine.data.records import RECORD_MODELS, RECORD_TYPES, Dataset, Rejected
 
-__all__ = ["Source", "DatasetSource", "TableSource", "EMPTY", "restate", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs"]
+__all__ = ["Source", "DatasetSource", "TableSource", "EMPTY", "restate", "Taint", "taint", "rejected_reason", "REASON_LIMIT", "sort_inputs",
+           "INPUTS_LIMIT", "listed_inputs"]
 
 REASON_LIMIT = 3
 """At most this many rejected records are named one by one in a decision's reasons (all are in rejected_inputs)."""
@@ -64,9 +65,29 @@ def _where(r: Rejected) -> str:
     return r.place if r.place is not None else f"第 {r.row} 行"
 
 
+INPUTS_LIMIT = 20
+"""At most this many rejected records are listed in a decision's ``rejected_inputs`` (the first, in order); a decision
+that depends on more also says ``rejected_inputs_total``. Without the cut, one unreadable key column (every row's
+enterprise id, say) would list every rejected row in every decision reading the type: output growing as rejected rows
+times decisions (4,000 records once made a 575 MB document)."""
+
+
+def listed_inputs(inputs: Sequence[Rejected]) -> dict[str, Any]:
+    """A decision's ``rejected_inputs`` as the document writes them (the first :data:`INPUTS_LIMIT`) and, when that
+    cuts the list, ``rejected_inputs_total``; nothing when there are none."""
+    if not inputs:
+        return {}
+    listed: dict[str, Any] = {"rejected_inputs": [r.as_dict() for r in inputs[:INPUTS_LIMIT]]}
+    if len(inputs) > INPUTS_LIMIT:
+        listed["rejected_inputs_total"] = len(inputs)
+    return listed
+
+
 def restate(reasons: list[str], inputs: list[Rejected]) -> list[str]:
     """A decision's own reasons with "schools S1 不在数据集中" (absent) said of a rejected S1 as rejected."""
     out = reasons
+    if not reasons:  # a decision that was definite keeps no reasons of its own
+        return out
     for r in inputs:
         if r.id is not None:
             absent = f"{r.record_type} {r.id} 不在数据集中"
@@ -216,13 +237,14 @@ class Taint:
     _sorted: dict[tuple[str, bool], list[Rejected]] = field(default_factory=dict, repr=False)
 
     def inputs(self, rule_id: str, subject_id: str, status: str | None = None) -> list[Rejected]:
-        """The rejected records one decision (of ``status`` before them) depends on, in order (empty: none)."""
+        """The rejected records one decision (of ``status`` before them) depends on, distinct and in order (empty:
+        none). The list may be shared by many decisions: read it, never change it."""
         found = self.some.get((rule_id, subject_id))
         if found is None:  # the common case of many subjects: the rule's list, sorted once
             key = (rule_id, status == "not_applicable")
             if key not in self._sorted:
                 self._sorted[key] = self._pick(rule_id, self.every.get(rule_id, []), status)
-            return list(self._sorted[key])
+            return self._sorted[key]
         return self._pick(rule_id, self.every.get(rule_id, []) + found, status)
 
     def _pick(self, rule_id: str, found: list[Rejected], status: str | None) -> list[Rejected]:

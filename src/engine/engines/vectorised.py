@@ -931,7 +931,7 @@ class DecisionColumns:
                 period = None if self.rollup_period is None else self.rollup_period[i]
                 d.rollup = (rule.rollup.name, rule.rollup.group, str(self.rollup_key[i]), period)
             if self.rejected_inputs:
-                d.rejected_inputs = list(self.rejected_inputs.get(i, []))
+                d.rejected_inputs = self.rejected_inputs.get(i, [])
             out.append(d)
         return out
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from engine.errors import EvaluationError
 from engine.policy.packs import Citation, Pack, Rule
 from engine.data.records import Dataset, Rejected
-from engine.engines.rejected import DatasetSource, Taint, rejected_reasons, restate, sort_inputs, taint
+from engine.engines.rejected import (DatasetSource, Taint, listed_inputs, rejected_reasons, restate, sort_inputs,
+                                     taint)
 
 __all__ = [
     "STATUSES",
@@ -78,7 +79,8 @@ class Decision:
     rejected_inputs: list[Rejected] = field(default_factory=list)
 
     def depend_on(self, inputs: list[Rejected]) -> None:
-        """Make the decision undetermined because of rejected records it depends on (nothing when none).
+        """Make the decision undetermined because of rejected records it depends on (nothing when none); ``inputs``
+        distinct and in order, as :meth:`engine.engines.rejected.Taint.inputs` gives them.
 
         It keeps the missing facts and reasons it had when it was undetermined already; a definite decision loses
         its status, amounts and roll-up. The rejected records' reasons come first.
@@ -91,7 +93,7 @@ class Decision:
         self.amount = self.amount_min = self.amount_max = None
         self.rollup = None
         own = self.reasons[len(rejected_reasons(self.rejected_inputs)) if self.rejected_inputs else 0:]
-        self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs])
+        self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs]) if self.rejected_inputs else inputs
         self.reasons = rejected_reasons(self.rejected_inputs) + restate(own, self.rejected_inputs)
 
     @classmethod
@@ -121,7 +123,7 @@ class Decision:
             "missing_facts": list(self.missing_facts),
             "reasons": list(self.reasons),
             "citation": self.citation.as_dict(),
-            **({"rejected_inputs": [r.as_dict() for r in self.rejected_inputs]} if self.rejected_inputs else {}),
+            **listed_inputs(self.rejected_inputs),
         }
 
 
@@ -260,7 +262,11 @@ class DecisionModel(BaseModel):
     citation: CitationOut
     rejected_inputs: list[RejectedInputOut] = Field(
         default_factory=list,
-        description="The rejected records the decision depends on (it is then undetermined); omitted when none.")
+        description="The rejected records the decision depends on (it is then undetermined), the first 20 in "
+                    "record-type and row order; omitted when none.")
+    rejected_inputs_total: int | None = Field(
+        default=None, ge=21,
+        description="How many rejected records the decision depends on, when that is more than rejected_inputs lists.")
     gap: "GapOut | None" = None
 
 

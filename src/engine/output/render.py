@@ -42,7 +42,7 @@ def _flat(d: dict[str, Any]) -> dict[str, Any]:
     c = d["citation"]
     return {**{k: d[k] for k in DECISION_COLUMNS[:10]}, "document_number": c["document_number"],
             "clause": c["clause"], "quote": c["quote"],
-            **({"rejected_inputs": d["rejected_inputs"]} if d.get("rejected_inputs") else {})}
+            **{k: d[k] for k in ("rejected_inputs", "rejected_inputs_total") if d.get(k)}}
 
 
 def to_jsonl(doc: dict[str, Any]) -> str:
@@ -75,13 +75,13 @@ def _decision_row(d: dict[str, Any]) -> list[Any]:
 
 
 def _rejected_columns(doc: dict[str, Any]) -> list[str]:
-    """``["rejected_inputs"]`` when some decision depends on rejected records (then every row has the column)."""
-    return ["rejected_inputs"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
+    """The rejected-input columns when some decision depends on rejected records (then every row has them)."""
+    return ["rejected_inputs", "rejected_inputs_total"] if any(d.get("rejected_inputs") for d in doc["decisions"]) else []
 
 
-def _rejected_cell(d: dict[str, Any]) -> str:
-    """A decision's rejected inputs as JSON text (as the streamed CSV writes them)."""
-    return json.dumps(d.get("rejected_inputs", []), ensure_ascii=False)
+def _rejected_cells(d: dict[str, Any]) -> list[Any]:
+    """A decision's rejected inputs as JSON text and their count when the list is cut (as the streamed CSV writes them)."""
+    return [json.dumps(d.get("rejected_inputs", []), ensure_ascii=False), d.get("rejected_inputs_total")]
 
 
 def _summary_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -121,7 +121,7 @@ def write_csv(doc: dict[str, Any], output: Path | None) -> str | None:
 
     extra = _rejected_columns(doc)
     decisions = table(DECISION_COLUMNS + extra,
-                      [_decision_row(d) + [_rejected_cell(d)] * len(extra) for d in doc["decisions"]])
+                      [_decision_row(d) + (_rejected_cells(d) if extra else []) for d in doc["decisions"]])
     if output is None:
         return decisions
     stem = output.with_suffix("")

@@ -55,7 +55,7 @@ from engine.messages import localise, msg
 from engine.run.partition import PLACEMENT, PartitionPlan, plan_for
 from engine.policy.packs import Pack
 from engine.data.records import RECORD_TYPES, Rejected, rejected_records, rejected_rows
-from engine.engines.rejected import EMPTY, TableSource, taint
+from engine.engines.rejected import EMPTY, TableSource, listed_inputs, taint
 from engine.run.annotate import parameters_in_force
 from engine.output.atomic import OutputSet, die_with_parent, refuse_overwriting_inputs, require_folder
 from engine.output.safe import spreadsheet_cell, spreadsheet_column
@@ -401,8 +401,9 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
 
     extra = {}
     if batch.rejected_inputs is not None:  # a run with rejected records: every batch has the column
-        extra["rejected_inputs"] = pa.array([[r.as_dict() for r in batch.rejected_inputs.get(i, [])] for i in range(n)],
-                                            REJECTED_INPUTS)
+        listed = [listed_inputs(batch.rejected_inputs.get(i, [])) for i in range(n)]
+        extra["rejected_inputs"] = pa.array([x.get("rejected_inputs", []) for x in listed], REJECTED_INPUTS)
+        extra["rejected_inputs_total"] = pa.array([x.get("rejected_inputs_total") for x in listed], pa.int64())
     return pa.table({
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": subjects,
@@ -456,6 +457,8 @@ class RowWriter:
             for col in ("missing_facts", "reasons", "rejected_inputs"):
                 if col in df:
                     df[col] = df[col].map(list)
+            if "rejected_inputs_total" in df:  # whole numbers or null, not pandas' float NaN
+                df["rejected_inputs_total"] = pd.Series(table.column("rejected_inputs_total").to_pylist(), dtype=object)
             if len(df):
                 self.handle.write(df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
         else:
