@@ -461,3 +461,15 @@ def test_watch_redecides_what_a_superseded_record_reached_through_another_reject
     assert got == fresh
     assert w.decisions[("tonghua.key_enterprise_cooperation", "enterprises", ENT)]["rejected_inputs"] == [
         {"record_type": "agreements", "row": 1, "id": None}]
+
+
+def test_the_xlsx_report_says_how_many_rejected_inputs_a_cut_list_stands_for(tmp_path):
+    from openpyxl import load_workbook
+
+    from engine.output.xlsx_report import write_report_xlsx
+
+    doc = evaluate_dataset(validate_rows(_many_unreadable_agreements(30)), PACKS, AS_OF)
+    write_report_xlsx(doc, tmp_path / "r.xlsx")
+    cells = [str(c) for ws in load_workbook(tmp_path / "r.xlsx", read_only=True).worksheets
+             for row in ws.iter_rows(values_only=True) for c in row if c]
+    assert any("共 30 条" in c and "agreements 第 22 行" in c for c in cells)

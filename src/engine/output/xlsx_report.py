@@ -236,6 +236,9 @@ def _rejected_words(d: dict[str, Any], lang: str) -> str:
         rid = f"（{r['id']}）" if lang != "en" and r.get("id") else (f" ({r['id']})" if r.get("id") else "")
         parts.append(f"{r['record_type']} 第 {r['row']} 行{rid}" if lang != "en"
                      else f"{r['record_type']} row {r['row']}{rid}")
+    total = d.get("rejected_inputs_total")
+    if total:  # the document lists the first few only
+        parts.append(f"共 {total} 条" if lang != "en" else f"{total} in all")
     return "；".join(parts) if lang != "en" else "; ".join(parts)
 
 
