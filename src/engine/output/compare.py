@@ -30,12 +30,11 @@ from engine.output.decisions import money
 from engine.errors import FatalError
 from engine.messages import msg
 from engine.output.report_context import ReportContext
+from engine.output.terms import AMOUNT, AMOUNT_KEYS, POSITIVE_STATUSES, RANGE_KEYS
 
 __all__ = ["Scenario", "load_scenario", "compare_documents", "comparison_table", "write_comparison_xlsx"]
 
 ZERO = Decimal(0)
-_AMOUNTS = ("amount", "amount_min", "amount_max")
-_POSITIVE = ("eligible", "compliant")
 
 
 @dataclass
@@ -74,13 +73,13 @@ def _key(d: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _amounts(d: dict[str, Any] | None) -> dict[str, Decimal]:
-    if d is None or d["status"] not in _POSITIVE:
-        return {k: ZERO for k in _AMOUNTS}
-    out = {k: Decimal(d[k]) if d[k] is not None else ZERO for k in _AMOUNTS}
+    if d is None or d["status"] not in POSITIVE_STATUSES:
+        return {k: ZERO for k in AMOUNT_KEYS}
+    out = {k: Decimal(d[k]) if d[k] is not None else ZERO for k in AMOUNT_KEYS}
     # a decision without a range counts its amount as both ends of the range
-    for k in ("amount_min", "amount_max"):
-        if d[k] is None and d["amount"] is not None:
-            out[k] = Decimal(d["amount"])
+    for k in RANGE_KEYS:
+        if d[k] is None and d[AMOUNT] is not None:
+            out[k] = Decimal(d[AMOUNT])
     return out
 
 
@@ -91,18 +90,18 @@ def compare_documents(baseline: dict[str, Any], scenario: dict[str, Any], contex
     before = {_key(d): d for d in baseline["decisions"]}
     after = {_key(d): d for d in scenario["decisions"]}
     changed = []
-    groups: dict[str, dict[str, dict[str, Decimal]]] = {g: defaultdict(lambda: {f"{k}_{w}": ZERO for k in _AMOUNTS
+    groups: dict[str, dict[str, dict[str, Decimal]]] = {g: defaultdict(lambda: {f"{k}_{w}": ZERO for k in AMOUNT_KEYS
                                                                                for w in ("before", "after")})
                                                       for g in ("by_rule", "by_school", "by_district", "by_year")}
-    totals = {f"{k}_{w}": ZERO for k in _AMOUNTS for w in ("before", "after")}
+    totals = {f"{k}_{w}": ZERO for k in AMOUNT_KEYS for w in ("before", "after")}
     for key in sorted(set(before) | set(after)):
         b, a = before.get(key), after.get(key)
         sb, sa = (b or {}).get("status"), (a or {}).get("status")
-        if sb != sa or any((b or {}).get(k) != (a or {}).get(k) for k in _AMOUNTS):
+        if sb != sa or any((b or {}).get(k) != (a or {}).get(k) for k in AMOUNT_KEYS):
             changed.append({"rule_id": key[0], "subject_type": key[1], "subject_id": key[2],
                             "status_before": sb, "status_after": sa,
-                            **{f"{k}_before": (b or {}).get(k) for k in _AMOUNTS},
-                            **{f"{k}_after": (a or {}).get(k) for k in _AMOUNTS},
+                            **{f"{k}_before": (b or {}).get(k) for k in AMOUNT_KEYS},
+                            **{f"{k}_after": (a or {}).get(k) for k in AMOUNT_KEYS},
                             "amount_delta": money(_amounts(a)["amount"] - _amounts(b)["amount"])})
         f = ctx.facts(key[1], key[2])
         where = {"by_rule": key[0],
@@ -111,7 +110,7 @@ def compare_documents(baseline: dict[str, Any], scenario: dict[str, Any], contex
                  "by_year": str(f.year) if f.year is not None else "（未知年度）"}
         for which, d in (("before", b), ("after", a)):
             amounts = _amounts(d)
-            for k in _AMOUNTS:
+            for k in AMOUNT_KEYS:
                 totals[f"{k}_{which}"] += amounts[k]
                 for g, gkey in where.items():
                     if gkey is not None:
@@ -119,14 +118,14 @@ def compare_documents(baseline: dict[str, Any], scenario: dict[str, Any], contex
 
     def finish(v: dict[str, Decimal]) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
-        for k in _AMOUNTS:
+        for k in AMOUNT_KEYS:
             out[f"{k}_before"] = money(v[f"{k}_before"])
             out[f"{k}_after"] = money(v[f"{k}_after"])
             out[f"{k}_delta"] = money(v[f"{k}_after"] - v[f"{k}_before"])
         return out
 
     deltas = {g: {k: finish(v) for k, v in sorted(rows.items())
-                  if any(v[f"{a}_before"] != v[f"{a}_after"] for a in _AMOUNTS) or g == "by_rule"}
+                  if any(v[f"{a}_before"] != v[f"{a}_after"] for a in AMOUNT_KEYS) or g == "by_rule"}
               for g, rows in groups.items()}
     return {
         "as_of": scenario["as_of"],

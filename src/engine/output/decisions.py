@@ -21,6 +21,7 @@ from engine.policy.packs import Citation, Pack, Rule
 from engine.data.records import Dataset, Rejected
 from engine.engines.rejected import (DatasetSource, Taint, listed_inputs, rejected_reasons, restate, sort_inputs,
                                      taint)
+from engine.output.terms import AMOUNT_KEYS, POSITIVE_STATUSES, STATUSES, UNDETERMINED, Status, amount_total_key
 
 __all__ = [
     "STATUSES",
@@ -28,17 +29,12 @@ __all__ = [
     "build_document",
     "with_rejected",
     "money",
-    "AMOUNT_BEYOND_BOUND",
     "amount_beyond_bound",
     "DecisionModel",
     "DecisionDocumentModel",
 ]
 
-STATUSES = ("eligible", "not_eligible", "compliant", "non_compliant", "undetermined", "not_applicable")
 FEN = Decimal("0.01")
-AMOUNT_BEYOND_BOUND = "条件已满足，但计算出的金额达到或超过 10¹⁶ 元的金额上限（数据或参数有误？），不给出金额"
-"""The reason of a decision whose computed amount is beyond the money bound (engine.data.records.MAX_YUAN): it is
-undetermined, with no amount, in every engine."""
 
 
 def amount_beyond_bound(value: Any) -> bool:
@@ -87,10 +83,11 @@ class Decision:
         """
         if not inputs:
             return
-        if self.status != "undetermined":
+        if self.status != UNDETERMINED:
             self.missing_facts, self.reasons = [], []
-        self.status = "undetermined"
-        self.amount = self.amount_min = self.amount_max = None
+        self.status = UNDETERMINED
+        for key in AMOUNT_KEYS:
+            setattr(self, key, None)
         self.rollup = None
         own = self.reasons[len(rejected_reasons(self.rejected_inputs)) if self.rejected_inputs else 0:]
         self.rejected_inputs = sort_inputs([*self.rejected_inputs, *inputs]) if self.rejected_inputs else inputs
@@ -100,7 +97,7 @@ class Decision:
     def for_rejected(cls, rule: Rule, inputs: list[Rejected]) -> "Decision":
         """The decision about a rejected subject record (one whose id is readable and no accepted record has)."""
         own = [r for r in inputs if r.record_type == rule.subject and r.id is not None]
-        d = cls(rule.id, rule.subject, str(own[0].id), "undetermined", rule.effect, rule.citation)
+        d = cls(rule.id, rule.subject, str(own[0].id), UNDETERMINED, rule.effect, rule.citation)
         d.depend_on(inputs)
         return d
 
@@ -117,9 +114,7 @@ class Decision:
             "subject_id": self.subject_id,
             "status": self.status,
             "effect": self.effect,
-            "amount": money(self.amount),
-            "amount_min": money(self.amount_min),
-            "amount_max": money(self.amount_max),
+            **{k: money(getattr(self, k)) for k in AMOUNT_KEYS},
             "missing_facts": list(self.missing_facts),
             "reasons": list(self.reasons),
             "citation": self.citation.as_dict(),
@@ -137,16 +132,15 @@ def _summary(decisions: list[Decision], rules: list[Rule]) -> dict[str, Any]:
     totals: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for rule in rules:
         by_rule[rule.id] = {s: 0 for s in STATUSES}
-    ranged = {r.id for r in rules if r.amount_min is not None or r.amount_max is not None}
+    ranged = {r.id for r in rules if r.ranged}
     groups: dict[str, dict[str, dict[str, Any]]] = {"enterprises": {}, "schools": {}}
     blocking: Counter[str] = Counter()
     for d in decisions:
         by_rule[d.rule_id][d.status] += 1
         blocking.update(d.missing_facts)
-        if d.status in ("eligible", "compliant"):
-            _add(totals[d.rule_id], "amount_total", d.amount)
-            _add(totals[d.rule_id], "amount_min_total", d.amount_min)
-            _add(totals[d.rule_id], "amount_max_total", d.amount_max)
+        if d.status in POSITIVE_STATUSES:
+            for key in AMOUNT_KEYS:
+                _add(totals[d.rule_id], amount_total_key(key), getattr(d, key))
         if d.rollup is None:
             continue
         name, group, key, period = d.rollup
@@ -157,14 +151,11 @@ def _summary(decisions: list[Decision], rules: list[Rule]) -> dict[str, Any]:
         else:
             agg = slot.setdefault(name, {"count": 0})
             agg["count"] += 1
-            _add(agg, "amount", d.amount)
-            _add(agg, "amount_min", d.amount_min)
-            _add(agg, "amount_max", d.amount_max)
+            for key in AMOUNT_KEYS:
+                _add(agg, key, getattr(d, key))
     for rule_id, counts in by_rule.items():
-        counts["amount_total"] = money(totals[rule_id].get("amount_total", Decimal(0)))
-        if rule_id in ranged:
-            counts["amount_min_total"] = money(totals[rule_id].get("amount_min_total", Decimal(0)))
-            counts["amount_max_total"] = money(totals[rule_id].get("amount_max_total", Decimal(0)))
+        for key in AMOUNT_KEYS if rule_id in ranged else AMOUNT_KEYS[:1]:
+            counts[amount_total_key(key)] = money(totals[rule_id].get(amount_total_key(key), Decimal(0)))
     out: dict[str, Any] = {"by_rule": by_rule}
     for group, key in (("enterprises", "by_enterprise"), ("schools", "by_school")):
         out[key] = {
@@ -252,7 +243,7 @@ class DecisionModel(BaseModel):
     rule_id: str
     subject_type: str
     subject_id: str
-    status: Literal["eligible", "not_eligible", "compliant", "non_compliant", "undetermined", "not_applicable"]
+    status: Status
     effect: Literal["benefit", "obligation", "encouraged"]
     amount: Amount = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")
     amount_min: Amount = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")

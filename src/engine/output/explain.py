@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.output.decisions import money
+from engine.output.terms import AMOUNT_KEYS
 from engine.engines.reference import Step, Trace
 from engine.language.expressions import RecordRef, Unknown, format_value
 from engine.messages import msg, render
@@ -130,7 +131,7 @@ def trace_to_text(trace: Trace, lang: str = "zh") -> str:
             lines.append(f"      差距 {step.gap}")
     lines.append("")
     lines.append(f"结论 {d.status}（{STATUS_LABELS[d.status]}）")
-    for key in ("amount", "amount_min", "amount_max"):
+    for key in AMOUNT_KEYS:
         value = getattr(d, key)
         if value is not None:
             lines.append(f"  {key} = {money(value)}")

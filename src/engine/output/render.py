@@ -16,6 +16,7 @@ from typing import Any
 from engine.output.atomic import OutputSet
 from engine.output.explain import STATUS_LABELS
 from engine.output.safe import spreadsheet_cell, visible_data
+from engine.output.terms import AMOUNT_KEYS
 from engine.data.vocabulary import fact_label
 
 __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "write_text",
@@ -26,7 +27,7 @@ __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "wri
 CSV_BOM = "\ufeff"
 
 DECISION_COLUMNS = [
-    "rule_id", "subject_type", "subject_id", "status", "effect", "amount", "amount_min", "amount_max",
+    "rule_id", "subject_type", "subject_id", "status", "effect", *AMOUNT_KEYS,
     "missing_facts", "reasons", "document_number", "clause", "quote",
 ]
 TAX_COLUMNS = ["enterprise_id", "year", "deductible", "non_deductible", "undetermined"]
@@ -69,8 +70,8 @@ def write_text(text: str, output: Path, *, bom: bool = False) -> None:
 
 def _decision_row(d: dict[str, Any]) -> list[Any]:
     c = d["citation"]
-    return [d["rule_id"], d["subject_type"], d["subject_id"], d["status"], d["effect"], d["amount"], d["amount_min"],
-            d["amount_max"], "; ".join(d["missing_facts"]), " | ".join(d["reasons"]), c["document_number"],
+    return [d["rule_id"], d["subject_type"], d["subject_id"], d["status"], d["effect"], *(d[k] for k in AMOUNT_KEYS),
+            "; ".join(d["missing_facts"]), " | ".join(d["reasons"]), c["document_number"],
             c["clause"], c["quote"]]
 
 

@@ -28,6 +28,7 @@ from engine.messages import msg
 from engine.output.report_context import ReportContext
 from engine.output.report_tables import ReportTables, report_tables
 from engine.output.safe import xlsx_text
+from engine.output.terms import AMOUNT_KEYS
 from engine.data.vocabulary import fact_label
 
 __all__ = ["write_report_xlsx", "EXCEL_MAX_ROWS", "LABELS"]
@@ -386,7 +387,7 @@ def write_report_xlsx(document: dict[str, Any], target: str | Path | IO[bytes], 
     # constant-memory mode writes each sheet's rows as they come, so the sheets are filled in workbook order;
     # the cover is first but its inexact-amount note is known only at the end: amounts are checked up front
     b.inexact = any(d[k] is not None and abs(Decimal(d[k])) > _EXACT_LIMIT
-                    for d in document["decisions"] for k in ("amount", "amount_min", "amount_max"))
+                    for d in document["decisions"] for k in AMOUNT_KEYS)
     _cover(b, document, ctx)
     _decisions(b, document, ctx, max_rows, max_sheets)
     sheets = _rollups(b, tables)

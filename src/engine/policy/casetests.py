@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.output.decisions import money
+from engine.output.terms import AMOUNT_KEYS
 from engine.data.docparse import load_yaml
 from engine.errors import FatalError, PolicyError
 from engine.engines.reference import decide, decision_for
@@ -148,10 +149,9 @@ def _run_case(path: Path, cf: CaseFileModel, case: CaseModel, pack: Pack, rule: 
             result.failures.append(f"no {rule.subject} record with id {exp.subject!r} in the case's dataset")
             continue
         d = batch[subject.id] if batch else decide(rule, pack, subject, ds, as_of, dict(case.params)).decision
-        got = {"status": d.status, "amount": money(d.amount), "amount_min": money(d.amount_min),
-               "amount_max": money(d.amount_max), "missing_facts": d.missing_facts}
+        got = {"status": d.status, **{k: money(getattr(d, k)) for k in AMOUNT_KEYS}, "missing_facts": d.missing_facts}
         want: dict[str, Any] = {"status": exp.status}
-        for key in ("amount", "amount_min", "amount_max"):
+        for key in AMOUNT_KEYS:
             if getattr(exp, key) != "<unchecked>":
                 want[key] = getattr(exp, key)
         if exp.missing_facts is not None:
@@ -168,7 +168,7 @@ def _run_case(path: Path, cf: CaseFileModel, case: CaseModel, pack: Pack, rule: 
 
 # ------------------------------------------------------------------------------------------------ every engine
 
-_COMPARED = ("status", "amount", "amount_min", "amount_max", "missing_facts", "reasons")
+_COMPARED = ("status", *AMOUNT_KEYS, "missing_facts", "reasons")
 
 
 class CaseEngines:

@@ -50,6 +50,7 @@ from engine.language.expressions import (
 )
 from engine.data.limits import DEFAULT_LIMITS, check_file_size
 from engine.data.records import RECORD_TYPES, field_kinds
+from engine.output.terms import AMOUNT_KEYS, NEGATIVE, NOT_APPLICABLE, POSITIVE, RANGE_KEYS, UNDETERMINED
 
 __all__ = [
     "CitationModel",
@@ -67,13 +68,9 @@ __all__ = [
     "shipped_packs_dir",
     "possible_statuses",
     "quote_in_source",
-    "POSITIVE",
-    "NEGATIVE",
 ]
 
 Effect = Literal["benefit", "obligation", "encouraged"]
-POSITIVE = {"benefit": "eligible", "obligation": "compliant", "encouraged": "compliant"}
-NEGATIVE = {"benefit": "not_eligible", "obligation": "non_compliant", "encouraged": "non_compliant"}
 
 
 # ---------------------------------------------------------------------------------------------- YAML form
@@ -362,7 +359,7 @@ class Rule:
     def nodes(self) -> list[Node]:
         """Every expression tree of the rule, templates' holes included."""
         exprs = [self.region, self.date, *(lk.key for lk in self.lookups), *(c.test for c in self.applies_if)]
-        exprs += [e for e in (self.amount, self.amount_min, self.amount_max) if e is not None]
+        exprs += list(self.amounts.values())
         tpls = [c.reason for c in self.applies_if] + [t for t in (self.positive_reason,) if t is not None]
         for cr in self.criteria:
             exprs.append(cr.test)
@@ -371,6 +368,17 @@ class Rule:
         if self.rollup is not None:
             exprs += [e for e in (self.rollup.key, self.rollup.period) if e is not None]
         return [e.node for e in exprs] + [n for t in tpls for n in template_nodes(t.template)]
+
+    @property
+    def amounts(self) -> dict[str, Expr]:
+        """The rule's amount expressions by amount key (engine.output.terms.AMOUNT_KEYS), in that order; the
+        missing ones left out."""
+        return {k: e for k in AMOUNT_KEYS if (e := getattr(self, k)) is not None}
+
+    @property
+    def ranged(self) -> bool:
+        """Whether the rule gives a cited range (amount_min or amount_max): the summary then totals the range."""
+        return any(getattr(self, k) is not None for k in RANGE_KEYS)
 
     @property
     def positive(self) -> str:
@@ -839,8 +847,7 @@ def _compile_rule(file: Path, pack: Pack) -> tuple[Rule | None, list[PolicyError
         if test is not None and fails:
             criteria.append(Criterion(cr.id, cr.label, test, tuple(fails), c.template(cr.pass_, ("criteria", i, "pass")),
                                       c.template(cr.gap, ("criteria", i, "gap"))))
-    amounts = {k: (c.expr(getattr(rm, k), (k,), NUMBER) if getattr(rm, k) else None)
-               for k in ("amount", "amount_min", "amount_max")}
+    amounts = {k: (c.expr(getattr(rm, k), (k,), NUMBER) if getattr(rm, k) else None) for k in AMOUNT_KEYS}
     rollup = None
     if rm.rollup:
         key = c.expr(rm.rollup.key, ("rollup", "key"), STR)
@@ -854,7 +861,7 @@ def _compile_rule(file: Path, pack: Pack) -> tuple[Rule | None, list[PolicyError
         rm.id, rm.title, rm.effect, rm.subject, pack.citation(rm.citation.clause, rm.citation.quote),
         tuple(pack.citation(s.clause, s.quote) for s in rm.see_also), region, rm.scope.region_label, date,
         rm.scope.date_label, tuple(lookups), tuple(conds), tuple(criteria), positive_reason,
-        amounts["amount"], amounts["amount_min"], amounts["amount_max"], rm.amount_note, rollup, rm.notes,
+        *(amounts[k] for k in AMOUNT_KEYS), rm.amount_note, rollup, rm.notes,
         str(file),
     )
     return rule, c.errors
@@ -862,16 +869,16 @@ def _compile_rule(file: Path, pack: Pack) -> tuple[Rule | None, list[PolicyError
 
 def possible_statuses(rule: Rule) -> set[str]:
     """The statuses a rule can give: both outcomes, not_applicable, and undetermined if any fact can be unknown."""
-    out = {rule.positive, rule.negative, "not_applicable"}
+    out = {rule.positive, rule.negative, NOT_APPLICABLE}
     env = TypeEnv({"as_of": DATE, "subject": record_t(rule.subject)}, {})
     for lk in rule.lookups:
         env.names[lk.name] = list_t(record_t(lk.record_type)) if lk.many else record_t(lk.record_type)
     exprs = [rule.region, rule.date, *(c.test for c in rule.applies_if), *(c.test for c in rule.criteria)]
-    exprs += [e for e in (rule.amount, rule.amount_min, rule.amount_max) if e is not None]
+    exprs += list(rule.amounts.values())
     for e in exprs:
         for fact in fields_read(e.node, env):
             rtype, fld = fact.split(".")
             related = rtype != rule.subject or any(lk.record_type == rtype and not lk.many for lk in rule.lookups)
             if related or not field_kinds(rtype)[fld].required:
-                out.add("undetermined")
+                out.add(UNDETERMINED)
     return out

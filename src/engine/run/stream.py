@@ -46,7 +46,8 @@ from engine.engines.vectorised import (DecisionColumns, Unsupported, VectorisedE
                                   decide_rule)
 from engine.engines.vectorised import rejected_columns, taint_columns
 from engine.engines.columns import SPACE_CHARS, Column, Table, empty_table
-from engine.output.decisions import STATUSES, money
+from engine.output.decisions import money
+from engine.output.terms import AMOUNT_KEYS, COMPLIANT, ELIGIBLE, STATUSES, UNDETERMINED, amount_total_key
 from engine.errors import EvaluationError, FatalError, RecordError, RecordWarning
 from engine.data.limits import DEFAULT_LIMITS, Limits, check_stream_file
 from engine.data.loaders import (FileLayout, ReadStats, Source, csv_places, invalid_row_counter, layout_columns, locate,
@@ -67,12 +68,11 @@ __all__ = ["StreamResult", "check_stream", "place_problems", "read_problems", "d
            "STREAM_FORMATS"]
 
 STREAM_FORMATS = ("csv", "parquet", "jsonl")
-_ELIGIBLE, _COMPLIANT, _UNDETERMINED = (STATUSES.index(s) for s in ("eligible", "compliant", "undetermined"))
+_ELIGIBLE, _COMPLIANT, _UNDETERMINED = (STATUSES.index(s) for s in (ELIGIBLE, COMPLIANT, UNDETERMINED))
 ROLLUP_SCHEMA = pa.schema([("group", pa.string()), ("id", pa.string()), ("name", pa.string()),
-                           ("period", pa.string()), ("count", pa.int64()), ("amount", pa.string()),
-                           ("amount_min", pa.string()), ("amount_max", pa.string())])
+                           ("period", pa.string()), ("count", pa.int64()), *((k, pa.string()) for k in AMOUNT_KEYS)])
 _FILTERED_COLUMNS = {"rule_id", "subject_type", "subject_id", "status", "effect", "group", "id", "period"}
-_DISTINCT_COLUMNS = {"subject_id", "reasons", "amount", "amount_min", "amount_max", "id"}
+_DISTINCT_COLUMNS = {"subject_id", "reasons", *AMOUNT_KEYS, "id"}
 BY_ENTERPRISE = {rtype: by for rtype, by in PLACEMENT.items() if by is not None}  # schools: kept whole
 
 
@@ -408,8 +408,7 @@ def decision_table(batch: DecisionColumns, pack: Pack) -> pa.Table:
         "rule_id": const(rule.id), "subject_type": const(rule.subject),
         "subject_id": subjects,
         "status": pa.DictionaryArray.from_arrays(pa.array(batch.status), pa.array(STATUSES, pa.string())),
-        "effect": const(rule.effect), "amount": amount("amount"), "amount_min": amount("amount_min"),
-        "amount_max": amount("amount_max"), "missing_facts": missing, "reasons": batch.reasons,
+        "effect": const(rule.effect), **{k: amount(k) for k in AMOUNT_KEYS}, "missing_facts": missing, "reasons": batch.reasons,
         "document_number": const(rule.citation.document_number), "clause": const(rule.citation.clause),
         "quote": const(rule.citation.quote), **extra,
     })
@@ -490,7 +489,7 @@ class RunningSummary:
 
     def __init__(self, packs: list[Pack]):
         # (rule id, whether it gives an amount range): plain data, cheap to send back from a Dask worker
-        self.rules = [(r.id, r.amount_min is not None or r.amount_max is not None) for p in packs for r in p.rules]
+        self.rules = [(r.id, r.ranged) for p in packs for r in p.rules]
         self.counts: dict[str, Counter[str]] = {rid: Counter() for rid, _ in self.rules}
         self.totals: dict[str, dict[str, Decimal]] = {rid: {} for rid, _ in self.rules}
         self.missing: Counter[str] = Counter()
@@ -518,7 +517,7 @@ class RunningSummary:
                 total = int(vals.sum())
             if not isinstance(den, int):
                 raise FatalError("amounts with per-row denominators cannot be totalled")
-            name = {"amount": "amount_total", "amount_min": "amount_min_total", "amount_max": "amount_max_total"}[key]
+            name = amount_total_key(key)
             self.totals[rid][name] = self.totals[rid].get(name, Decimal(0)) + Decimal(total) / Decimal(den)
 
     def merge(self, other: "RunningSummary") -> None:
@@ -536,10 +535,8 @@ class RunningSummary:
         by_rule = {}
         for rid, ranged in self.rules:
             counts: dict[str, Any] = {s: int(self.counts[rid].get(s, 0)) for s in STATUSES}
-            counts["amount_total"] = money(self.totals[rid].get("amount_total", Decimal(0)))
-            if ranged:
-                counts["amount_min_total"] = money(self.totals[rid].get("amount_min_total", Decimal(0)))
-                counts["amount_max_total"] = money(self.totals[rid].get("amount_max_total", Decimal(0)))
+            for key in AMOUNT_KEYS if ranged else AMOUNT_KEYS[:1]:
+                counts[amount_total_key(key)] = money(self.totals[rid].get(amount_total_key(key), Decimal(0)))
             by_rule[rid] = counts
         return {"by_rule": by_rule,
                 "missing_facts": dict(sorted(self.missing.items(), key=lambda kv: (-kv[1], kv[0])))}
@@ -557,7 +554,7 @@ def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
     df = pd.DataFrame({"key": batch.rollup_key[sel], "period": period, "count": np.ones(int(sel.sum()), np.int64)})
     aggs: dict[str, str] = {"count": "sum"}
     dens: dict[str, int] = {}
-    for key in ("amount", "amount_min", "amount_max"):
+    for key in AMOUNT_KEYS:
         if key in batch.amounts:
             num, den, present = batch.amounts[key]
             if not isinstance(den, int):

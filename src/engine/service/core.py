@@ -20,8 +20,10 @@ from engine.errors import FatalError
 from engine.output.explain import trace_to_dict
 from engine.policy.packs import Pack
 from engine.output.render import write_xlsx
+from engine.output.terms import AMOUNT_KEYS
 from engine.run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
-from engine.service.audit import DecisionLog, LogEntry, parameters_in_force
+from engine.run.annotate import parameters_in_force
+from engine.service.audit import DecisionLog, LogEntry
 from engine.service.auth import Accounts, User
 from engine.service.checking import Job, Jobs, Upload, read_upload, spooled
 from engine.service.db import make_engine, migrate, saved_assessments, writing
@@ -44,7 +46,7 @@ except ImportError:  # an engine whose XLSX report takes the document alone
 
 __all__ = ["Service", "Checked", "CheckFailed", "replay_differences", "report_xlsx", "visible_roles", "public_trace"]
 
-COMPARED = ("status", "amount", "amount_min", "amount_max", "missing_facts", "reasons", "citation")
+COMPARED = ("status", *AMOUNT_KEYS, "missing_facts", "reasons", "citation")
 
 
 def visible_roles(user: User) -> list[str] | None:
