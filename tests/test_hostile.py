@@ -598,7 +598,7 @@ _EDGE = 10**16 // 450  # 450 yuan per student: the last enrolment whose subsidy 
        base=st.sampled_from([None, "1000", "123456789.12"]))
 def test_computed_amounts_stay_within_the_money_bound_in_every_engine(students: int, base: str | None) -> None:
     from engine.engines import make_engine
-    from engine.output.decisions import AMOUNT_BEYOND_BOUND
+    from engine.output.reasons import AMOUNT_BEYOND_BOUND
     from engine.data.records import validate_rows
 
     packs = load_packs()[0]

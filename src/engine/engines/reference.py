@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from engine.output.decisions import AMOUNT_BEYOND_BOUND, Decision, amount_beyond_bound, build_document
+from engine.output import reasons
+from engine.output.decisions import Decision, amount_beyond_bound, build_document
+from engine.output.terms import NOT_APPLICABLE, UNDETERMINED
 from engine.errors import EvaluationError
 from engine.language.expressions import (
     Context,
@@ -34,8 +36,8 @@ from engine.language.expressions import (
     render_template,
 )
 from engine.policy.packs import Expr, Pack, Rule
+from engine.policy.params import in_force
 from engine.data.records import Dataset
-from engine.data.vocabulary import fact_label
 
 __all__ = [
     "BackendMismatch",
@@ -95,14 +97,12 @@ class Trace:
 
 
 def params_for(pack: Pack, day: dt.date, overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
-    """Parameter values in force on ``day``; a parameter with no value in force is Unknown (not configured)."""
+    """The ``param`` names of a rule's expressions on ``day``: each parameter's value in force
+    (:func:`engine.policy.params.in_force`); one with no value in force is Unknown (not configured)."""
     out: dict[str, Any] = {}
-    for name, p in pack.parameters.items():
-        value = p.value_on(day)
-        for key in (name, f"{pack.id}.{name}"):
-            if overrides and key in overrides:
-                value = overrides[key]
-        out[name] = Unknown(notes=frozenset({f"参数 {name} 未配置"})) if value is None else value
+    for name in pack.parameters:
+        value = in_force(pack, name, day, overrides).value
+        out[name] = Unknown(notes=frozenset({reasons.parameter_not_configured(name)})) if value is None else value
     return out
 
 
@@ -182,19 +182,19 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
         ctx.params = params_for(pack, day, overrides)
     in_time = r.given("scope:date", day if isinstance(day, Unknown) else day >= pack.issued_on)
     r.steps[-1].verdict = in_time
-    r.steps[-1].reason = f"不早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"
+    r.steps[-1].reason = reasons.not_before_issue(pack.document_number, pack.issued_on)
     region = r.run("scope", rule.region_label, rule.region)
     in_region = r.given("scope:region", region if isinstance(region, Unknown)
                         else any(region.startswith(p) for p in pack.region_prefixes))
     r.steps[-1].verdict = in_region
-    r.steps[-1].reason = f"在{pack.jurisdiction}辖区内（{'、'.join(p + 'xx' for p in pack.region_prefixes)}）"
+    r.steps[-1].reason = reasons.within_jurisdiction(pack.jurisdiction, pack.region_prefixes)
     not_applicable: list[str] = []
     if in_region is False:
-        not_applicable.append(f"{rule.region_label} {region} 不在{pack.jurisdiction}辖区"
-                              f"（行政区划代码 {'、'.join(p + 'xx' for p in pack.region_prefixes)}）")
+        not_applicable.append(reasons.outside_jurisdiction(rule.region_label, region, pack.jurisdiction,
+                                                           pack.region_prefixes))
     if in_time is False:
-        not_applicable.append(f"{rule.date_label} {format_value(day)} 早于《{pack.document_number}》"
-                              f"发布日期 {pack.issued_on.isoformat()}")
+        not_applicable.append(reasons.before_issue(rule.date_label, format_value(day), pack.document_number,
+                                                   pack.issued_on))
     scope_results = [in_region, in_time]
     for i, cond in enumerate(rule.applies_if):
         res = r.test(f"applies_if:{i}", "applies_if", cond.test.text, cond.test)
@@ -216,19 +216,19 @@ def decide(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.dat
             step.reason = render_template(cr.passed.template, ctx)
     met = kleene_and(crit_results)
 
-    d = Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation)
+    d = Decision(rule.id, rule.subject, subject.id, UNDETERMINED, rule.effect, rule.citation)
     if applies is False:
-        d.status, d.reasons = "not_applicable", not_applicable
+        d.status, d.reasons = NOT_APPLICABLE, not_applicable
     elif isinstance(applies, Unknown):
         unknown = applies | met if isinstance(met, Unknown) else applies
         d.missing_facts = sorted(unknown.missing)
-        d.reasons = [_undetermined_reason(unknown, "无法判定是否适用本条")]
+        d.reasons = [_undetermined_reason(unknown, reasons.UNDETERMINED_SCOPE)]
     elif met is False:
         d.status = rule.negative
         d.reasons = [s.reason for s in r.steps if s.kind == "criterion" and s.result is False and s.reason]
     elif isinstance(met, Unknown):
         d.missing_facts = sorted(met.missing)
-        d.reasons = [_undetermined_reason(met, "无法判定")]
+        d.reasons = [_undetermined_reason(met, reasons.UNDETERMINED_CRITERIA)]
     else:
         _positive(r, d)
     return Trace(rule, pack, rule.subject, subject.id, as_of, r.steps, dict(ctx.params), d)
@@ -238,10 +238,7 @@ def _positive(r: _Run, d: Decision) -> None:
     rule, ctx = r.rule, r.ctx
     amounts: dict[str, Any] = {}
     blocked = Unknown()
-    for key in ("amount", "amount_min", "amount_max"):
-        expr: Expr | None = getattr(rule, key)
-        if expr is None:
-            continue
+    for key, expr in rule.amounts.items():
         value = r.run("amount", key, expr)
         if isinstance(value, Unknown):
             if value.missing:
@@ -250,13 +247,14 @@ def _positive(r: _Run, d: Decision) -> None:
         amounts[key] = value
     if blocked.missing:
         d.missing_facts = sorted(blocked.missing)
-        d.reasons = [_undetermined_reason(blocked, "条件已满足，但无法计算金额")]
+        d.reasons = [_undetermined_reason(blocked, reasons.AMOUNT_UNCOMPUTABLE)]
         return
     if any(amount_beyond_bound(v) for v in amounts.values()):  # no amount beyond the documented money bound
-        d.reasons = [AMOUNT_BEYOND_BOUND]
+        d.reasons = [reasons.AMOUNT_BEYOND_BOUND]
         return
     d.status = rule.positive
-    d.amount, d.amount_min, d.amount_max = (amounts.get(k) for k in ("amount", "amount_min", "amount_max"))
+    for key, value in amounts.items():
+        setattr(d, key, value)
     if rule.positive_reason is not None:
         d.reasons = [render_template(rule.positive_reason.template, ctx)]
     else:
@@ -278,11 +276,7 @@ def _fail_reason(variants: tuple[tuple[Expr | None, Any], ...], ctx: Context) ->
 
 
 def _undetermined_reason(unknown: Unknown, lead: str) -> str:
-    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in sorted(unknown.missing))}" if unknown.missing else lead
-    notes = sorted(n for n in unknown.notes if n)
-    if notes:
-        text += f"（{'；'.join(notes)}）"
-    return text
+    return reasons.undetermined(lead, unknown.missing, unknown.notes)
 
 
 def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: dt.date,
@@ -294,8 +288,8 @@ def decision_for(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
         return decide(rule, pack, subject, dataset, as_of, overrides, outcomes).decision
     except ExprEvalError as exc:
         errors.append(EvaluationError(exc.args[0], rule.id, subject.id))
-        return Decision(rule.id, rule.subject, subject.id, "undetermined", rule.effect, rule.citation,
-                        reasons=[f"规则求值出错：{exc}"])
+        return Decision(rule.id, rule.subject, subject.id, UNDETERMINED, rule.effect, rule.citation,
+                        reasons=[reasons.evaluation_error(exc)])
 
 
 class ReferenceEngine:

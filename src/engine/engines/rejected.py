@@ -38,6 +38,8 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 
 from engine.engines.columns import Tables, cell_value
+from engine.output import reasons
+from engine.output.terms import NOT_APPLICABLE
 from engine.language.expressions import Attr, Comp, Index, Name, Node, children
 from engine.policy.packs import Pack, Rule
 from engine.data.records import RECORD_MODELS, RECORD_TYPES, Dataset, Rejected
@@ -52,17 +54,7 @@ REASON_LIMIT = 3
 def rejected_reason(r: Rejected) -> str:
     """The reason a decision gives for a rejected record it depends on, naming its place where known
     (实习报酬 P1（实习报酬!E2）被拒绝，无法判断), else its row among its type (校企合作协议 XQ-1（第 3 行）被拒绝，无法判断)."""
-    label = RECORD_MODELS[r.record_type].label
-    where = _where(r)
-    if not r.row:  # rows its reader could not read at all (a ragged CSV line, a second source)
-        return f"{label}有未能读取的行（{r.place}），无法判断" if r.place else f"{label}有未能读取的行，无法判断"
-    if r.id is None:
-        return f"{label}（{where}，编号无法读取）被拒绝，无法判断"
-    return f"{label} {r.id}（{where}）被拒绝，无法判断"
-
-
-def _where(r: Rejected) -> str:
-    return r.place if r.place is not None else f"第 {r.row} 行"
+    return reasons.rejected_input(RECORD_MODELS[r.record_type].label, r.id, r.row, r.place)
 
 
 INPUTS_LIMIT = 20
@@ -83,15 +75,15 @@ def listed_inputs(inputs: Sequence[Rejected]) -> dict[str, Any]:
     return listed
 
 
-def restate(reasons: list[str], inputs: list[Rejected]) -> list[str]:
+def restate(texts: list[str], inputs: list[Rejected]) -> list[str]:
     """A decision's own reasons with "schools S1 不在数据集中" (absent) said of a rejected S1 as rejected."""
-    out = reasons
-    if not reasons:  # a decision that was definite keeps no reasons of its own
+    out = texts
+    if not texts:  # a decision that was definite keeps no reasons of its own
         return out
     for r in inputs:
         if r.id is not None:
-            absent = f"{r.record_type} {r.id} 不在数据集中"
-            out = [x.replace(absent, f"{r.record_type} {r.id} 被拒绝（{_where(r)}）") for x in out]
+            absent = reasons.absent_record(r.record_type, r.id)
+            out = [x.replace(absent, reasons.rejected_not_absent(r.record_type, r.id, r.row, r.place)) for x in out]
     return out
 
 
@@ -99,7 +91,7 @@ def rejected_reasons(inputs: list[Rejected]) -> list[str]:
     """The reasons for a decision's rejected inputs: the first few named, the rest counted."""
     out = [rejected_reason(r) for r in inputs[:REASON_LIMIT]]
     if len(inputs) > REASON_LIMIT:
-        out.append(f"另有 {len(inputs) - REASON_LIMIT} 条被拒绝的记录可能影响本决定，无法判断")
+        out.append(reasons.more_rejected(len(inputs) - REASON_LIMIT))
     return out
 
 
@@ -241,14 +233,14 @@ class Taint:
         none). The list may be shared by many decisions: read it, never change it."""
         found = self.some.get((rule_id, subject_id))
         if found is None:  # the common case of many subjects: the rule's list, sorted once
-            key = (rule_id, status == "not_applicable")
+            key = (rule_id, status == NOT_APPLICABLE)
             if key not in self._sorted:
                 self._sorted[key] = self._pick(rule_id, self.every.get(rule_id, []), status)
             return self._sorted[key]
         return self._pick(rule_id, self.every.get(rule_id, []) + found, status)
 
     def _pick(self, rule_id: str, found: list[Rejected], status: str | None) -> list[Rejected]:
-        if found and status == "not_applicable":  # a false scope test stays false unless it reads the type
+        if found and status == NOT_APPLICABLE:  # a false scope test stays false unless it reads the type
             found = [r for r in found if r.record_type in self.scope_types.get(rule_id, frozenset())]
         return sort_inputs(found) if found else []
 

@@ -31,13 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.engines.columns import SPACE_RE2, Column, Table, Tables, day_number, empty_table, tables_from_dataset
-from engine.output.decisions import AMOUNT_BEYOND_BOUND, STATUSES, Decision, build_document
+from engine.output import reasons
+from engine.output.decisions import Decision, build_document
+from engine.output.terms import AMOUNT_KEYS, NOT_APPLICABLE, STATUSES, UNDETERMINED
 from engine.errors import EvaluationError
 from engine.messages import msg
-from engine.data.vocabulary import fact_label
 from engine.language.expressions import (CJK_PUNCTUATION, Attr, Binary, Call, Comp, Index, Lit, Name, Node, Template, Unary,
                            tidy_piece)
 from engine.policy.packs import Pack, Rule
+from engine.policy.params import schedule
 from engine.data.records import RECORD_TYPES, REFERENCES, Dataset, RecordModel, Rejected
 from engine.engines.rejected import Taint, rejected_reasons, restate
 
@@ -370,7 +372,7 @@ def _read_field(rec: V, name: str, ctx: Ctx) -> V:
             if via_key[i]:
                 dn[i] = s
         for i in np.flatnonzero(absent & key.known):
-            dn[int(i)] = frozenset({f"{t.record_type} {key.data[i]} 不在数据集中"})
+            dn[int(i)] = frozenset({reasons.absent_record(t.record_type, key.data[i])})
     out = V(col.kind, data, known, miss, cn, dn, rec.err, col.den, col.exp)
     if col.kind == "str" and t.n:
         out.source = (col, safe)
@@ -921,11 +923,10 @@ class DecisionColumns:
         """The batch as Decision objects (for the JSON document of a dataset that fits in memory)."""
         out = []
         rule = self.rule
-        reasons = self.reasons.to_pylist()
+        texts = self.reasons.to_pylist()
         for i, sid in enumerate(self.subject_ids):
             d = Decision(rule.id, rule.subject, str(sid), STATUSES[self.status[i]], rule.effect, rule.citation,
-                         self.amount_decimal("amount", i), self.amount_decimal("amount_min", i),
-                         self.amount_decimal("amount_max", i), list(self.missing[i]), reasons[i] or [])
+                         *(self.amount_decimal(k, i) for k in AMOUNT_KEYS), list(self.missing[i]), texts[i] or [])
             if self.rollup_key is not None and self.rollup_key[i] is not None:
                 assert rule.rollup is not None
                 period = None if self.rollup_period is None else self.rollup_period[i]
@@ -953,23 +954,23 @@ def taint_columns(batch: DecisionColumns, found: Taint) -> None:
                if (inputs := found.inputs(rule.id, str(batch.subject_ids[i]), STATUSES[batch.status[i]]))]
     if not tainted:
         return
-    reasons = batch.reasons.to_pylist()
-    undetermined = STATUSES.index("undetermined")
+    texts = batch.reasons.to_pylist()
+    undetermined = STATUSES.index(UNDETERMINED)
     amounts = {k: (num, den, present.copy()) for k, (num, den, present) in batch.amounts.items()}
     for i, inputs in tainted:
         batch.rejected_inputs[i] = inputs
-        prior = reasons[i] or []
+        prior = texts[i] or []
         if batch.status[i] != undetermined:
             batch.missing[i], prior = (), []
         batch.status[i] = undetermined
-        reasons[i] = rejected_reasons(inputs) + restate(prior, inputs)
+        texts[i] = rejected_reasons(inputs) + restate(prior, inputs)
         for _, _, present in amounts.values():
             present[i] = False
         for col in (batch.rollup_key, batch.rollup_period):
             if col is not None:
                 col[i] = None
     batch.amounts = amounts
-    batch.reasons = pa.array(reasons, batch.reasons.type)
+    batch.reasons = pa.array(texts, batch.reasons.type)
 
 
 def rejected_columns(rule: Rule, subjects: list[tuple[str, list[Rejected]]]) -> DecisionColumns:
@@ -978,7 +979,7 @@ def rejected_columns(rule: Rule, subjects: list[tuple[str, list[Rejected]]]) -> 
     ids, missing = np.empty(n, dtype=object), np.empty(n, dtype=object)
     for i, (sid, _) in enumerate(subjects):
         ids[i], missing[i] = sid, ()
-    batch = DecisionColumns(rule, ids, np.full(n, STATUSES.index("undetermined"), np.int8), {}, missing,
+    batch = DecisionColumns(rule, ids, np.full(n, STATUSES.index(UNDETERMINED), np.int8), {}, missing,
                             pa.array([rejected_reasons(inputs) for _, inputs in subjects], pa.list_(pa.string())),
                             np.full(n, None, dtype=object) if rule.rollup is not None else None,
                             np.full(n, None, dtype=object) if rule.rollup is not None and rule.rollup.period else None,
@@ -992,15 +993,12 @@ def _params(pack: Pack, day: V, as_of: dt.date, overrides: dict[str, Decimal] | 
     days = np.where(day.known, day.data, day_number(as_of))
     cols: dict[str, V] = {}
     for name, p in pack.parameters.items():
-        values = [v for _, v in p.values]
-        starts = np.array([day_number(s) for s, _ in p.values], dtype=np.int64)
-        for key in (name, f"{pack.id}.{name}"):
-            if overrides and key in overrides:
-                values = [overrides[key]] * len(values)
-                starts = np.array([np.iinfo(np.int64).min // 2] * len(values), dtype=np.int64)
+        dated = schedule(pack, name, overrides)  # the value on a day: the last one starting on or before it
+        values = [v for _, v in dated]
+        starts = np.array([day_number(s) for s, _ in dated], dtype=np.int64)
         seg = np.searchsorted(starts, days, side="right") - 1 if len(starts) else np.full(n, -1)
         known = np.zeros(n, dtype=bool)
-        note = reg.bit(reg.notes, f"参数 {name} 未配置")
+        note = reg.bit(reg.notes, reasons.parameter_not_configured(name))
         if p.type == "number":
             parts = [None if v is None else _decimal_parts(Decimal(v)) for v in values]
             den = math.lcm(*[pt[1] for pt in parts if pt is not None]) if any(parts) else 1
@@ -1066,17 +1064,12 @@ def _undetermined_texts(lead: str, miss: np.ndarray, cn: np.ndarray, dn: dict[in
     u_texts, u_facts = np.empty(len(uniq), dtype=object), np.empty(len(uniq), dtype=object)
     for k, (m, c) in enumerate(uniq):
         u_facts[k] = reg.decode(reg.facts, int(m))
-        u_texts[k] = _undetermined_text(lead, u_facts[k], reg.decode(reg.notes, int(c)))
+        u_texts[k] = reasons.undetermined(lead, u_facts[k], reg.decode(reg.notes, int(c)))
     texts[:], facts[:] = u_texts[inverse], u_facts[inverse]
     for j in np.flatnonzero(np.isin(rows, np.fromiter(dn, dtype=np.int64, count=len(dn)))) if dn else ():
         notes = set(reg.decode(reg.notes, int(cn[rows[j]]))) | {x for x in dn[int(rows[j])] if x}
-        texts[j] = _undetermined_text(lead, facts[j], sorted(notes))
+        texts[j] = reasons.undetermined(lead, facts[j], notes)
     return texts, facts
-
-
-def _undetermined_text(lead: str, names: list[str], notes: list[str]) -> str:
-    text = f"{lead}：缺少 {'、'.join(fact_label(f) for f in names)}" if names else lead
-    return text + f"（{'；'.join(notes)}）" if notes else text
 
 
 def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
@@ -1150,10 +1143,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     b_miss = np.zeros(n, dtype=np.int64)
     b_cn = np.zeros(n, dtype=np.int64)
     b_dn: dict[int, frozenset[str]] = {}
-    for key in ("amount", "amount_min", "amount_max"):
-        expr = getattr(rule, key)
-        if expr is None:
-            continue
+    for key, expr in rule.amounts.items():
         v = ev(expr.node, env)
         if v.kind != "num" or not isinstance(v.den, int):
             raise Unsupported(f"{key} is not an exact number with one denominator")
@@ -1191,7 +1181,7 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
 
     # not applicable
     na = applies_false & ~error
-    status[na] = _STATUS_CODE["not_applicable"]
+    status[na] = _STATUS_CODE[NOT_APPLICABLE]
     na_texts = [(in_region, lambda rows: _texts_region(rule, pack, region, rows)),
                 (in_time, lambda rows: _texts_time(rule, pack, day, rows))]
     for s, make in na_texts:
@@ -1203,17 +1193,17 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
     # undetermined
     und_slot = _Slot()
     for mask, lead, miss, cn, dn in (
-        (applies_unknown, "无法判定是否适用本条", a_miss | np.where(met_unknown, m_miss, 0),
+        (applies_unknown, reasons.UNDETERMINED_SCOPE, a_miss | np.where(met_unknown, m_miss, 0),
          a_cn | np.where(met_unknown, m_cn, 0), _merge_dn(a_dn, m_dn, met_unknown)),
-        (examined & ~applies_unknown & met_unknown, "无法判定", m_miss, m_cn, m_dn),
-        (blocked, "条件已满足，但无法计算金额", b_miss, b_cn, b_dn),
-        (beyond, AMOUNT_BEYOND_BOUND, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), {}),
+        (examined & ~applies_unknown & met_unknown, reasons.UNDETERMINED_CRITERIA, m_miss, m_cn, m_dn),
+        (blocked, reasons.AMOUNT_UNCOMPUTABLE, b_miss, b_cn, b_dn),
+        (beyond, reasons.AMOUNT_BEYOND_BOUND, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), {}),
     ):
         rows = np.flatnonzero(mask & ~error)
         texts, facts = _undetermined_texts(lead, miss, cn, dn, rows, reg)
         und_slot.put(rows, pa.array(texts, pa.string()))
         missing[rows] = facts
-        status[rows] = _STATUS_CODE["undetermined"]
+        status[rows] = _STATUS_CODE[UNDETERMINED]
     slots.append(und_slot)
     status[negative & ~error] = _STATUS_CODE[rule.negative]
     # positive
@@ -1232,12 +1222,12 @@ def decide_rule(rule: Rule, pack: Pack, tables: Tables, as_of: dt.date,
         slots.append(_Slot().put(pos_rows, rule.amount_note))
     # errors
     err_rows = np.flatnonzero(error)
-    status[err_rows] = _STATUS_CODE["undetermined"]
+    status[err_rows] = _STATUS_CODE[UNDETERMINED]
     missing[err_rows] = [()] * len(err_rows)
     if len(err_rows):
         for slot in slots:
             slot.drop(error)
-    slots.append(_Slot().put(err_rows, f"规则求值出错：{msg('eval.division_by_zero')}"))
+    slots.append(_Slot().put(err_rows, reasons.evaluation_error(msg("eval.division_by_zero"))))
     # amounts only on positive decisions
     keep = np.zeros(n, dtype=bool)
     keep[pos_rows] = True
@@ -1268,15 +1258,13 @@ def _scatter(flags: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def _texts_region(rule: Rule, pack: Pack, region: V, rows: np.ndarray) -> pa.Array:
-    codes = "、".join(p + "xx" for p in pack.region_prefixes)
-    return pc.binary_join_element_wise(_lit(f"{rule.region_label} "), region.take(rows).text(),
-                                       _lit(f" 不在{pack.jurisdiction}辖区（行政区划代码 {codes}）"), "")
+    before, after = reasons.outside_jurisdiction_parts(rule.region_label, pack.jurisdiction, pack.region_prefixes)
+    return pc.binary_join_element_wise(_lit(before), region.take(rows).text(), _lit(after), "")
 
 
 def _texts_time(rule: Rule, pack: Pack, day: V, rows: np.ndarray) -> pa.Array:
-    return pc.binary_join_element_wise(
-        _lit(f"{rule.date_label} "), format_column(day.take(rows), "date"),
-        _lit(f" 早于《{pack.document_number}》发布日期 {pack.issued_on.isoformat()}"), "")
+    before, after = reasons.before_issue_parts(rule.date_label, pack.document_number, pack.issued_on)
+    return pc.binary_join_element_wise(_lit(before), format_column(day.take(rows), "date"), _lit(after), "")
 
 
 class _Slot:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from engine.messages import msg
 from engine.data.records import RECORD_TYPES, field_kinds
+from engine.output.reasons import absent_record
 
 __all__ = [
     "Unknown",
@@ -834,7 +835,7 @@ def _read_field(ref: RecordRef, name: str, ctx: Context) -> Any:
     if ref.record is None:
         if isinstance(ref.key, Unknown):
             return ref.key | Unknown(frozenset({fact}))
-        note = f"{ref.record_type} {ref.key} 不在数据集中" if ref.key is not None else ""
+        note = absent_record(ref.record_type, ref.key) if ref.key is not None else ""
         value: Any = Unknown(frozenset({fact}), frozenset({note}) if note else frozenset())
         ctx.reads.append((f"{ref.record_type}[{ref.key}].{name}", value))
         return value

@@ -1,4 +1,12 @@
-"""``--param NAME=VALUE``: a what-if value checked against the parameter's type, unit and cited range.
+"""Parameters in force on a date, and ``--param NAME=VALUE``: a what-if value checked against the parameter's type,
+unit and cited range.
+
+The value of a pack's parameter on a day is defined here once, for every engine and output: :func:`in_force` (one
+day: the value and whether it is the pack's or a what-if) and :func:`schedule` (the dated values with any what-if
+applied, for the vectorised backend, which looks the value up per row). A what-if is given as ``NAME`` or
+``PACK.NAME`` (the latter wins) and holds on every day; otherwise the value in force on a day is the last one whose
+start is on or before it (:meth:`engine.policy.packs.Parameter.value_on`), None before the first or where the
+pack gives none (not configured).
 
 A value is an exact decimal (``1500``, ``1500.00``), optionally followed by the parameter's unit (``1500元/证``,
 ``1500元``) or, for a ratio, a percent sign (``60%`` is 0.60). NaN, infinities, exponents and other units are
@@ -8,17 +16,52 @@ caller allows an out-of-range what-if; then :func:`override_warnings` gives the 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
+from typing import Any, Literal, Mapping, NamedTuple
 
 from engine.errors import RecordWarning
 from engine.messages import msg
 from engine.policy.packs import Pack, Parameter
 
-__all__ = ["parse_overrides", "override_warnings", "ALLOW_OPTION"]
+__all__ = ["InForce", "override_of", "in_force", "schedule", "parse_overrides", "override_warnings", "ALLOW_OPTION"]
 
 ALLOW_OPTION = "--allow-out-of-range"
 """The command-line option that lets a what-if go beyond a parameter's range."""
+
+class InForce(NamedTuple):
+    """A parameter's value on a day (None: not configured) and where it comes from: the pack, or a what-if."""
+
+    value: Any
+    source: Literal["pack", "override"]
+
+
+def override_of(pack: Pack, name: str, overrides: Mapping[str, Decimal] | None) -> Decimal | None:
+    """The what-if value given for ``pack``'s parameter ``name`` (``PACK.NAME`` wins over ``NAME``), or None."""
+    if not overrides:
+        return None
+    for key in (f"{pack.id}.{name}", name):
+        if key in overrides:
+            return overrides[key]
+    return None
+
+
+def in_force(pack: Pack, name: str, day: dt.date, overrides: Mapping[str, Decimal] | None = None) -> InForce:
+    """The value of ``pack``'s parameter ``name`` on ``day``: a what-if's when one is given, else the pack's value
+    in force that day (None when none is)."""
+    given = override_of(pack, name, overrides)
+    if given is not None:
+        return InForce(given, "override")
+    return InForce(pack.parameters[name].value_on(day), "pack")
+
+
+def schedule(pack: Pack, name: str, overrides: Mapping[str, Decimal] | None = None) -> tuple[tuple[dt.date, Any], ...]:
+    """``pack``'s parameter ``name`` as dated values (start, value), ascending, with a what-if applied (one value from
+    ``date.min``): the value in force on a day is the last one starting on or before it, as :func:`in_force` says."""
+    given = override_of(pack, name, overrides)
+    return ((dt.date.min, given),) if given is not None else pack.parameters[name].values
+
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)  # ASCII digits only: １５００ is refused
 

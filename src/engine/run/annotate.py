@@ -25,6 +25,7 @@ from engine.language.expressions import Context, RecordRef, Unknown, evaluate, f
 from engine.output.gaps import decision_gap, thresholds
 from engine.run.periods import Period
 from engine.policy.packs import Pack, Rule
+from engine.policy.params import in_force
 from engine.data.records import Dataset
 
 __all__ = ["annotate_document", "parameters_in_force", "deduction_rules", "TAX_KEYS"]
@@ -41,15 +42,12 @@ def _param_text(value: Any, unit: str | None) -> str | None:
 
 
 def parameters_in_force(packs: list[Pack], as_of: dt.date, overrides: dict[str, Decimal] | None) -> list[dict[str, Any]]:
-    """Every parameter of every pack: ``{"pack", "name", "value", "source"}``, ``source`` pack or override."""
-    overrides = overrides or {}
+    """Every parameter of every pack with its value on ``as_of`` (:func:`engine.policy.params.in_force`):
+    ``{"pack", "name", "value", "source"}`` (and ``unit`` when it has one), ``source`` pack or override."""
     out = []
     for pack in packs:
         for name, p in pack.parameters.items():
-            value, source = p.value_on(as_of), "pack"
-            for key in (name, f"{pack.id}.{name}"):
-                if key in overrides:
-                    value, source = overrides[key], "override"
+            value, source = in_force(pack, name, as_of, overrides)
             entry: dict[str, Any] = {"pack": pack.id, "name": name, "value": _param_text(value, p.unit),
                                      "source": source}
             if p.unit:

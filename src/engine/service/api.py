@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from engine.messages import localise, msg, render
+from engine.policy.params import in_force
 from engine.service.app import problem
 from engine.service.auth import User
 from engine.service.checking import Upload, read_upload
@@ -218,7 +219,7 @@ def parameters(request: Request, as_of: Optional[dt.date] = Query(None, descript
                 "values": [{"from": d.isoformat(), "value": None if v is None else str(v)} for d, v in param.values],
                 "citation": param.citation.as_dict()}
             if as_of is not None:
-                v = param.value_on(as_of)
+                v = in_force(p, name, as_of).value
                 item["value_in_force"] = None if v is None else str(v)
             out.append(item)
     return out

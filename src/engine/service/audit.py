@@ -24,10 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from engine.messages import msg, render
-from engine.policy.packs import Pack
 from engine.service.db import LOG_LOCK_KEY, decision_log, is_sqlite, writing
 
-__all__ = ["GENESIS", "LogEntry", "Problem", "DecisionLog", "parameters_in_force", "document_bytes"]
+__all__ = ["GENESIS", "LogEntry", "Problem", "DecisionLog", "document_bytes"]
 
 GENESIS = "0" * 64
 # the fields an entry's hash covers, in this order (the stored text of each)
@@ -52,20 +51,6 @@ def _canonical(value: Any) -> str:
 def _entry_hash(fields: dict[str, Any]) -> str:
     payload = _canonical([fields[k] for k in HASHED])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def parameters_in_force(packs: Sequence[Pack], as_of: dt.date, overrides: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every parameter of every pack with the value used on ``as_of``; ``source`` is ``pack`` or ``override``."""
-    out = []
-    for pack in packs:
-        for name, p in sorted(pack.parameters.items()):
-            value, source = p.value_on(as_of), "pack"
-            for key in (name, f"{pack.id}.{name}"):
-                if key in overrides:
-                    value, source = overrides[key], "override"
-            out.append({"pack": pack.id, "name": name, "value": None if value is None else str(value),
-                        "source": source})
-    return out
 
 
 @dataclass(frozen=True)
