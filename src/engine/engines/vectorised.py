@@ -818,7 +818,7 @@ def format_column(v: V, fmt: str) -> pa.Array:
     elif v.kind == "date":
         text = pa.array(np.asarray(v.data, dtype=np.int64).astype(np.int32), type=pa.int32()).cast(pa.date32()).cast(pa.string())
     elif v.kind == "bool":
-        text = _s(np.where(v.data, "是", "否"))
+        text = _s(np.where(v.data, reasons.YES, reasons.NO))
     elif v.kind == "str":
         text = v.text()
     elif v.kind == "rec":
@@ -828,11 +828,11 @@ def format_column(v: V, fmt: str) -> pa.Array:
         text = pc.if_else(pa.array(present), _s(ids), v.key.text())  # absent: the key it was looked up by
         shown = present | v.key.known  # an unknown key is 未知, as the reference writes it
         shown = shown if v.err is None else shown & ~v.err
-        return pc.if_else(pa.array(shown), text, _lit("未知"))
+        return pc.if_else(pa.array(shown), text, _lit(reasons.UNKNOWN_VALUE))
     else:
         raise Unsupported(f"formatting {v.kind}")
     ok = v.known if v.err is None else (v.known & ~v.err)
-    return pc.if_else(pa.array(ok), text, _lit("未知"))
+    return pc.if_else(pa.array(ok), text, _lit(reasons.UNKNOWN_VALUE))
 
 
 _SPACE_CLASS = SPACE_RE2[1:-1]  # the white space characters, inside a [...] class
@@ -891,7 +891,7 @@ class DecisionColumns:
 
     rule: Rule
     subject_ids: np.ndarray
-    status: np.ndarray  # int8 codes: positions in engine.output.decisions.STATUSES
+    status: np.ndarray  # int8 codes: positions in engine.output.terms.STATUSES
     amounts: dict[str, tuple[Any, Any, np.ndarray]]  # key -> (numerators, denominator, present)
     missing: np.ndarray  # object array: each row's missing facts (a sorted list, or () when none)
     reasons: pa.ListArray

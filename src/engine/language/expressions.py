@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from engine.messages import msg
 from engine.data.records import RECORD_TYPES, field_kinds
-from engine.output.reasons import absent_record
+from engine.output.reasons import NO, UNKNOWN_VALUE, YES, absent_record
 
 __all__ = [
     "Unknown",
@@ -1092,12 +1092,12 @@ def format_value(value: Any, fmt: str = "text") -> str:
     """Render a value for a reason: ``money`` 1,234.56; ``yuan`` ¥1,234.56; ``percent`` 1.20% (of a ratio);
     ``number`` the exact value without trailing zeros (450, 455.5)."""
     if isinstance(value, Unknown):
-        return "未知"
+        return UNKNOWN_VALUE
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return YES if value else NO
     if isinstance(value, RecordRef):  # its id; the key it was looked up by when absent (未知 if that is unknown)
         key = value.key if value.record is None else value.record.id
-        return "未知" if isinstance(key, Unknown) else str(key)
+        return UNKNOWN_VALUE if isinstance(key, Unknown) else str(key)
     if isinstance(value, list):
         return "、".join(format_value(v, fmt) for v in value)
     if isinstance(value, Decimal):
@@ -1135,7 +1135,7 @@ def render_template(tpl: Template, ctx: Context) -> str:
             try:
                 out.append(format_value(evaluate(node, ctx), fmt))
             except ExprEvalError:
-                out.append("未知")
+                out.append(UNKNOWN_VALUE)
     return _tidy("".join(out))
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from engine.errors import FatalError
 from engine.messages import msg
 from engine.output.explain import STATUS_LABELS
+from engine.output.reasons import NO, YES
+from engine.output.terms import AMOUNT_KEYS, COMPLIANT, ELIGIBLE, NON_COMPLIANT, NOT_APPLICABLE, NOT_ELIGIBLE, UNDETERMINED
 from engine.output.gaps import favourable_values, gap_text, joint_targets
 from engine.policy.packs import Pack
 from engine.data.records import Dataset
@@ -44,19 +46,19 @@ def benefits_sheet(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_
         raise FatalError(msg("benefits.no_enterprise", id=repr(visible(enterprise_id)), why=why))
     titles = titles or {r.id: r.title for p in packs for r in p.rules}
     rules = {r.id: (r, p) for p in packs for r in p.rules}
-    groups: dict[str, list[dict[str, Any]]] = {"qualified": [], "not_qualified": [], "undetermined": [],
-                                               "not_applicable": []}
+    groups: dict[str, list[dict[str, Any]]] = {"qualified": [], "not_qualified": [], UNDETERMINED: [],
+                                               NOT_APPLICABLE: []}
     for d in doc["decisions"]:
         if not _belongs(d, dataset, enterprise_id):
             continue
-        key = {"eligible": "qualified", "compliant": "qualified", "not_eligible": "not_qualified",
-               "non_compliant": "not_qualified"}.get(d["status"], d["status"])
+        key = {ELIGIBLE: "qualified", COMPLIANT: "qualified", NOT_ELIGIBLE: "not_qualified",
+               NON_COMPLIANT: "not_qualified"}.get(d["status"], d["status"])
         item = {"rule_id": d["rule_id"], "title": titles.get(d["rule_id"], ""), "subject_type": d["subject_type"],
-                "subject_id": d["subject_id"], "status": d["status"], "amount": d["amount"],
-                "amount_min": d["amount_min"], "amount_max": d["amount_max"], "reasons": d["reasons"],
+                "subject_id": d["subject_id"], "status": d["status"],
+                **{k: d[k] for k in AMOUNT_KEYS}, "reasons": d["reasons"],
                 "missing_facts": d["missing_facts"], "gap": d.get("gap"),
                 "citation": f"{d['citation']['document_number']} {d['citation']['clause']}"}
-        if key == "undetermined":
+        if key == UNDETERMINED:
             found = rules.get(d["rule_id"])
             subject = dataset.by_id(d["subject_type"], d["subject_id"])
             if found is not None and subject is not None:
@@ -89,7 +91,7 @@ def benefits_text(sheet: dict[str, Any]) -> str:
                                           if sheet.get("period") else ""), ""]
     numbers = iter("一二三四五六七八九")
     sections = (("qualified", "符合条件 / 合规"), ("not_qualified", "不符合条件 / 不合规及原因"),
-                ("undetermined", "无法判定：补充以下事实后可申请"))
+                (UNDETERMINED, "无法判定：补充以下事实后可申请"))
     for key, head in sections:
         items = sheet[key]
         lines.append(f"{next(numbers)}、{head}（{len(items)} 项）")
@@ -101,13 +103,13 @@ def benefits_text(sheet: dict[str, Any]) -> str:
                     lines.append(f"      {reason}")
             if it["gap"]:
                 lines.append(f"      差距：{gap_text(it['gap'])}")
-            if key == "undetermined" and it.get("favourable"):
-                values = "、".join(f"{fact_label(f)} 为“{'是' if v else '否'}”" for f, v in it["favourable"].items())
+            if key == UNDETERMINED and it.get("favourable"):
+                values = "、".join(f"{fact_label(f)} 为“{YES if v else NO}”" for f, v in it["favourable"].items())
                 lines.append(f"      如能证明 {values}，即可判定为符合条件 / 合规")
-            elif key == "undetermined" and it["missing_facts"]:
+            elif key == UNDETERMINED and it["missing_facts"]:
                 lines.append(f"      如能补充 {'、'.join(fact_label(f) for f in it['missing_facts'])}，即可判定")
         lines.append("")
-    if sheet["not_applicable"]:
+    if sheet[NOT_APPLICABLE]:
         lines.append(f"{next(numbers)}、不适用（{len(sheet['not_applicable'])} 项）："
                      + "、".join(sorted({it['title'] for it in sheet['not_applicable']})))
         lines.append("")

@@ -30,6 +30,7 @@ from engine.output.decisions import money
 from engine.errors import FatalError
 from engine.messages import msg
 from engine.output.report_context import ReportContext
+from engine.output.reasons import NOT_CONFIGURED
 from engine.output.terms import AMOUNT, AMOUNT_KEYS, POSITIVE_STATUSES, RANGE_KEYS
 
 __all__ = ["Scenario", "load_scenario", "compare_documents", "comparison_table", "write_comparison_xlsx"]
@@ -173,7 +174,8 @@ def comparison_table(comparison: dict[str, Any], width: int = 100, titles: dict[
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(escape(f"测算对比：{c['scenario']}    评估日期 {c['as_of']}"))
     for p in c["parameters"]["changed"]:
-        console.print(escape(f"  参数 {p['pack']}.{p['name']}：{p['before'] or '未配置'} → {p['after'] or '未配置'}"))
+        console.print(escape(f"  参数 {p['pack']}.{p['name']}：{p['before'] or NOT_CONFIGURED} → "
+                             f"{p['after'] or NOT_CONFIGURED}"))
     t = c["totals"]
     console.print(escape(f"金额合计：{_yuan(t['amount_before'])} → {_yuan(t['amount_after'])}（变化 {_yuan(t['amount_delta'])}）；"
                          f"区间 {_yuan(t['amount_min_before'])}–{_yuan(t['amount_max_before'])} → "

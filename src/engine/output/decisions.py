@@ -24,7 +24,6 @@ from engine.engines.rejected import (DatasetSource, Taint, listed_inputs, reject
 from engine.output.terms import AMOUNT_KEYS, POSITIVE_STATUSES, STATUSES, UNDETERMINED, Status, amount_total_key
 
 __all__ = [
-    "STATUSES",
     "Decision",
     "build_document",
     "with_rejected",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.output.decisions import money
-from engine.output.terms import AMOUNT_KEYS
+from engine.output.reasons import NOT_CONFIGURED
+from engine.output.terms import AMOUNT_KEYS, STATUS_WORDS
 from engine.engines.reference import Step, Trace
 from engine.language.expressions import RecordRef, Unknown, format_value
 from engine.messages import msg, render
@@ -18,14 +19,8 @@ from engine.data.vocabulary import fact_label
 
 __all__ = ["trace_to_dict", "trace_to_text", "STATUS_LABELS"]
 
-STATUS_LABELS = {
-    "eligible": "符合条件",
-    "not_eligible": "不符合条件",
-    "compliant": "合规",
-    "non_compliant": "不合规",
-    "undetermined": "无法判定",
-    "not_applicable": "不适用",
-}
+STATUS_LABELS = STATUS_WORDS["zh"]
+"""A status in Chinese (engine.output.terms.STATUS_WORDS)."""
 KIND_LABELS = {"lookup": "关联记录", "scope": "适用范围", "applies_if": "适用条件", "criterion": "判定条件", "amount": "金额"}
 
 
@@ -144,7 +139,7 @@ def trace_to_text(trace: Trace, lang: str = "zh") -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, Unknown):
-        return "未知（缺少 " + "、".join(sorted(value.missing)) + "）" if value.missing else "未配置"
+        return "未知（缺少 " + "、".join(sorted(value.missing)) + "）" if value.missing else NOT_CONFIGURED
     if isinstance(value, list):
         return "[" + ", ".join(_text(v) for v in value) + "]"
     return format_value(value)

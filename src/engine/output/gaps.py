@@ -25,6 +25,7 @@ from typing import Any
 from engine.engines.reference import decide, params_for
 from engine.messages import msg, render
 from engine.language.expressions import Attr, Binary, Context, Name, RecordRef, evaluate, walk
+from engine.output.terms import NEGATIVE_STATUSES, NOT_APPLICABLE, POSITIVE_STATUSES, UNDETERMINED
 from engine.policy.packs import Criterion, Pack, Rule
 from engine.data.records import Dataset, field_kinds
 
@@ -117,7 +118,7 @@ def decision_gap(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
     threshold bounds the same fact from above). Positive and not-applicable decisions get none.
     ``rule_thresholds`` is :func:`thresholds` of the rule, when the caller has it already.
     """
-    if status not in ("not_eligible", "non_compliant", "undetermined"):
+    if status not in (*NEGATIVE_STATUSES, UNDETERMINED):
         return None
     ths = thresholds(rule) if rule_thresholds is None else rule_thresholds
     if not ths:
@@ -134,10 +135,10 @@ def decision_gap(rule: Rule, pack: Pack, subject: Any, dataset: Dataset, as_of: 
             unknown_targets.append((th, target))
             continue
         value = Decimal(value)
-        if status != "undetermined" and not _passes(th.op, value, target):
+        if status != UNDETERMINED and not _passes(th.op, value, target):
             return {"fact": th.fact_path, "op": th.op, "target": str(target), "amount": str(abs(target - value)),
                     "unit": "元"}
-    if status == "undetermined" and unknown_targets:
+    if status == UNDETERMINED and unknown_targets:
         th, target = unknown_targets[0]
         gap: dict[str, Any] = {"fact": th.fact_path, "op": th.op, "target": str(target), "amount": None,
                                "unit": "元"}
@@ -188,7 +189,7 @@ def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.d
         proposed: dict[str, Decimal] = {}
         for rule, pack in rules:
             ctx = _context(rule, pack, current, dataset, as_of, overrides)
-            if decide(rule, pack, current, dataset, as_of, overrides).decision.status == "not_applicable":
+            if decide(rule, pack, current, dataset, as_of, overrides).decision.status == NOT_APPLICABLE:
                 continue
             for th in thresholds(rule):
                 own = getattr(subject, th.fact)
@@ -214,7 +215,7 @@ def joint_targets(packs: list[Pack], subject: Any, dataset: Dataset, as_of: dt.d
         before, after = getattr(subject, f), getattr(current, f)
         if before is not None and after is not None and Decimal(before) != Decimal(after):
             changes[f"{subject.record_type}.{f}"] = str((Decimal(after) - Decimal(before)).quantize(FEN))
-    feasible = all(st in ("eligible", "compliant", "not_applicable") for st in statuses.values())
+    feasible = all(st in (*POSITIVE_STATUSES, NOT_APPLICABLE) for st in statuses.values())
     return {"targets": targets, "changes": changes, "statuses": statuses, "feasible": feasible}
 
 

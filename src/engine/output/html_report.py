@@ -16,12 +16,14 @@ from engine.output.atomic import OutputSet
 from engine.output.report_context import ReportContext
 from engine.output.report_tables import report_tables
 from engine.output.safe import visible
-from engine.output.xlsx_report import LABELS, STATUS_WORDS
+from engine.output.terms import (COMPLIANT, ELIGIBLE, NON_COMPLIANT, NOT_APPLICABLE, NOT_ELIGIBLE, STATUS_WORDS,
+                                 UNDETERMINED)
+from engine.output.xlsx_report import LABELS
 
 __all__ = ["render_html_report", "write_html_report", "bar_chart_svg"]
 
-_COLORS = {"eligible": "#2e7d32", "compliant": "#66bb6a", "not_eligible": "#c62828", "non_compliant": "#ef5350",
-           "undetermined": "#f9a825", "not_applicable": "#9e9e9e"}
+_COLORS = {ELIGIBLE: "#2e7d32", COMPLIANT: "#66bb6a", NOT_ELIGIBLE: "#c62828", NON_COMPLIANT: "#ef5350",
+           UNDETERMINED: "#f9a825", NOT_APPLICABLE: "#9e9e9e"}
 
 
 def _e(text: Any) -> str:

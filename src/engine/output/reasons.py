@@ -31,8 +31,18 @@ __all__ = [
     "UNDETERMINED_SCOPE", "UNDETERMINED_CRITERIA", "AMOUNT_UNCOMPUTABLE", "AMOUNT_BEYOND_BOUND", "undetermined",
     "parameter_not_configured", "absent_record", "evaluation_error", "region_codes", "within_jurisdiction",
     "outside_jurisdiction", "outside_jurisdiction_parts", "not_before_issue", "before_issue", "before_issue_parts",
-    "row_place", "rejected_input", "rejected_not_absent", "more_rejected",
+    "row_place", "rejected_input", "rejected_not_absent", "more_rejected", "UNKNOWN_VALUE", "YES", "NO",
+    "NOT_CONFIGURED",
 ]
+
+NOT_CONFIGURED = "未配置"
+"""How a parameter with no value in force is written (a reason's note, ``explain``, ``compare``)."""
+
+UNKNOWN_VALUE = "未知"
+"""How a reason writes a value that is unknown (a template's hole, a record looked up by an unknown key)."""
+
+YES, NO = "是", "否"
+"""How a reason writes true and false."""
 
 UNDETERMINED_SCOPE = "无法判定是否适用本条"
 """The lead of an undetermined decision whose scope (region, date, ``applies_if``) is unknown."""
@@ -59,7 +69,7 @@ def undetermined(lead: str, facts: Iterable[str], notes: Iterable[str] = ()) -> 
 
 def parameter_not_configured(name: str) -> str:
     """The note on an unknown that comes from a parameter with no value in force: ``参数 NAME 未配置``."""
-    return f"参数 {name} 未配置"
+    return f"参数 {name} {NOT_CONFIGURED}"
 
 
 def absent_record(record_type: str, key: object) -> str:

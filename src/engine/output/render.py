@@ -16,7 +16,8 @@ from typing import Any
 from engine.output.atomic import OutputSet
 from engine.output.explain import STATUS_LABELS
 from engine.output.safe import spreadsheet_cell, visible_data
-from engine.output.terms import AMOUNT_KEYS
+from engine.output.terms import (AMOUNT_KEYS, COMPLIANT, ELIGIBLE, NON_COMPLIANT, NOT_APPLICABLE, NOT_ELIGIBLE,
+                                 UNDETERMINED)
 from engine.data.vocabulary import fact_label
 
 __all__ = ["to_json", "to_jsonl", "to_table", "write_csv", "write_parquet", "write_xlsx", "write_text",
@@ -177,8 +178,8 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     width = width or 100
     console = Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False, soft_wrap=False)
-    styles = {"eligible": "green", "compliant": "green", "not_eligible": "red", "non_compliant": "red",
-              "undetermined": "yellow", "not_applicable": "dim"}
+    styles = {ELIGIBLE: "green", COMPLIANT: "green", NOT_ELIGIBLE: "red", NON_COMPLIANT: "red",
+              UNDETERMINED: "yellow", NOT_APPLICABLE: "dim"}
     head = f"评估日期 {doc['as_of']}"
     if doc.get("period"):
         head += f"    期间 {doc['period']['from']} 至 {doc['period']['to']}"
@@ -213,7 +214,7 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
     statuses: dict[str, set[str]] = {}
     for d in doc["decisions"]:
         statuses.setdefault(d["rule_id"], set()).add(d["status"])
-    idle = [r for r, st in statuses.items() if st == {"not_applicable"}]  # shown in one line, not one table each
+    idle = [r for r, st in statuses.items() if st == {NOT_APPLICABLE}]  # shown in one line, not one table each
     narrow = width < 100
     if not summary_only:
         current = None
@@ -257,8 +258,8 @@ def to_table(doc: dict[str, Any], width: int | None = None, color: bool = False,
 
     summary = Table(title="汇总", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
     summary.add_column("规则", overflow="fold", ratio=1, min_width=10)
-    short = {"eligible": "符合", "not_eligible": "不符合", "compliant": "合规", "non_compliant": "不合规",
-             "undetermined": "待定", "not_applicable": "不适用"}
+    short = {ELIGIBLE: "符合", NOT_ELIGIBLE: "不符合", COMPLIANT: "合规", NON_COMPLIANT: "不合规",
+             UNDETERMINED: "待定", NOT_APPLICABLE: "不适用"}
     by_rule = doc["summary"]["by_rule"]
     # on a narrow terminal, short headers and only the statuses some rule gave
     shown = [s for s in STATUS_LABELS if not narrow or any(c[s] for c in by_rule.values())]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.output.decisions import STATUSES
+from engine.output.terms import POSITIVE_STATUSES, STATUSES
 from engine.output.report_context import ReportContext
 
 __all__ = ["ReportTables", "report_tables", "deduction_rule_ids"]
@@ -69,7 +69,7 @@ def report_tables(doc: dict[str, Any], ctx: ReportContext) -> ReportTables:
         dist = district[dkey]
         dist["code"] = (f.region_code or "")[:6] if f.district and "（" not in f.district else ""
         dist["decisions"] += 1
-        positive = d["status"] in ("eligible", "compliant")
+        positive = d["status"] in POSITIVE_STATUSES
         if positive:
             dist["positive"] += 1
         amount, lo, hi = _dec(d["amount"]), _dec(d["amount_min"]), _dec(d["amount_max"])

@@ -7,6 +7,7 @@ engine, so the rule packs (:mod:`engine.policy.packs`), the expression language 
 - :data:`STATUSES`: the six statuses, in the document's order (the summary counts them in this order; the vectorised
   backend codes a status by its position here);
 - :data:`POSITIVE` / :data:`NEGATIVE`: the status of a rule's positive and negative outcome, by its effect;
+- :data:`STATUS_WORDS`: a status as people read it, in Chinese and English;
 - :data:`AMOUNT_KEYS`: a decision's three amounts (``amount``, the cited range ``amount_min``–``amount_max``),
   which are also the names of a rule's amount expressions; :func:`amount_total_key` names their summary totals.
 """
@@ -18,7 +19,7 @@ from typing import Literal
 __all__ = [
     "ELIGIBLE", "NOT_ELIGIBLE", "COMPLIANT", "NON_COMPLIANT", "UNDETERMINED", "NOT_APPLICABLE", "STATUSES",
     "Status", "POSITIVE", "NEGATIVE", "POSITIVE_STATUSES", "NEGATIVE_STATUSES", "AMOUNT", "AMOUNT_MIN", "AMOUNT_MAX",
-    "AMOUNT_KEYS", "RANGE_KEYS", "amount_total_key",
+    "AMOUNT_KEYS", "RANGE_KEYS", "amount_total_key", "STATUS_WORDS",
 ]
 
 ELIGIBLE = "eligible"
@@ -45,6 +46,14 @@ POSITIVE_STATUSES = (ELIGIBLE, COMPLIANT)
 
 NEGATIVE_STATUSES = (NOT_ELIGIBLE, NON_COMPLIANT)
 """The statuses of a failed criterion."""
+
+STATUS_WORDS = {
+    "zh": {ELIGIBLE: "符合条件", NOT_ELIGIBLE: "不符合条件", COMPLIANT: "合规", NON_COMPLIANT: "不合规",
+           UNDETERMINED: "无法判定", NOT_APPLICABLE: "不适用"},
+    "en": {ELIGIBLE: "eligible", NOT_ELIGIBLE: "not eligible", COMPLIANT: "compliant", NON_COMPLIANT: "non-compliant",
+           UNDETERMINED: "undetermined", NOT_APPLICABLE: "not applicable"},
+}
+"""A status as people read it, by language ('zh', 'en'), keyed in :data:`STATUSES` order."""
 
 AMOUNT = "amount"
 AMOUNT_MIN = "amount_min"

@@ -28,7 +28,7 @@ from engine.messages import msg
 from engine.output.report_context import ReportContext
 from engine.output.report_tables import ReportTables, report_tables
 from engine.output.safe import xlsx_text
-from engine.output.terms import AMOUNT_KEYS
+from engine.output.terms import AMOUNT_KEYS, STATUS_WORDS
 from engine.data.vocabulary import fact_label
 
 __all__ = ["write_report_xlsx", "EXCEL_MAX_ROWS", "LABELS"]
@@ -92,12 +92,6 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-STATUS_WORDS = {
-    "zh": {"eligible": "符合条件", "not_eligible": "不符合条件", "compliant": "合规", "non_compliant": "不合规",
-           "undetermined": "无法判定", "not_applicable": "不适用"},
-    "en": {"eligible": "eligible", "not_eligible": "not eligible", "compliant": "compliant",
-           "non_compliant": "non-compliant", "undetermined": "undetermined", "not_applicable": "not applicable"},
-}
 
 
 class _Book:
@@ -218,7 +212,7 @@ def _cover(b: _Book, doc: dict[str, Any], ctx: ReportContext) -> None:
 _DECISION_HEADERS = [("rule_id", 34), ("rule_title", 30), ("subject_type", 18), ("subject_id", 22),
                      ("subject_name", 24), ("enterprise_id", 22), ("enterprise_name", 24), ("school_id", 14),
                      ("school_name", 22), ("region_code", 12), ("district", 14), ("year", 8), ("status", 12),
-                     ("amount", 16), ("amount_min", 16), ("amount_max", 16), ("gap", 36), ("missing_facts", 30),
+                     *((k, 16) for k in AMOUNT_KEYS), ("gap", 36), ("missing_facts", 30),
                      ("reasons", 60), ("document_number", 22), ("clause", 12), ("rejected_inputs", 30)]
 
 
@@ -261,7 +255,7 @@ def _decisions(b: _Book, doc: dict[str, Any], ctx: ReportContext, max_rows: int,
                       f.district, f.year, words[d["status"]]]
             for c, v in enumerate(values):
                 b.cell(ws, r, c, v)
-            for c, key in ((13, "amount"), (14, "amount_min"), (15, "amount_max")):
+            for c, key in enumerate(AMOUNT_KEYS, start=13):
                 if d[key] is not None:
                     b.cell(ws, r, c, d[key], money=True)
             b.cell(ws, r, 16, _gap_words(d.get("gap"), b.lang))
@@ -284,7 +278,7 @@ def _rollups(b: _Book, t: ReportTables) -> dict[str, tuple[str, int]]:
                  r["undetermined"], r["subsidy"]] for r in t.by_enterprise_year], {4, 5, 6, 7})
     out["by_enterprise_year"] = (ws.name, n)
     ws = b.sheet("by_school")
-    from engine.output.decisions import STATUSES
+    from engine.output.terms import STATUSES
 
     words = STATUS_WORDS[b.lang]
     n = b.rows(ws, [("school_id", 14), ("school_name", 26), ("district", 14)] + [(words[s], 10) for s in STATUSES]

@@ -26,6 +26,7 @@ from engine.output.gaps import decision_gap, thresholds
 from engine.run.periods import Period
 from engine.policy.packs import Pack, Rule
 from engine.policy.params import in_force
+from engine.output.terms import NEGATIVE_STATUSES, NOT_APPLICABLE, NOT_ELIGIBLE, ELIGIBLE, UNDETERMINED
 from engine.data.records import Dataset
 
 __all__ = ["annotate_document", "parameters_in_force", "deduction_rules", "TAX_KEYS"]
@@ -69,7 +70,7 @@ def _tax_rollup(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_of:
     totals: dict[str, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for d in doc["decisions"]:
         found = rules.get(d["rule_id"])
-        if found is None or d["status"] == "not_applicable":
+        if found is None or d["status"] == NOT_APPLICABLE:
             continue
         rule, pack = found
         subject = dataset.by_id(rule.subject, d["subject_id"])
@@ -87,7 +88,7 @@ def _tax_rollup(doc: dict[str, Any], dataset: Dataset, packs: list[Pack], as_of:
             continue
         if not isinstance(amount, Decimal):
             continue
-        which = {"eligible": "deductible", "not_eligible": "non_deductible"}.get(d["status"], "undetermined")
+        which = {ELIGIBLE: "deductible", NOT_ELIGIBLE: "non_deductible"}.get(d["status"], "undetermined")
         slot = totals[key][format_value(period)]
         slot[which] = slot.get(which, Decimal(0)) + amount
     return {ent: {year: {k: money(v.get(k, Decimal(0))) for k in TAX_KEYS} for year, v in sorted(years.items())}
@@ -102,7 +103,7 @@ def annotate_document(doc: dict[str, Any], *, dataset: Dataset, packs: list[Pack
     decisions = []
     for d in doc["decisions"]:
         found = by_rule.get(d["rule_id"])
-        if found is not None and d["status"] in ("not_eligible", "non_compliant", "undetermined"):
+        if found is not None and d["status"] in (*NEGATIVE_STATUSES, UNDETERMINED):
             subject = dataset.by_id(d["subject_type"], d["subject_id"])
             gap = None if subject is None else decision_gap(found[0], found[1], subject, dataset, as_of, overrides,
                                                             d["status"], found[2])

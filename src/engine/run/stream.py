@@ -572,7 +572,7 @@ def _rollup_rows(batch: DecisionColumns) -> pa.Table | None:
     periodic = rule.rollup.period is not None
     cols["period"] = pa.array(g["period"].to_numpy(object), pa.string()) if periodic else pa.nulls(n, pa.string())
     cols["count"] = pa.array(g["count"].to_numpy(np.int64))
-    for key in ("amount", "amount_min", "amount_max"):
+    for key in AMOUNT_KEYS:
         if key not in dens:
             cols[key] = pa.nulls(n, pa.string())
             continue
