@@ -125,7 +125,29 @@ def test_reason_phrases_are_written_only_in_engine_output_reasons() -> None:
     assert not found, "reason phrases written again (use engine.output.reasons):\n" + "\n".join(found)
 
 
+def parameter_resolutions(text: str, name: str) -> list[str]:
+    """Parameters resolved by hand: a call of ``Parameter.value_on`` or a what-if key ``f"{pack.id}.{name}"``."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "value_on":
+            found.append(f"{name}:{node.lineno} {ast.unparse(node)[:80]}")
+        elif (isinstance(node, ast.JoinedStr) and len(node.values) == 3
+              and isinstance(node.values[0], ast.FormattedValue) and isinstance(node.values[0].value, ast.Attribute)
+              and node.values[0].value.attr == "id" and isinstance(node.values[1], ast.Constant)
+              and node.values[1].value == "."):
+            found.append(f"{name}:{node.lineno} {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_parameters_in_force_are_resolved_only_by_engine_policy_params() -> None:
+    found = [hit for path in sorted(SRC.rglob("*.py")) if path != SRC / "policy" / "params.py"
+             for hit in parameter_resolutions(path.read_text(encoding="utf-8"), str(path.relative_to(SRC)))]
+    assert not found, "parameters resolved by hand (use engine.policy.params.in_force):\n" + "\n".join(found)
+
+
 def test_the_scans_find_what_they_look_for() -> None:
+    probe = 'v = p.value_on(day)\nfor key in (name, f"{pack.id}.{name}"):\n    pass\nx = f"{a}.{b}"\n'
+    assert [h.split(" ")[0] for h in parameter_resolutions(probe, "p.py")] == ["p.py:1", "p.py:2"]
     probe = ('for key in ("amount", "amount_min", "amount_max"):\n    pass\n'
              'x = [d.amount, d.amount_min]\n'
              'ok = ("amount", 16)\n')

@@ -138,8 +138,8 @@ def half_width(text: str, alnum_only: bool = False) -> str:
 
 _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
-NUMBER_FORMS = "1234.56、1,234.56、¥1,234.56、1234.56元"
-"""The spellings of a number the readers accept (the message ``forms.money`` lists them)."""
+NUMBER_FORMS = str(msg("forms.money"))
+"""The spellings of a number the readers accept, as the message ``forms.money`` lists them."""
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -414,7 +414,7 @@ class Enterprise(RecordModel):
     """企业: an enterprise, identified by its 统一社会信用代码."""
 
     record_type: ClassVar[str] = "enterprises"
-    label: ClassVar[str] = "企业"
+    label: ClassVar[str] = record_type_label("enterprises")
     id: Uscc
     name: Text
     region_code: RegionCode
@@ -434,7 +434,7 @@ class School(RecordModel):
     """职业院校: a vocational school."""
 
     record_type: ClassVar[str] = "schools"
-    label: ClassVar[str] = "学校"
+    label: ClassVar[str] = record_type_label("schools")
     id: Text
     name: Text
     region_code: RegionCode
@@ -451,7 +451,7 @@ class Agreement(RecordModel):
     """校企合作协议: an agreement between an enterprise and a school; valid_from defaults to signed_on."""
 
     record_type: ClassVar[str] = "agreements"
-    label: ClassVar[str] = "校企合作协议"
+    label: ClassVar[str] = record_type_label("agreements")
     id: Text
     enterprise_id: Uscc
     school_id: Text
@@ -472,7 +472,7 @@ class InternshipPayment(RecordModel):
     """学生实习报酬: intern pay from an enterprise to a school's student."""
 
     record_type: ClassVar[str] = "internship_payments"
-    label: ClassVar[str] = "实习报酬"
+    label: ClassVar[str] = record_type_label("internship_payments")
     id: Text
     enterprise_id: Uscc
     school_id: Text
@@ -485,7 +485,7 @@ class PracticeExpense(RecordModel):
     """与学生实习、教师实践活动相关的费用."""
 
     record_type: ClassVar[str] = "practice_expenses"
-    label: ClassVar[str] = "实践费用"
+    label: ClassVar[str] = record_type_label("practice_expenses")
     id: Text
     enterprise_id: Uscc
     school_id: OptText = None
@@ -499,7 +499,7 @@ class Certificate(RecordModel):
     """企业职工职业资格证书."""
 
     record_type: ClassVar[str] = "certificates"
-    label: ClassVar[str] = "职业资格证书"
+    label: ClassVar[str] = record_type_label("certificates")
     id: Text
     employee_id: Text
     enterprise_id: Uscc
@@ -512,7 +512,7 @@ class LandApplication(RecordModel):
     """职业学校建设用地."""
 
     record_type: ClassVar[str] = "land_applications"
-    label: ClassVar[str] = "建设用地"
+    label: ClassVar[str] = record_type_label("land_applications")
     id: Text
     enterprise_id: Uscc
     region_code: RegionCode
@@ -524,7 +524,7 @@ class Graduate(RecordModel):
     """职业院校毕业生就业."""
 
     record_type: ClassVar[str] = "graduates"
-    label: ClassVar[str] = "毕业生"
+    label: ClassVar[str] = record_type_label("graduates")
     id: Text
     school_id: Text
     employer_region_code: OptRegionCode = None
