@@ -233,6 +233,10 @@ class _RuleCompiler:
             raise CompileError(f"{self.rule.id}: a test on {name} uses known(), missing() or coalesce(), so it is "
                                f"decided even when no {var.record_type} record is found; durable matches only "
                                "records that exist")
+        if var.may_be_absent and _decided_without(node, name):
+            raise CompileError(f"{self.rule.id}: a test on {name} holds an 'and' or 'or' with a side that does not "
+                               f"read {name}, so it may be decided even when no {var.record_type} record is found; "
+                               "durable matches only records that exist")
         atom = Atom(len(self.out.atoms), self.rule.id, var.record_type, name, node)
         self.out.atoms.append(atom)
         return [(self._with(var, {atom.field: True}),)], [(self._with(var, {atom.field: False}),)]
@@ -309,6 +313,14 @@ class _RuleCompiler:
 
 
 _DEFINED_WHEN_ABSENT = ("known", "missing", "coalesce")
+
+
+def _decided_without(node: Node, name: str) -> bool:
+    """Whether an 'and' or 'or' inside ``node`` has a side that does not read ``name``: that side alone may decide it
+    (``false and x``, ``p >= 0.6 or x``), so the test is decided even when ``name``'s record is absent."""
+    return any(isinstance(n, Binary) and n.op in ("and", "or")
+               and any(not any(isinstance(m, Name) and m.name == name for m in walk(side)) for side in (n.left, n.right))
+               for n in walk(node))
 
 
 def rc_names(node: Node) -> set[str]:
