@@ -112,6 +112,11 @@ def _entry(row: Any) -> LogEntry:
 
 
 _LISTED = [c for c in decision_log.c if c.name not in ("input_blob", "document_blob")]
+# the append's two statements, built once: SQLAlchemy compiles each once and caches it (a statement built per
+# call with .values(...) re-walks every value, blobs included, to make its cache key)
+_HEAD = sa.select(decision_log.c.seq, decision_log.c.entry_hash).order_by(decision_log.c.seq.desc()).limit(1)
+_INSERT = decision_log.insert()
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 
 
 class DecisionLog:
@@ -119,11 +124,13 @@ class DecisionLog:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._writing = writing(engine)
 
     def append(self, *, kind: str, username: str, role: str, input_name: str, input_bytes: bytes,
-               meta: dict[str, Any], document: dict[str, Any]) -> LogEntry:
-        """Append one entry after the current head, atomically; returns it."""
-        doc = document_bytes(document)
+               meta: dict[str, Any], document: dict[str, Any], document_json: bytes | None = None) -> LogEntry:
+        """Append one entry after the current head, atomically; returns it. ``document_json`` is
+        ``document_bytes(document)`` when the caller has already made it (it is stored and digested as given)."""
+        doc = document_bytes(document) if document_json is None else document_json
         blobs = {"input_blob": zlib.compress(input_bytes, 6), "document_blob": zlib.compress(doc, 6)}
         enterprises = sorted({d["subject_id"] for d in document.get("decisions", [])
                               if d.get("subject_type") == "enterprises"}
@@ -135,16 +142,15 @@ class DecisionLog:
             "enterprise_ids": _bar(enterprises), "rule_ids": _bar(rules),
             "summary": _canonical(document.get("summary", {})), "document_digest": _digest(doc),
         }
-        with writing(self.engine).begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
+        with self._writing.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock from here
             if not is_sqlite(self.engine):
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY})
-            last = conn.execute(sa.select(decision_log.c.seq, decision_log.c.entry_hash)
-                                .order_by(decision_log.c.seq.desc()).limit(1)).first()
+                conn.execute(_LOCK, {"k": LOG_LOCK_KEY})
+            last = conn.execute(_HEAD).first()
             fields["seq"] = last.seq + 1 if last else 1
             fields["prev_hash"] = last.entry_hash if last else GENESIS
             fields["created_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
             fields["entry_hash"] = _entry_hash(fields)
-            conn.execute(decision_log.insert().values(**fields, **blobs))
+            conn.execute(_INSERT, {**fields, **blobs})
         return LogEntry(**{k: v for k, v in fields.items() if k not in ("meta", "enterprise_ids", "rule_ids", "summary")},
                         meta=json.loads(fields["meta"]), enterprise_ids=enterprises, rule_ids=rules,
                         summary=json.loads(fields["summary"]))

@@ -95,6 +95,11 @@ class LoginThrottle:
             self._failures.pop(username, None)
 
 
+# a token's row with its user, built once (compiled once and cached; it runs on every bearer-token call)
+_TOKEN_ROW = (sa.select(api_tokens.c.token_hash, api_tokens.c.revoked, users)
+              .join(users, users.c.id == api_tokens.c.user_id).where(api_tokens.c.id == sa.bindparam("token_id")))
+
+
 class Accounts:
     """Users, tokens and sessions in one database (an object the service owns; no global state)."""
 
@@ -207,10 +212,8 @@ class Accounts:
         if len(parts) != 3 or parts[0] != "cj" or not re.fullmatch(r"[0-9a-f]{16}", parts[1]):
             return None
         token_id, secret = parts[1], parts[2]
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(api_tokens.c.token_hash, api_tokens.c.revoked, users)
-                .join(users, users.c.id == api_tokens.c.user_id).where(api_tokens.c.id == token_id)).first()
+        with self.engine.connect() as conn:  # revocation and disabling: read on every call
+            row = conn.execute(_TOKEN_ROW, {"token_id": token_id}).first()
         if row is None or row.revoked or row.disabled:
             return None
         key = hashlib.sha256(token.encode()).hexdigest()
