@@ -23,7 +23,7 @@ from engine.output.render import write_xlsx
 from engine.output.terms import AMOUNT_KEYS
 from engine.run import AUTO_THRESHOLD_BYTES, Checker, CheckResult
 from engine.run.annotate import parameters_in_force
-from engine.service.audit import DecisionLog, LogEntry
+from engine.service.audit import DecisionLog, LogEntry, document_bytes
 from engine.service.auth import Accounts, User
 from engine.service.checking import Job, Jobs, Upload, read_upload, spooled
 from engine.service.db import make_engine, migrate, saved_assessments, writing
@@ -126,10 +126,12 @@ class CheckFailed(FatalError):
 
 @dataclass
 class Checked:
-    """A check the service ran: the result, and the log entry when an officer ran it."""
+    """A check the service ran: the result, the log entry when an officer ran it, and the document as the log
+    stored it (``document_bytes(result.document)``, made once: the answer in Chinese reuses these bytes)."""
 
     result: CheckResult
     entry: LogEntry | None
+    document_json: bytes | None = None
 
 
 class Service:
@@ -189,11 +191,12 @@ class Service:
             "decisions": len(doc.get("decisions", [])),
             **(meta_extra or {}),
         }
+        doc_json = document_bytes(doc)
         entry = self.log.append(kind=kind, username=user.username, role=user.role, input_name=upload.name,
-                                input_bytes=upload.data, meta=meta, document=doc)
+                                input_bytes=upload.data, meta=meta, document=doc, document_json=doc_json)
         if job:
             job.check_id = entry.seq
-        return Checked(result, entry)
+        return Checked(result, entry, doc_json)
 
     def report(self, entry: LogEntry) -> bytes:
         """The XLSX report of a logged check (its recorded document, made with its recorded input)."""
