@@ -41,6 +41,7 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+_SECURITY_NAMES = frozenset(name for name, _value in SECURITY_HEADERS)
 TITLES = {400: "请求有误", 401: "需要登录", 403: "无权访问", 404: "未找到", 405: "方法不允许", 409: "冲突",
           413: "上传内容过大", 415: "不支持的媒体类型", 422: "无法评估", 429: "请求过多", 500: "内部错误"}
 
@@ -87,7 +88,7 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in dict(SECURITY_HEADERS)]
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in _SECURITY_NAMES]
                 if is_api and not any(h[0].lower() == b"cache-control" for h in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers + SECURITY_HEADERS}
