@@ -56,9 +56,11 @@ def serve(
     engine: str = typer.Option("auto", "--engine",
                                help="auto (the reference evaluator for small inputs, vectorised above 20 MB), "
                                     "durable, reference or vectorised; the decisions are identical."),
-    workers: int = typer.Option(1, "--workers", min=1,
+    workers: int = typer.Option(1, "--workers", min=0,
                                 help="uvicorn worker processes; they share the database (the SQLite file on one "
-                                     "machine, PostgreSQL across machines)."),
+                                     "machine, PostgreSQL across machines). 0: one per core. One process decides "
+                                     "one check at a time; use one per core for throughput (jobs stay in the "
+                                     "worker that took them)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
 ) -> None:
     """Run the web API and pages (FastAPI on uvicorn); packs loaded once, the database migrated at start."""
@@ -67,16 +69,18 @@ def serve(
     import uvicorn
 
     from engine.service.app import create_app
+    from engine.service.serving import default_workers, http_protocol
 
     settings = _settings(database, rules=tuple(rules or ()), engine=engine, secure_cookies=secure_cookies)
     _can_listen(host, port)
+    workers = workers or default_workers()
     if workers > 1:  # each worker builds its own app from these settings
         settings.url()  # the data directory exists before the workers race to create it
         os.environ["CHANJIAO_SERVE_SETTINGS"] = json.dumps({"database_url": settings.database_url,
                                                             "rules": [str(r) for r in settings.rules],
                                                             "engine": engine, "secure_cookies": secure_cookies})
         uvicorn.run("engine.service.commands:worker_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="info")
+                    log_level="info", http=http_protocol())
         return
     from engine.service.core import Service
 
@@ -88,7 +92,7 @@ def serve(
         raise FatalError(msg("serve.database", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")) from None
     app = create_app(settings, service=service)
     print(f"chanjiao: serving on http://{host}:{port}/ (database {settings.url().split('@')[-1]})", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", http=http_protocol())
 
 
 def _can_listen(host: str, port: int) -> None:
