@@ -224,6 +224,61 @@ def test_concurrent_appends_from_separate_processes(db_url: str) -> None:
     engine.dispose()
 
 
+def test_processes_of_several_threads_append_in_turn(db_url: str) -> None:
+    """Two worker processes of four threads each, all appending at once (``serve --workers 2`` under load): one
+    chain, nothing lost, each thread's entries in the order it made them; on SQLite they queue on the log's
+    queue file."""
+    _engine(db_url).dispose()
+    url = db_url.replace("postgresql://", "postgresql+psycopg://")
+    code = ("import sys, threading\n"
+            "from engine.service.db import make_engine\n"
+            "from engine.service.audit import DecisionLog\n"
+            "log = DecisionLog(make_engine(sys.argv[1]))\n"
+            "def work(k):\n"
+            "    for i in range(8):\n"
+            "        log.append(kind='check', username=f'{sys.argv[2]}t{k}', role='admin', input_name='x',\n"
+            "                   input_bytes=b'{}', meta={'i': i}, document={'decisions': [], 'summary': {}})\n"
+            "pool = [threading.Thread(target=work, args=(k,)) for k in range(4)]\n"
+            "for t in pool: t.start()\n"
+            "for t in pool: t.join()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, f"p{k}"]) for k in range(2)]
+    assert [p.wait(timeout=180) for p in procs] == [0, 0]
+    engine = _engine(db_url)
+    log = DecisionLog(engine)
+    count, _head, problems = log.verify()
+    assert (count, problems) == (64, [])
+    entries = [e for e, _i, _d in log.rows()]
+    assert sorted({e.username for e in entries}) == sorted(f"p{p}t{t}" for p in range(2) for t in range(4))
+    for who in {e.username for e in entries}:
+        assert [e.meta["i"] for e in entries if e.username == who] == list(range(8))
+    if db_url.startswith("sqlite"):
+        assert Path(engine.url.database + "-append.lock").is_file()
+    engine.dispose()
+
+
+def test_an_append_waits_its_turn_behind_another_process(tmp_path: Path) -> None:
+    """While another process holds the SQLite log's queue, an append waits (no 'database is locked', no lost
+    entry) and goes through once the queue is free."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    engine = _engine(url)
+    log = DecisionLog(engine)
+    _append(log, 1)
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl, sys, time\n"
+                               "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+                               "print('held', flush=True); time.sleep(1.5)\n",
+                               str(tmp_path / "log.db-append.lock")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    _append(log, 1, who="tax2")
+    waited = time.monotonic() - started
+    assert holder.wait(timeout=30) == 0
+    assert waited > 0.5  # it queued behind the holder (who held the queue for 1.5 s)
+    count, _head, problems = log.verify()
+    assert (count, problems) == (2, [])
+    engine.dispose()
+
+
 def test_audit_cli_verify_and_export(db_url: str, tmp_path: Path) -> None:
     chanjiao = str(Path(sys.executable).parent / "chanjiao")
     engine = _engine(db_url)

@@ -7,15 +7,17 @@ the database itself (readers use WAL snapshots); on PostgreSQL the decision log'
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 __all__ = ["metadata", "users", "api_tokens", "sessions", "decision_log", "saved_assessments",
-           "make_engine", "migrate", "writing", "is_sqlite", "LOG_LOCK_KEY"]
+           "make_engine", "migrate", "writing", "is_sqlite", "LOG_LOCK_KEY", "queue_file", "queued"]
 
 # an arbitrary 64-bit key for pg_advisory_xact_lock: the decision log's append lock
 LOG_LOCK_KEY = 0x63686A6C6F67  # "chjlog"
@@ -112,6 +114,42 @@ def writing(engine: Engine) -> Engine:
     taken at once, so two writers queue on the busy timeout instead of failing to upgrade a read lock); reads
     use ``engine`` itself and a plain ``BEGIN`` (a WAL snapshot that blocks nobody)."""
     return engine.execution_options(chanjiao_write=True)
+
+
+def queue_file(engine: Engine) -> Path | None:
+    """The file the log's appenders on one SQLite database queue on (:func:`queued`): ``<database>-append.lock``
+    beside it; None for PostgreSQL (its advisory lock queues them), an in-memory database or no ``fcntl``."""
+    if not is_sqlite(engine) or _flock is None:
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-append.lock")
+
+
+try:
+    from fcntl import LOCK_EX as _LOCK_EX, flock as _flock
+except ImportError:  # not POSIX: SQLite's busy handler alone queues the processes
+    _flock = None  # type: ignore[assignment]
+
+
+@contextmanager
+def queued(path: Path | None) -> Iterator[None]:
+    """Wait for the other processes appending to the same SQLite file, woken as soon as the one before is done.
+
+    SQLite's busy handler retries a locked database after sleeping 1, 2, 5, 10, 15, 20 … ms, so two workers
+    appending at once waited tens of milliseconds for a lock held under one; an ``flock`` on :func:`queue_file`
+    wakes the next appender at once. It only orders the appenders: the write lock is still the database's own
+    (``BEGIN IMMEDIATE``), so an appender that does not queue (an older process) is still serialised."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _flock(fd, _LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def migrate(engine: Engine) -> None:
