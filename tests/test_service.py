@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -623,6 +624,65 @@ def test_english_on_request(client: TestClient, checker: Checker) -> None:
     assert r.json()["errors"] and r.json()["errors"][0]["record_type"] == "enterprises"
     assert client.post("/api/v1/check", content=b"{}", params={"lang": "fr"},
                        headers={"Content-Type": "application/json"}).status_code == 422
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("officer", [False, True])
+@pytest.mark.parametrize("example", ["tonghua-self-assessment.json", "bad-records.json"])
+def test_the_answer_is_the_library_document_and_the_logged_bytes(client: TestClient, service: Service,
+                                                                   checker: Checker, tmp_path: Path, example: str,
+                                                                   officer: bool, lang: str) -> None:
+    """The answer is compact JSON as JSONResponse writes it, its document the library's in ``lang``; in Chinese
+    it carries the logged document's very bytes (serialised once, for the log and the answer)."""
+    from starlette.responses import JSONResponse
+
+    from engine.messages import localise
+
+    path = tmp_path / "dataset.json"  # a JSON body is read as "dataset.json": places in messages name it so
+    path.write_bytes((EXAMPLES / example).read_bytes())
+    headers = _officer(service, "tax1", "tax_officer") if officer else {}
+    r = _json_check(client, path, headers, lang=lang)
+    assert r.status_code == 200, r.text
+    fields = r.json()
+    assert r.content == JSONResponse(fields).body  # the bytes JSONResponse would send for these fields
+    expected = localise(checker.check(path, as_of=dt.date(2021, 12, 31), lang=lang).document, lang)
+    assert fields["document"] == json.loads(json.dumps(expected, ensure_ascii=False))
+    assert list(fields) == ["check_id", "entry_hash", "engine", "notes", "exit_code", "document"]
+    rows = list(service.log.rows())
+    assert len(rows) == (1 if officer else 0) and (fields["check_id"] is not None) == officer
+    if officer:
+        logged = zlib.decompress(rows[0][2])  # as before: decisions in Chinese, errors in the check's language
+        library = checker.check(path, as_of=dt.date(2021, 12, 31), lang=lang).document
+        assert json.loads(logged) == json.loads(json.dumps(library, ensure_ascii=False))
+        if lang == "zh":
+            assert r.content.endswith(b',"document":' + logged + b"}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_answer_bytes_render_messages_as_jsonresponse_did(service: Service, lang: str) -> None:
+    """Catalogue messages anywhere in a document or its notes: the answer made from the logged bytes (Chinese) or
+    localised (English) is byte for byte the JSONResponse of the fields with the document localised."""
+    from starlette.responses import JSONResponse
+
+    from engine.messages import localise, msg
+    from engine.service.api import check_answer
+    from engine.service.audit import document_bytes
+    from engine.service.checking import Upload
+    from engine.service.core import Checked
+
+    service.accounts.add("tax1", "tax_officer", PASSWORD)
+    checked = service.check(Upload("dataset.json", (EXAMPLES / "bad-records.json").read_bytes()),
+                            as_of=dt.date(2021, 12, 31), user=service.accounts.get("tax1"))
+    result = checked.result
+    result.document["decisions"][0]["reason"] = msg("audit.problem", seq=1, problem=msg("audit.altered"))
+    result.document["summary"]["note"] = [msg("audit.altered"), ("元组", msg("audit.unlinked"))]
+    result.notes = [msg("cli.durable_crashed", problem="段错误")]
+    checked = Checked(result, checked.entry, document_bytes(result.document))
+    old = JSONResponse({"check_id": checked.entry.seq, "entry_hash": checked.entry.entry_hash,
+                        "engine": result.engine, "notes": localise(result.notes, lang),
+                        "exit_code": result.exit_code, "document": localise(result.document, lang)}).body
+    assert check_answer(checked, lang) == old
+    assert ("its fields do not match its hash" in old.decode()) == (lang == "en")
 
 
 def test_officer_page_large_upload_runs_as_a_job(tmp_path: Path, checker: Checker) -> None:
