@@ -207,7 +207,9 @@ async def self_upload(request: Request) -> Response:
     if form.get("download"):
         data = await run_in_threadpool(svc.report_for, checked, upload, day)
         return Response(data, media_type=XLSX, headers={"Content-Disposition": "attachment; filename=\"chanjiao-report.xlsx\""})
-    return render(request, "result.html", {"doc": doc, "name": upload.name, "filters": {}, "decisions": doc["decisions"]})
+    # a workbook's page can hold thousands of decisions: rendered off the event loop, which other clients share
+    return await run_in_threadpool(render, request, "result.html", {"doc": doc, "name": upload.name, "filters": {},
+                                                                    "decisions": doc["decisions"]})
 
 
 # --------------------------------------------------------------------------------------------------- login
@@ -372,7 +374,7 @@ def officer_explain(seq: int, request: Request, user: User = Depends(require_off
 async def officer_replay(seq: int, request: Request, user: User = Depends(require_officer)) -> Response:
     """Replay a check under today's packs and show what changed."""
     await _form(request)
-    entry = _entry(request, seq, user)
+    entry = await run_in_threadpool(_entry, request, seq, user)  # a database read: off the event loop
     checked, diff = await run_in_threadpool(_svc(request).replay, entry, user)
-    return render(request, "replay.html", {"entry": entry, "new": checked.entry, "diff": diff,
-                                           "diff_json": json.dumps(diff, ensure_ascii=False, indent=1)})
+    return await run_in_threadpool(render, request, "replay.html", {
+        "entry": entry, "new": checked.entry, "diff": diff, "diff_json": json.dumps(diff, ensure_ascii=False, indent=1)})
