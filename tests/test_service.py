@@ -251,6 +251,34 @@ def test_disabled_officer_token_stops_working(client: TestClient, service: Servi
     assert client.get("/api/v1/me", headers=tax).status_code == 401
 
 
+def test_concurrent_calls_with_an_unverified_token_pay_argon2_once(service: Service) -> None:
+    """Eight calls at once with a token not yet verified: one argon2 verification, the others wait for its answer;
+    a wrong secret for the same token id is still refused."""
+    import threading
+
+    service.accounts.add("tax1", "tax_officer", PASSWORD)
+    token = service.accounts.new_token("tax1")
+    verified: list[str] = []
+    real = service.accounts.hasher
+
+    class Counting:
+        def verify(self, stored: str, secret: str) -> bool:
+            verified.append(secret)
+            time.sleep(0.2)  # argon2 takes tens of milliseconds: the others arrive meanwhile
+            return real.verify(stored, secret)
+
+    service.accounts.hasher = Counting()  # type: ignore[assignment]
+    users: list[Any] = []
+    pool = [threading.Thread(target=lambda: users.append(service.accounts.by_token(token))) for _ in range(8)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert [u.username for u in users] == ["tax1"] * 8 and len(verified) == 1
+    assert service.accounts.by_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
+    assert len(verified) == 2
+
+
 def test_report_is_the_cli_workbook(client: TestClient, service: Service, tmp_path: Path) -> None:
     import openpyxl
 

@@ -109,6 +109,9 @@ class Accounts:
         self.hasher = PasswordHasher()
         self._verified: dict[str, tuple[float, str]] = {}  # sha256(token) -> (when verified, token id)
         self._lock = threading.Lock()
+        # one argon2 verification at a time per token id: concurrent calls with a token not (or no longer) in the
+        # cache wait for the first one's answer instead of each paying argon2 (64 MiB, tens of ms) at once
+        self._verifying: dict[str, threading.Lock] = {}
         self.throttle = LoginThrottle()
 
     # -- users -------------------------------------------------------------------------------------------------
@@ -217,16 +220,23 @@ class Accounts:
         if row is None or row.revoked or row.disabled:
             return None
         key = hashlib.sha256(token.encode()).hexdigest()
+        if not self._recently_verified(key, token_id):
+            with self._lock:  # token ids are the database's: the gates are as many as the tokens issued
+                gate = self._verifying.setdefault(token_id, threading.Lock())
+            with gate:
+                if not self._recently_verified(key, token_id):  # another call may have verified it meanwhile
+                    try:
+                        self.hasher.verify(row.token_hash, secret)
+                    except (VerifyMismatchError, VerificationError, InvalidHashError):
+                        return None
+                    with self._lock:
+                        self._verified[key] = (time.monotonic(), token_id)
+        return User(row.id, row.username, row.display_name, row.role, bool(row.disabled))
+
+    def _recently_verified(self, key: str, token_id: str) -> bool:
         with self._lock:
             seen = self._verified.get(key)
-        if seen is None or seen[1] != token_id or time.monotonic() - seen[0] > TOKEN_CACHE_SECONDS:
-            try:
-                self.hasher.verify(row.token_hash, secret)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return None
-            with self._lock:
-                self._verified[key] = (time.monotonic(), token_id)
-        return User(row.id, row.username, row.display_name, row.role, bool(row.disabled))
+        return seen is not None and seen[1] == token_id and time.monotonic() - seen[0] <= TOKEN_CACHE_SECONDS
 
     # -- page sessions -----------------------------------------------------------------------------------------
 
