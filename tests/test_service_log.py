@@ -279,6 +279,16 @@ def test_an_append_waits_its_turn_behind_another_process(tmp_path: Path) -> None
     engine.dispose()
 
 
+def test_an_unusable_queue_file_leaves_the_database_lock_alone_in_charge(tmp_path: Path) -> None:
+    """A queue file that cannot be opened (here: a directory in its place) does not stop appends."""
+    engine = _engine(f"sqlite:///{tmp_path / 'log.db'}")
+    (tmp_path / "log.db-append.lock").mkdir()
+    _append(DecisionLog(engine), 3)
+    count, _head, problems = DecisionLog(engine).verify()
+    assert (count, problems) == (3, [])
+    engine.dispose()
+
+
 def test_audit_cli_verify_and_export(db_url: str, tmp_path: Path) -> None:
     chanjiao = str(Path(sys.executable).parent / "chanjiao")
     engine = _engine(db_url)

@@ -141,10 +141,13 @@ def queued(path: Path | None) -> Iterator[None]:
     appending at once waited tens of milliseconds for a lock held under one; an ``flock`` on :func:`queue_file`
     wakes the next appender at once. It only orders the appenders: the write lock is still the database's own
     (``BEGIN IMMEDIATE``), so an appender that does not queue (an older process) is still serialised."""
-    if path is None:
+    try:
+        fd = None if path is None else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # e.g. made by another account: the database's own lock still serialises the appenders
+        fd = None
+    if fd is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _flock(fd, _LOCK_EX)
         yield
