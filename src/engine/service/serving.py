@@ -1,8 +1,8 @@
 """How ``chanjiao serve`` runs the app on uvicorn: the HTTP protocol it uses and the worker count it suggests.
 
-uvicorn's ``--workers N`` path binds the listening socket itself with ``proto`` 0, and asyncio (like uvloop for a
-socket it does not recognise) turns TCP_NODELAY on only for accepted sockets whose ``proto`` is IPPROTO_TCP
-(Kludex/uvicorn#3149). With Nagle left on, the body of each keep-alive answer waits for the client's delayed
+uvicorn's ``--workers N`` path binds the listening socket itself with ``proto`` 0, and asyncio turns TCP_NODELAY on
+only for accepted sockets whose ``proto`` is IPPROTO_TCP (Kludex/uvicorn#3149; uvloop sets it on every TCP
+connection, but it is optional). With Nagle left on, the body of each keep-alive answer waits for the client's delayed
 ACK of its headers: some 40 ms on Linux, the 52 ms one-client latency ``--workers 2`` had. :func:`http_protocol`
 is uvicorn's own protocol (httptools when installed, else h11) with TCP_NODELAY set on every connection it
 accepts, whichever path bound the socket.
