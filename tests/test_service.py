@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi")
+from fastapi.responses import JSONResponse  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from engine.run import Checker  # noqa: E402
@@ -232,6 +233,9 @@ def test_officer_checks_are_logged_filtered_and_role_scoped(client: TestClient, 
     assert client.get("/api/v1/checks", headers=tax).json()["total"] == 1  # each role sees its own
     assert client.get("/api/v1/checks/2", headers=tax).status_code == 404
     assert client.get("/api/v1/checks/2", headers=fin).json()["document"] == r2["document"]
+    detail = client.get("/api/v1/checks/2", headers=fin)  # the stored bytes, as JSONResponse would write them
+    assert detail.content == JSONResponse({"entry": service.log.get(2).as_dict(),
+                                           "document": service.log.document_of(2)}).body
     assert client.get("/api/v1/checks", headers=boss, params={"enterprise": "91220502MA0Y0A0133"}).json()["total"] == 1
     assert client.get("/api/v1/checks", headers=boss, params={"rule": "yichang.intern_pay_deduction"}).json()["total"] == 1
     assert client.get("/api/v1/checks", headers=boss, params={"user": "tax1"}).json()["items"][0]["seq"] == 1

@@ -177,10 +177,14 @@ class DecisionLog:
 
     def document_of(self, seq: int) -> dict[str, Any]:
         """The decision document an entry recorded."""
+        return json.loads(self.document_json_of(seq))  # type: ignore[no-any-return]
+
+    def document_json_of(self, seq: int) -> bytes:
+        """The decision document an entry recorded, as stored: :func:`document_bytes` of it."""
         with self.engine.connect() as conn:
             blob = conn.execute(sa.select(decision_log.c.document_blob)
                                 .where(decision_log.c.seq == seq)).scalar_one()
-        return json.loads(zlib.decompress(blob))
+        return zlib.decompress(blob)
 
     def search(self, *, enterprise: str | None = None, rule: str | None = None, date_from: dt.date | None = None,
                date_to: dt.date | None = None, username: str | None = None, roles: Sequence[str] | None = None,
