@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from engine.output.terms import NEGATIVE_STATUSES, NOT_APPLICABLE, POSITIVE_STATUSES, UNDETERMINED
 from engine.errors import FatalError
 from engine.output.explain import KIND_LABELS, STATUS_LABELS
 from engine.service.auth import ROLE_LABELS, User
@@ -34,8 +35,9 @@ router = APIRouter(include_in_schema=False)
 SESSION = "cj_session"
 CSRF = "cj_csrf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATUS_CLASS = {"eligible": "ok", "compliant": "ok", "not_eligible": "bad", "non_compliant": "bad",
-                "undetermined": "unknown", "not_applicable": "na"}
+STATUS_CLASS = {**{s: "ok" for s in POSITIVE_STATUSES}, **{s: "bad" for s in NEGATIVE_STATUSES},
+                UNDETERMINED: "unknown", NOT_APPLICABLE: "na"}
+"""The page's style class of each status."""
 
 
 def _svc(request: Request) -> Service:

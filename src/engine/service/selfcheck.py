@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from engine.output.terms import NOT_APPLICABLE, UNDETERMINED
 from engine.errors import FatalError
 from engine.output.explain import STATUS_LABELS
 from engine.data.vocabulary import fact_label, fields
@@ -168,7 +169,7 @@ def assess(svc: Service, pack_id: str, facts: Mapping[str, str], as_of: dt.date)
 
 def _gaps(svc: Service, ds: Any, decision: dict[str, Any], as_of: dt.date) -> list[str]:
     """How far the enterprise is from each threshold of a decided rule: the explanation's gap sentences."""
-    if decision["status"] in ("undetermined", "not_applicable"):
+    if decision["status"] in (UNDETERMINED, NOT_APPLICABLE):
         return []
     try:
         trace = svc.checker.explain(ds, decision["rule_id"], decision["subject_id"], as_of=as_of)
