@@ -179,3 +179,72 @@ def test_a_sum_over_no_records_written_as_text_is_0(tmp_path):
     decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE, other],
                                                        "internship_payments": [pay]})
     assert [d["reasons"] for d in decisions] == [["合计 10.50 元，10.50"], ["合计 0 元，0.00"]]
+
+
+# --- found by the independent differential fuzzer (benchmarks/fuzz_differential.py; /work/team/fuzz-findings) ---
+
+
+def _misspelt(tmp_path: Path, fmt: str) -> Path:
+    """A Yichang payment whose only agreement is in a sheet, CSV file or JSON key with a misspelt name."""
+    import csv as _csv
+
+    from openpyxl import Workbook
+
+    ent = make_uscc("420502", 7)
+    raw = {"enterprises": [{"id": ent, "name": "甲", "region_code": "420502"}],
+           "协议书": [{"id": "A1", "enterprise_id": ent, "school_id": "S1", "signed_on": "2020-07-01"}],
+           "internship_payments": [{"id": "P1", "enterprise_id": ent, "school_id": "S1", "student_id": "s",
+                                    "amount": "100.00", "paid_on": "2021-03-01"}]}
+    if fmt == "json":
+        path = tmp_path / "d.json"
+        path.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+        return path
+    if fmt == "csv":
+        path = tmp_path / "d"
+        path.mkdir()
+        for name, rows in raw.items():
+            with open(path / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+                w = _csv.DictWriter(fh, list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+        return path
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in raw.items():
+        ws = wb.create_sheet(name)
+        ws.append(list(rows[0]))
+        for r in rows:
+            ws.append(list(r.values()))
+    path = tmp_path / "d.xlsx"
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt, place", [("json", "d.json:1"), ("csv", "协议书.csv"), ("xlsx", "协议书")])
+def test_rows_under_a_misspelt_sheet_file_or_key_are_unknown_not_absent(tmp_path, fmt, place):
+    """The rows of a misspelt sheet, file or key (协议书 for 校企合作协议) were listed as not read (exit 1) but then
+    treated as absent: the payment came out not_eligible, "数据集中无此协议" — a confident wrong answer. They are
+    unread rows of the type the name suggests, so the decisions that read that type are undetermined, naming the
+    place; every engine and the stream agree."""
+    from engine.run import Checker
+
+    path = _misspelt(tmp_path, fmt)
+    checker = Checker()
+    docs = {eng: checker.check(path, as_of=AS_OF, engine=eng) for eng in ("reference", "durable", "vectorised")}
+    res = docs["reference"]
+    assert res.exit_code == 1
+    [err] = res.document["errors"]
+    assert err["record_type"] == "agreements" and err["place"] == place and "未读取" in err["message"]
+    [d] = [d for d in res.document["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
+    assert d["status"] == "undetermined" and d["amount"] is None
+    assert d["rejected_inputs"] == [{"record_type": "agreements", "row": 0, "id": None, "place": place}]
+    assert place in d["reasons"][0]
+    want = json.dumps(res.document, ensure_ascii=False)
+    for eng in ("durable", "vectorised"):
+        assert json.dumps(docs[eng].document, ensure_ascii=False) == want, eng
+    if fmt == "csv":
+        out = tmp_path / "out.jsonl"
+        checker.check_stream(path, out, "jsonl", as_of=AS_OF, workers=2, chunk_size=1)
+        [row] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()
+                 if json.loads(x)["rule_id"] == "yichang.intern_pay_deduction"]
+        assert row["status"] == "undetermined" and row["rejected_inputs"] == d["rejected_inputs"]

@@ -203,8 +203,10 @@ def unknown_source_error(name: str, what: str, place: str, rows: int, span: str 
     guess = _did_you_mean(name)
     hint = msg("loader.hint_type", label=record_type_info(guess).label_zh, type=guess) if guess else \
         msg("loader.hint_types", names="、".join(record_type_info(t).label_zh + "/" + t for t in RECORD_TYPES))
-    return RecordError(msg("loader.unknown_source", what=msg(f"word.{what}"), name=name, rows=rows, span=span, hint=hint),
-                       name, None, None, None, None, place)  # type: ignore[arg-type]
+    text = msg("loader.unknown_source", what=msg(f"word.{what}"), name=name, rows=rows, span=span, hint=hint)
+    if guess:  # most likely that type's rows, misspelt: unread rows of it (unknown, not absent), like a second source
+        return RecordError(text, guess, None, None, None, None, place, readable=())  # type: ignore[arg-type]
+    return RecordError(text, name, None, None, None, None, place)  # type: ignore[arg-type]
 
 
 def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "",
