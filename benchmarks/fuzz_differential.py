@@ -147,9 +147,10 @@ class Env:
 class ExprGen:
     """Random well-typed expressions of the rule language."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, simple: bool = False):
         self.rng = rng
         self.n = 0
+        self.simple = simple  # only what durable's compiler takes: no count/sum/list, known/missing/coalesce
 
     def var(self) -> str:
         self.n += 1
@@ -206,6 +207,8 @@ class ExprGen:
             return f"not {self.gen('bool', env, d)}"
         if choice in (3, 4):
             return self.compare(env, d)
+        if self.simple and choice in (5, 10):
+            choice = 3
         if choice == 5:
             anyfield = self.fields(env, rng.choice(["number", "str", "date", "bool"]))
             if anyfield:
@@ -241,6 +244,8 @@ class ExprGen:
             return self.pick(fs * 3 + params * 2 + NUM_LITS) if (fs or params) else self.pick(NUM_LITS)
         d = depth - 1
         choice = rng.randrange(12)
+        if self.simple and choice in (6, 7, 8):
+            choice = 0
         if choice <= 3:
             op = rng.choice(["+", "-", "*", "/"])
             return f"({self.gen('number', env, d)} {op} {self.gen('number', env, d)})"
@@ -275,6 +280,8 @@ class ExprGen:
             return self.pick(fs * 3 + params + ["as_of"] * 2 + lits)
         d = depth - 1
         choice = rng.randrange(4)
+        if self.simple and choice == 2:
+            choice = 0
         if choice == 0:
             return f"add_years({self.gen('date', env, d)}, {rng.choice(['1', '2', '-1', '0'])})"
         if choice == 1:
@@ -287,7 +294,7 @@ class ExprGen:
         rng = self.rng
         fs = self.fields(env, "str")
         params = [f"param.{p}" for p, t in env.params.items() if t == "str"]
-        if leaf or rng.random() < 0.7:
+        if leaf or self.simple or rng.random() < 0.7:
             return self.pick(fs * 3 + params + STR_LITS) if fs else self.pick(STR_LITS + params)
         return f"coalesce({self.gen('str', env, depth - 1)}, {self.pick(STR_LITS)})"
 
@@ -370,7 +377,8 @@ def make_pack(rng: random.Random, folder: Path, n: int) -> dict[str, Any]:
 
 
 def make_rule(rng: random.Random, rule_id: str, params: dict[str, str]) -> str:
-    g = ExprGen(rng)
+    simple = rng.random() < 0.4
+    g = ExprGen(rng, simple)
     subject = rng.choice(TYPES)
     recs = {"subject": subject}
     lists: dict[str, str] = {}
@@ -404,7 +412,7 @@ def make_rule(rng: random.Random, rule_id: str, params: dict[str, str]) -> str:
             continue
         by, key = rng.choice(cands)
         name = f"l{len(lists)}"
-        many = rng.random() < 0.85
+        many = simple or rng.random() < 0.85
         lookups.append(f"  {name}: {{record_type: {target}, by: {by}, key: {key}{', many: true' if many else ''}}}")
         if many:
             lists[name] = target
@@ -566,7 +574,21 @@ def make_dataset(rng: random.Random) -> dict[str, list[dict[str, str]]]:
     return data
 
 
-def write_json(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Random) -> None:
+MISSPELT = {"enterprises": ["enterprize", "企业表"], "schools": ["scools", "学校名单"], "agreements": ["agreement_s", "协议书"],
+            "internship_payments": ["internship_paymnts", "实习报酬表"], "practice_expenses": ["practice_expense_s"],
+            "certificates": ["certificats", "证书表"], "land_applications": ["land_aplications"],
+            "graduates": ["graduats", "毕业生表"]}
+
+
+def source_name(rtype: str, zh: bool, misspelt: str | None, rng: random.Random) -> str:
+    """The sheet, file or key name of a record type: English, Chinese, or (for ``misspelt``) a misspelling."""
+    if rtype == misspelt:
+        return rng.choice(MISSPELT[rtype] + ["Sheet2"])
+    return ZH_TYPE[rtype] if zh else rtype
+
+
+def write_json(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Random,
+               misspelt: str | None = None) -> None:
     zh = rng.random() < 0.3
     doc = {}
     for rtype, rows in data.items():
@@ -583,15 +605,16 @@ def write_json(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Ra
                 else:
                     rec[k] = v
             out.append(rec)
-        doc[ZH_TYPE[rtype] if zh else rtype] = out
+        doc[source_name(rtype, zh, misspelt, rng)] = out
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def write_csv(data: dict[str, list[dict[str, str]]], folder: Path, rng: random.Random, zh: dict) -> None:
+def write_csv(data: dict[str, list[dict[str, str]]], folder: Path, rng: random.Random, zh: dict,
+              misspelt: str | None = None) -> None:
     folder.mkdir(parents=True)
     for rtype, rows in data.items():
         chinese = rng.random() < 0.3
-        name = (ZH_TYPE[rtype] if rng.random() < 0.3 else rtype) + ".csv"
+        name = source_name(rtype, rng.random() < 0.3, misspelt, rng) + ".csv"
         fields = list(MODEL[rtype])
         header = [zh[rtype].get(f, f) if chinese else f for f in fields]
         with open(folder / name, "w", encoding="utf-8-sig" if rng.random() < 0.3 else "utf-8", newline="") as fh:
@@ -603,13 +626,14 @@ def write_csv(data: dict[str, list[dict[str, str]]], folder: Path, rng: random.R
                     w.writerow([""] * len(fields))  # a blank row (,,,,)
 
 
-def write_xlsx(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Random, zh: dict) -> None:
+def write_xlsx(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Random, zh: dict,
+               misspelt: str | None = None) -> None:
     import openpyxl
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for rtype, rows in data.items():
-        ws = wb.create_sheet(ZH_TYPE[rtype] if rng.random() < 0.4 else rtype)
+        ws = wb.create_sheet(source_name(rtype, rng.random() < 0.4, misspelt, rng))
         fields = list(MODEL[rtype])
         chinese = rng.random() < 0.4
         ws.append([zh[rtype].get(f, f) if chinese else f for f in fields])
@@ -728,15 +752,19 @@ class Fuzzer:
         info = make_pack(rng, pack, n)
         data = make_dataset(rng)
         fmt = rng.choice(["json", "csv", "csv", "xlsx"])
+        with_rows = [t for t, rows in data.items() if rows]
+        misspelt = rng.choice(with_rows) if with_rows and rng.random() < 0.1 else None
         if fmt == "json":
             src = d / "data.json"
-            write_json(data, src, rng)
+            write_json(data, src, rng, misspelt)
         elif fmt == "csv":
             src = d / "data"
-            write_csv(data, src, rng, self.zh)
+            write_csv(data, src, rng, self.zh, misspelt)
         else:
             src = d / "data.xlsx"
-            write_xlsx(data, src, rng, self.zh)
+            write_xlsx(data, src, rng, self.zh, misspelt)
+        if misspelt:
+            self.bump("misspelt-source")
         dates = {"2021-12-31", info["issued"], rng.choice(DATE_LITS)}
         day_before = (dt.date.fromisoformat(info["issued"]) - dt.timedelta(days=1)).isoformat()
         if rng.random() < 0.3:
@@ -779,12 +807,15 @@ class Fuzzer:
                 continue
             if ref[0] == "refused":
                 self.bump("refused-by-reference")
+                self.bump("refused-by-reference:" + re.sub(r"\S*case-\d+\S*", "", ref[1])[:70])
                 for eng, got in docs.items():
                     if got[0] != "refused" and eng != "reference":
                         # the reference refusing the pack (or deciding nothing) while another decides is a finding
                         self.finding(n, "disagreement", f"{eng} as_of {as_of}: reference exit 2 ({ref[1][:300]}) "
                                                         f"but {eng} decided", engine=eng, as_of=as_of)
                 break  # an invalid pack is invalid at every date
+            if misspelt and results["reference"][0] == 0:
+                self.finding(n, "misspelt-exit-0", f"the {misspelt} rows under a misspelt name: exit 0", as_of=as_of)
             self.bump("decided-cases-dates")
             self.bump("decisions", len(ref[1]["decisions"]))
             self.bump("with-rejected-inputs", sum(1 for x in ref[1]["decisions"] if x.get("rejected_inputs")))
@@ -987,6 +1018,8 @@ def main() -> int:
             break
         print(f"case {n}", flush=True)
         fz.case(n)
+        snapshot = {**fz.stats, **{f"runs:{k}": v for k, v in fz.runner.runs.items()}, "findings": fz.findings}
+        (fz.out / f"stats-{args.seed}.json").write_text(json.dumps(snapshot, indent=1, sort_keys=True))
     fz.stats.update({f"runs:{k}": v for k, v in fz.runner.runs.items()})
     fz.stats["findings"] = fz.findings
     print(json.dumps(fz.stats, indent=1, sort_keys=True))

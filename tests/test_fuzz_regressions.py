@@ -248,3 +248,39 @@ def test_rows_under_a_misspelt_sheet_file_or_key_are_unknown_not_absent(tmp_path
         [row] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()
                  if json.loads(x)["rule_id"] == "yichang.intern_pay_deduction"]
         assert row["status"] == "undetermined" and row["rejected_inputs"] == d["rejected_inputs"]
+
+
+@pytest.mark.parametrize("name", ["agreements.tsv", "agreements.txt", "校企合作协议.xlsx", "agreements.csv.bak"])
+def test_a_file_the_folder_reader_skips_but_whose_name_is_a_record_type_is_an_error_not_silence(tmp_path, name):
+    """A CSV folder whose agreements were saved as .txt/.tsv (Excel's "Unicode text") was read without them, exit 0,
+    and the payment came out not_eligible ("数据集中无此协议"). Now the file is an error naming it (exit 1) and its
+    rows are unread rows of agreements: the decisions reading agreements are undetermined, in memory and streamed."""
+    from engine.run import Checker
+
+    path = _misspelt(tmp_path, "csv")
+    (path / "协议书.csv").rename(path / name)
+    checker = Checker()
+    res = checker.check(path, as_of=AS_OF, engine="reference")
+    assert res.exit_code == 1
+    [err] = res.document["errors"]
+    assert (err["record_type"], err["place"]) == ("agreements", name) and "未读取" in err["message"]
+    [d] = [d for d in res.document["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
+    assert d["status"] == "undetermined" and d["rejected_inputs"][0]["place"] == name
+    for eng in ("durable", "vectorised"):
+        assert checker.check(path, as_of=AS_OF, engine=eng).document == res.document, eng
+    out = tmp_path / "out.jsonl"
+    checker.check_stream(path, out, "jsonl", as_of=AS_OF, workers=1, chunk_size=1)
+    [row] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()
+             if json.loads(x)["rule_id"] == "yichang.intern_pay_deduction"]
+    assert row["status"] == "undetermined" and row["rejected_inputs"] == d["rejected_inputs"]
+
+
+def test_notes_and_a_template_folders_instructions_are_still_read_silently(tmp_path):
+    """Only a file whose name is (or suggests) a record type is an error: 说明.txt, README.md, notes.txt are not."""
+    from engine.data.loaders import load_dataset
+
+    path = _misspelt(tmp_path, "csv")
+    (path / "协议书.csv").rename(path / "agreements.csv")
+    for name in ("说明.txt", "README.md", "notes.txt", ".DS_Store", "~$agreements.xlsx"):
+        (path / name).write_text("x\n", encoding="utf-8")
+    assert load_dataset(path).errors == []

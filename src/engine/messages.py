@@ -139,6 +139,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "loader.unknown_source": ("{what}“{name}”不是记录类型，其中 {rows} 行数据{span}未读取{hint}",
                               "{what} {name!r} is not a record type: its {rows} row(s) of data{span} were not "
                               "read{hint}"),
+    "loader.unread_file": ("文件“{name}”未读取：数据集文件夹只读取 .csv 和 .parquet 文件；是否应为 {label}（{type}）？"
+                           "请另存为 CSV",
+                           "file {name!r} was not read: a dataset folder is read for .csv and .parquet files only; "
+                           "is it {type} ({label})? Save it as CSV"),
     "loader.hint_type": ("；是否应为 {label}（{type}）？", "; did you mean {type} ({label})?"),
     "loader.hint_types": ("；可用的名称：{names}", "; the names are: {names}"),
     "loader.span": ("（第 {first}–{last} 行）", " (lines {first}–{last})"),

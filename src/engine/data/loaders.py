@@ -209,6 +209,23 @@ def unknown_source_error(name: str, what: str, place: str, rows: int, span: str 
     return RecordError(text, name, None, None, None, None, place)  # type: ignore[arg-type]
 
 
+def unread_files(d: Path) -> list[RecordError]:
+    """Files of a dataset folder that are not read (not .csv/.parquet) but whose name names or suggests a record
+    type (``schools.txt``, ``agreements.tsv``, ``企业.xlsx``): each an error, its rows unread rows of that type."""
+    out = []
+    for f in sorted(d.iterdir()) if d.is_dir() else []:
+        name = f.name.split(".")[0]
+        if f.suffix.lower() in (".csv", ".parquet") or not name or f.name.startswith(("~$", ".")) or \
+                is_info_sheet(name) or not f.is_file() or not f.stat().st_size:
+            continue
+        guess = record_type_of(name) or _did_you_mean(name)
+        if guess:
+            out.append(RecordError(msg("loader.unread_file", name=f.name, label=record_type_info(guess).label_zh,
+                                       type=guess), guess, None, None, None, None, f.name,  # type: ignore[arg-type]
+                                   readable=()))
+    return out
+
+
 def two_sources_error(record_type: str, first: str, second: Source, rows: int, span: str = "",
                       place: str | None = None) -> RecordError:
     """The error for a second source of a record type: its rows are not read, the first source's are."""
@@ -597,6 +614,8 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
                                        and f.is_file()) if d.is_dir() else []
     if not files:
         raise FatalError(msg("file.no_csv", path=d))
+    if not only:
+        got.errors += unread_files(d)
     for f in files:
         record_type = record_type_of(f.stem)
         errors: list[RecordError] = []
@@ -725,6 +744,7 @@ def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
     if not d.is_dir():
         raise FatalError(msg("file.no_csv", path=d))
     plan = FilePlan()
+    plan.errors += unread_files(d)
     files = sorted(f for f in d.iterdir() if f.suffix.lower() in (".csv", ".parquet") and f.is_file())
     for f in files:
         record_type = record_type_of(f.stem)
