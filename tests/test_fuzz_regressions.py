@@ -284,3 +284,21 @@ def test_notes_and_a_template_folders_instructions_are_still_read_silently(tmp_p
     for name in ("说明.txt", "README.md", "notes.txt", ".DS_Store", "~$agreements.xlsx"):
         (path / name).write_text("x\n", encoding="utf-8")
     assert load_dataset(path).errors == []
+
+
+def test_a_sheet_named_sheet2_whose_header_names_a_record_types_fields_is_unread_rows_of_that_type(tmp_path):
+    """A sheet called Sheet2 holding the agreements (its header: 协议编号, 企业统一社会信用代码, …) suggests no type by
+    its name; its header does. It was listed as not read and then the agreements counted as absent (not_eligible)."""
+    from openpyxl import load_workbook
+
+    from engine.run import Checker
+
+    path = _misspelt(tmp_path, "xlsx")
+    wb = load_workbook(path)
+    wb["协议书"].title = "Sheet2"
+    wb.save(path)
+    res = Checker().check(path, as_of=AS_OF, engine="reference")
+    [err] = res.document["errors"]
+    assert (err["record_type"], err["place"]) == ("agreements", "Sheet2") and "校企合作协议" in err["message"]
+    [d] = [d for d in res.document["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
+    assert d["status"] == "undetermined" and d["rejected_inputs"][0]["place"] == "Sheet2"

@@ -124,6 +124,6 @@ def test_unknown_csv_file_under_a_title_row_is_an_error_not_silence(tmp_path, ti
                                           "P1,E1,S1,x,100.00,2021-03-01\nP2,E1,S1,y,100.00,2021-03-01\n", encoding="utf-8")
     (tmp_path / "schools.csv").write_text("id,name,region_code,school_type\nS1,学校,220502,technical\n", encoding="utf-8")
     ds = load_dataset(tmp_path)
-    [err] = [e for e in ds.errors if e.record_type == "paymnts"]
+    [err] = [e for e in ds.errors if e.place == "paymnts.csv"]  # its type: what the header suggests, if anything
     assert "paymnts" in err.message and "未读取" in err.message
     assert len(ds.records["schools"]) == 1

@@ -198,9 +198,19 @@ def _did_you_mean(name: str) -> str | None:
     return spellings[close[0]] if close else None
 
 
-def unknown_source_error(name: str, what: str, place: str, rows: int, span: str = "") -> RecordError:
-    """The error for a sheet, file or key that holds ``rows`` rows of data but names no record type."""
-    guess = _did_you_mean(name)
+def _type_of_columns(columns: Iterable[Any]) -> str | None:
+    """The record type whose fields the most of ``columns`` name (at least two, and more than any other type)."""
+    names = [str(c) for c in columns if c is not None]
+    scores = sorted(((sum(1 for c in names if field_for(t, c)), t) for t in RECORD_TYPES), reverse=True)
+    (best, rtype), (second, _) = scores[0], scores[1]
+    return rtype if best >= 2 and best > second else None
+
+
+def unknown_source_error(name: str, what: str, place: str, rows: int, span: str = "",
+                         columns: Iterable[Any] = ()) -> RecordError:
+    """The error for a sheet, file or key that holds ``rows`` rows of data but names no record type (``columns``:
+    its header, which tells the type when the name does not)."""
+    guess = _did_you_mean(name) or _type_of_columns(columns)
     hint = msg("loader.hint_type", label=record_type_info(guess).label_zh, type=guess) if guess else \
         msg("loader.hint_types", names="、".join(record_type_info(t).label_zh + "/" + t for t in RECORD_TYPES))
     text = msg("loader.unknown_source", what=msg(f"word.{what}"), name=name, rows=rows, span=span, hint=hint)
@@ -574,7 +584,9 @@ def _read_document(p: Path, suffix: str, limits: Limits = DEFAULT_LIMITS) -> Raw
         if record_type is None:  # any data under a key that names no record type is listed, not read
             if rows not in (None, [], {}, ""):
                 n = len(rows) if isinstance(rows, (list, dict)) else 1
-                got.errors.append(unknown_source_error(key, "key", place, n))
+                first = rows[0] if isinstance(rows, list) and rows else None
+                got.errors.append(unknown_source_error(key, "key", place, n, "",
+                                                       first if isinstance(first, dict) else ()))
             continue
         if rows is None:
             rows = []
@@ -632,7 +644,8 @@ def _read_dir(d: Path, header_row: int | None, only: Path | None = None) -> RawI
             if rows or lines:
                 if lines:
                     span = msg("loader.span", first=min(lines), last=max(lines))
-                got.errors.append(unknown_source_error(f.stem, "file", f.name, max(len(rows), len(lines)), span))
+                got.errors.append(unknown_source_error(f.stem, "file", f.name, max(len(rows), len(lines)), span,
+                                                       rows[0] if rows else ()))
             continue
         if record_type not in got.sources:
             got.errors += errors
@@ -757,7 +770,7 @@ def plan_files(d: Path, header_row: int | None = None) -> FilePlan:
             if not rows:
                 continue
             if record_type is None:
-                plan.errors.append(unknown_source_error(f.stem, "file", f.name, len(rows), span))
+                plan.errors.append(unknown_source_error(f.stem, "file", f.name, len(rows), span, rows[0]))
             else:
                 plan.errors.append(two_sources_error(record_type, plan.files[record_type].name, source, len(rows), span))
             continue
@@ -1034,7 +1047,8 @@ def _read_xlsx(p: Path, header_row: int | None, limits: Limits = DEFAULT_LIMITS)
             if record_type is None:
                 if rows and not is_info_sheet(ws.title):
                     span = msg("loader.span", first=source.line_of(1), last=source.line_of(len(rows)))
-                    got.errors.append(unknown_source_error(ws.title, "sheet", _sheet_ref(ws.title), len(rows), span))
+                    got.errors.append(unknown_source_error(ws.title, "sheet", _sheet_ref(ws.title), len(rows), span,
+                                                           rows[0]))
                 continue
             if record_type not in got.sources:
                 got.warnings += warnings
