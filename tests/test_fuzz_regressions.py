@@ -302,3 +302,39 @@ def test_a_sheet_named_sheet2_whose_header_names_a_record_types_fields_is_unread
     assert (err["record_type"], err["place"]) == ("agreements", "Sheet2") and "校企合作协议" in err["message"]
     [d] = [d for d in res.document["decisions"] if d["rule_id"] == "yichang.intern_pay_deduction"]
     assert d["status"] == "undetermined" and d["rejected_inputs"][0]["place"] == "Sheet2"
+
+
+@pytest.mark.parametrize("literal", ["99999999999999999999", "0.0000000000000000001", "-12345678901234567890.5"])
+def test_a_number_literal_beyond_int64_goes_to_the_reference_instead_of_crashing_the_vectorised_backend(
+        tmp_path, literal):
+    """A 20-digit literal (or 19 decimals) crashed VectorisedEngine(packs) with OverflowError ('Python int too large to
+    convert to C long'), which stopped every check with --engine vectorised, auto on large input, and the stream."""
+    from engine.engines.vectorised import VectorisedEngine
+
+    r = rule("enterprises", f"subject.total_wages > {literal}")
+    decisions = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [{**ENTERPRISE, "total_wages": "100.00"}]})
+    assert [d["status"] for d in decisions] == ["not_eligible" if literal[0] == "9" else "eligible"]
+    packs, _ = load_packs([tmp_path / "pack"], include_shipped=False)
+    assert "fuzz.r0" in VectorisedEngine(packs).fallback_rules
+
+
+@pytest.mark.parametrize("bound", ["99999999999999999999999999999", "param.p * subject.total_wages"])
+def test_a_threshold_beyond_any_money_figure_has_no_gap_instead_of_an_internal_error(tmp_path, bound):
+    """The gap of `fund < 29-digit number` (or of a what-if parameter of 40 digits) could not be rounded to the fen:
+    decimal.InvalidOperation, "内部错误" and exit 2 on every engine. A bound at or beyond 10¹⁶ yuan has no gap."""
+    from engine.run import Checker
+
+    r = rule("enterprises", f"subject.education_fund >= {bound}")
+    params = {"p": {"description": "x", "values": [{"from": dt.date(2020, 1, 1), "value": Decimal("0.5")}],
+                    "citation": {"clause": "第1条", "quote": "企业应当依法合作"}}}
+    spec = PackSpec({**PACK, "parameters": params}, {"r0": r})
+    checker = Checker(rules=[write_pack(spec, tmp_path / "pack")], include_shipped=False)
+    big = checker.overrides(["p=9999999999999999999999999999999999999999"])
+    ds = tmp_path / "d.json"
+    ds.write_text(json.dumps({"enterprises": [{**ENTERPRISE, "total_wages": "100.00", "education_fund": "1.00"}]}),
+                  encoding="utf-8")
+    for eng in ("reference", "durable", "vectorised"):
+        [d] = checker.check(ds, as_of=AS_OF, engine=eng, params=big).document["decisions"]
+        assert d["status"] == "not_eligible" and "gap" not in d
+    [d] = checker.check(ds, as_of=AS_OF, engine="reference").document["decisions"]  # an ordinary bound keeps its gap
+    assert d["status"] == "not_eligible" and ("gap" in d) == (bound != "99999999999999999999999999999")

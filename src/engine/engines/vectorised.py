@@ -185,9 +185,10 @@ def _const(kind: str, value: Any, n: int, den: int = 1, exp: int | None = None) 
 def _decimal_parts(d: Decimal) -> tuple[int, int, int]:
     exponent = d.as_tuple().exponent
     assert isinstance(exponent, int)
-    if exponent >= 0:
-        return int(d), 1, exponent
-    return int(d.scaleb(-exponent)), 10 ** (-exponent), exponent
+    num, den = (int(d), 1) if exponent >= 0 else (int(d.scaleb(-exponent)), 10 ** (-exponent))
+    if abs(num) >= _LIMIT or den >= _LIMIT:  # a 20-digit literal or 19 decimals: beyond int64 columns
+        raise Unsupported("a number beyond 18 digits")
+    return num, den, exponent
 
 
 def _or_err(*errs: np.ndarray | None) -> np.ndarray | None:

@@ -27,7 +27,7 @@ from engine.messages import msg, render
 from engine.language.expressions import Attr, Binary, Context, Name, RecordRef, evaluate, walk
 from engine.output.terms import NEGATIVE_STATUSES, NOT_APPLICABLE, POSITIVE_STATUSES, UNDETERMINED
 from engine.policy.packs import Criterion, Pack, Rule
-from engine.data.records import Dataset, field_kinds
+from engine.data.records import MAX_YUAN, Dataset, field_kinds
 
 __all__ = ["Threshold", "thresholds", "decision_gap", "joint_targets", "gap_text", "favourable_values"]
 
@@ -101,7 +101,8 @@ def _bound(th: Threshold, ctx: Context) -> Decimal | None:
         value = evaluate(th.other, ctx)
     except Exception:  # noqa: BLE001 - a bound that cannot be evaluated (division by zero) has no gap
         return None
-    return value if isinstance(value, Decimal) else None
+    # a bound no money figure can reach (10¹⁶ yuan or more; a 29-digit one could not even be rounded to the fen)
+    return value if isinstance(value, Decimal) and abs(value) < MAX_YUAN else None
 
 
 def _passes(op: str, value: Decimal, target: Decimal) -> bool:
