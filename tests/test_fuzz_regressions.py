@@ -338,3 +338,28 @@ def test_a_threshold_beyond_any_money_figure_has_no_gap_instead_of_an_internal_e
         assert d["status"] == "not_eligible" and "gap" not in d
     [d] = checker.check(ds, as_of=AS_OF, engine="reference").document["decisions"]  # an ordinary bound keeps its gap
     assert d["status"] == "not_eligible" and ("gap" in d) == (bound != "99999999999999999999999999999")
+
+
+@pytest.mark.parametrize("written", ["A1 ", " A1", "Ａ1", "A1\u3000"])
+def test_watch_deletes_a_record_by_its_id_as_an_upsert_reads_it(written):
+    """An upsert of agreement "A1 " is stored as A1 (ids are trimmed, full-width folded), but the delete of "A1 " was
+    refused ("没有 id 为“A1 ”的 agreements 记录可删除") and the payment stayed eligible on every engine."""
+    from engine.engines.reference import ReferenceEngine
+    from engine.run.watch import Watcher
+
+    ent = make_uscc("420502", 3)
+    packs, _ = load_packs()
+    for engine in (ReferenceEngine(packs), DurableEngine(packs, fallback=True)):
+        w = Watcher(engine, AS_OF)
+        for n, (rtype, rec) in enumerate([
+                ("enterprises", {"id": ent, "name": "宜昌", "region_code": "420502"}),
+                ("agreements", {"id": written, "enterprise_id": ent, "school_id": "S1", "signed_on": "2021-01-01"}),
+                ("internship_payments", {"id": "P1", "enterprise_id": ent, "school_id": "S1", "student_id": "s",
+                                         "amount": "10.00", "paid_on": "2021-03-01"})], 1):
+            w.apply({"op": "upsert", "record_type": rtype, "record": rec}, n)
+        lines = w.apply({"op": "delete", "record_type": "agreements", "record": {"id": written}}, 4)
+        [pay] = [x for x in lines if x["rule_id"] == "yichang.intern_pay_deduction"]
+        assert (pay["previous"]["status"], pay["decision"]["status"]) == ("eligible", "not_eligible")
+        assert pay["change"]["id"] == "A1"
+        if isinstance(engine, DurableEngine):
+            engine.close()

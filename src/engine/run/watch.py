@@ -24,7 +24,7 @@ from engine.data.limits import DEFAULT_LIMITS, Limits
 from engine.language.expressions import Attr, Comp, Index, Name, Node, children
 from engine.messages import join, msg
 from engine.policy.packs import Pack
-from engine.data.records import RECORD_TYPES, Dataset, RecordModel, Rejected, validate_rows
+from engine.data.records import RECORD_TYPES, Dataset, RecordModel, Rejected, readable_fields, validate_rows
 from engine.engines.rejected import DatasetSource, Taint, taint
 
 __all__ = ["Watcher", "ChangeError", "dependencies", "read_change", "change_lines"]
@@ -191,7 +191,8 @@ class Watcher:
             rid = new.id
         else:
             rid = record.get("id")
-            rid = None if rid is None else str(rid)
+            # the id as an upsert reads it (white space trimmed, full-width forms folded), else as written
+            rid = None if rid is None else dict(readable_fields(record_type, {"id": rid}, set())).get("id") or str(rid)
             old = None if rid is None else self.dataset.by_id(record_type, rid)
             touched = set() if rid is None else self._superseded(record_type, rid)
             if old is None and not touched:
