@@ -249,7 +249,7 @@ class ExprGen:
         if choice <= 3:
             op = rng.choice(["+", "-", "*", "/"])
             return f"({self.gen('number', env, d)} {op} {self.gen('number', env, d)})"
-        if choice == 4:
+        if choice == 4 and rng.random() < 0.3:  # unary minus: the vectorised backend hands the rule over
             return f"-{self.gen('number', env, d)}"
         if choice == 5:
             return f"{rng.choice(['min', 'max'])}({self.gen('number', env, d)}, {self.gen('number', env, d)})"
@@ -349,7 +349,9 @@ def make_pack(rng: random.Random, folder: Path, n: int) -> dict[str, Any]:
              f"  region_prefixes: {json.dumps(prefixes)}", "parameters:"]
     change_dates = []
     for i in range(rng.randrange(0, 4)):
-        typ = rng.choice(["number", "number", "number", "bool", "date", "str"])
+        # a bool/str parameter makes the vectorised backend hand every rule of the pack to the reference (so the
+        # stream refuses the pack): rare, so that the stream gets compared too
+        typ = rng.choice(["number"] * 30 + ["date"] * 3 + ["bool", "str"])
         name = f"p{i}"
         params[name] = typ
         lines += [f"  {name}:", "    description: 参数", f"    type: {typ}", "    values:"]
@@ -411,7 +413,7 @@ def make_rule(rng: random.Random, rule_id: str, params: dict[str, str]) -> str:
         if not cands:
             continue
         by, key = rng.choice(cands)
-        name = f"l{len(lists)}"
+        name = f"l{len(lookups)}"
         many = simple or rng.random() < 0.85
         lookups.append(f"  {name}: {{record_type: {target}, by: {by}, key: {key}{', many: true' if many else ''}}}")
         if many:
@@ -929,7 +931,9 @@ class Fuzzer:
         rejected = {(e["record_type"], e.get("row")) for e in ref["errors"]}
         lines = []
         for key, rows in doc.items():
-            rtype = key if key in MODEL else {v: k for k, v in ZH_TYPE.items()}[key]
+            rtype = key if key in MODEL else {v: k for k, v in ZH_TYPE.items()}.get(key)
+            if rtype is None:  # a misspelt key: its rows were never accepted
+                continue
             seen = set()
             for i, r in enumerate(rows, 1):
                 if (rtype, i) in rejected or r.get("id") in seen:
@@ -1017,7 +1021,13 @@ def main() -> int:
         if args.minutes and time.monotonic() - start > args.minutes * 60:
             break
         print(f"case {n}", flush=True)
-        fz.case(n)
+        try:
+            fz.case(n)
+        except Exception:  # noqa: BLE001 - a bug of the fuzzer itself: say so and go on
+            import traceback
+
+            fz.bump("fuzzer-errors")
+            print(traceback.format_exc(), flush=True)
         snapshot = {**fz.stats, **{f"runs:{k}": v for k, v in fz.runner.runs.items()}, "findings": fz.findings}
         (fz.out / f"stats-{args.seed}.json").write_text(json.dumps(snapshot, indent=1, sort_keys=True))
     fz.stats.update({f"runs:{k}": v for k, v in fz.runner.runs.items()})
