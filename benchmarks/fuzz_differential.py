@@ -838,6 +838,9 @@ class Fuzzer:
                     self.finding(n, "disagreement", f"{eng} as_of {as_of}: {first_diff(ref[1], got[1])}",
                                  engine=eng, as_of=as_of)
                 self.bump(f"compared:{eng}")
+            if fmt == "json" and not misspelt and results["reference"][0] == 0 and as_of == min(dates) \
+                    and self.args.rules_test:
+                self.rules_test(n, d, src, pack, as_of, ref[1])
             if fmt == "csv" and self.args.stream_every and n % self.args.stream_every == 0:
                 self.stream(n, d, src, pack, as_of, ref[1], rng)
             if fmt == "csv" and self.args.dask_every and n % self.args.dask_every == 0:
@@ -876,6 +879,33 @@ class Fuzzer:
         for note in res.notes:
             self.bump(f"note:{eng}:{note[:40]}")
         return res.exit_code, json.dumps(res.document, ensure_ascii=False), "\n".join(res.notes)
+
+    def rules_test(self, n: int, d: Path, src: Path, pack: Path, as_of: str, ref: dict) -> None:
+        """The reference's decisions of this case as the pack's YAML test cases: ``chanjiao rules test`` runs them
+        on every engine and must pass them all (exit 0)."""
+        raw = json.loads(src.read_text(encoding="utf-8"))
+        if any(k not in MODEL for k in raw):
+            return
+        tests = pack / "tests"
+        tests.mkdir(exist_ok=True)
+        rules = sorted({x["rule_id"] for x in ref["decisions"] if x["rule_id"].startswith("fz")})
+        for rid in rules:
+            expect = [{"subject": x["subject_id"], "status": x["status"], "amount": x["amount"],
+                       "amount_min": x["amount_min"], "amount_max": x["amount_max"],
+                       "missing_facts": x["missing_facts"]}
+                      for x in ref["decisions"] if x["rule_id"] == rid]
+            if not expect or len({e["subject"] for e in expect}) != len(expect):
+                continue
+            case = {"rule": rid, "as_of": as_of, "cases": [{"name": f"case {n}", "dataset": raw, "expect": expect}]}
+            (tests / f"{rid.split('.')[1]}.yaml").write_text(json.dumps(case, ensure_ascii=False, indent=1),
+                                                             encoding="utf-8")
+        rc, out, err = self.runner.run(["rules", "test", str(pack)], "rules-test")
+        shutil.rmtree(tests)
+        c = crashed(rc, err)
+        self.bump("compared:rules-test")
+        if c or rc != 0:
+            self.finding(n, "rules-test", f"as_of {as_of}: exit {rc}: {(out + err).strip()[-1500:]}",
+                         engine="rules test", as_of=as_of)
 
     def stream(self, n: int, d: Path, src: Path, pack: Path, as_of: str, ref: dict, rng: random.Random) -> None:
         out = d / f"stream-{as_of}" / "out.jsonl"
@@ -1008,6 +1038,8 @@ def main() -> int:
     ap.add_argument("--stream-every", type=int, default=2)
     ap.add_argument("--dask-every", type=int, default=0)
     ap.add_argument("--watch-every", type=int, default=3)
+    ap.add_argument("--no-rules-test", dest="rules_test", action="store_false",
+                    help="do not turn JSON cases into YAML test cases for `chanjiao rules test`")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--via", choices=["cli", "lib"], default="cli",
                     help="cli: every engine through the command; lib: engines in this process (engine.run.Checker, "
