@@ -922,6 +922,7 @@ class Fuzzer:
             if not one_line(err):
                 self.finding(n, "not-one-line", f"stream as_of {as_of}: {err.strip()[:800]}", engine="stream")
             self.bump("stream-refused")
+            self.bump("stream-refused:" + re.sub(r"\S*case-\d+\S*|fz\d+\.r\d", "", err.strip())[:90])
             return
         rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]
         got = sorted((project_row(r) for r in rows), key=sort_key)

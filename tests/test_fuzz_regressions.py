@@ -363,3 +363,25 @@ def test_watch_deletes_a_record_by_its_id_as_an_upsert_reads_it(written):
         assert pay["change"]["id"] == "A1"
         if isinstance(engine, DurableEngine):
             engine.close()
+
+
+@pytest.mark.parametrize("header", ["\ufeffid,enterprise_id,school_id,student_id,amount,paid_on\r\n",
+                                    "id,enterprise_id,school_id,student_id,amount,paid_on\n",
+                                    "id,enterprise_id,school_id,student_id,amount,paid_on"])
+def test_a_csv_file_with_a_header_and_no_rows_streams_like_it_reads(tmp_path, header):
+    """An export with no payments (internship_payments.csv: the header only) is read in memory as no payments, exit 0;
+    the streamed check refused the whole folder: "internship_payments.csv：无法读取（Empty CSV file）", exit 2."""
+    from engine.run import Checker
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "enterprises.csv").write_text(f"id,name,region_code\n{ENT},甲,220502\n", encoding="utf-8")
+    (data / "internship_payments.csv").write_text(header, encoding="utf-8")
+    checker = Checker()
+    doc = checker.check(data, as_of=AS_OF, engine="reference").document
+    out = tmp_path / "out.jsonl"
+    res = checker.check_stream(data, out, "jsonl", as_of=AS_OF, workers=2, chunk_size=1)
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["rule_id"], r["subject_id"], r["status"]) for r in rows) == \
+        [(d["rule_id"], d["subject_id"], d["status"]) for d in doc["decisions"]]
+    assert not res.errors

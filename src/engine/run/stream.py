@@ -179,8 +179,8 @@ def _batches(path: Path, rows: int, rtype: str = "", layout: FileLayout | None =
             return
         import pyarrow.csv as pacsv
 
-        if layout is None or not layout.fields:
-            return  # an empty file: no rows
+        if layout is None or not layout.fields or layout.data_offset >= path.stat().st_size:
+            return  # an empty file, or a header and no rows (Arrow refuses "Empty CSV file")
         with pa.OSFile(str(path)) as fh:
             fh.seek(layout.data_offset)
             reader = pacsv.open_csv(fh, read_options=layout.read_options(max(1 << 20, rows * 120)),
