@@ -375,7 +375,7 @@ def make_pack(rng: random.Random, folder: Path, n: int) -> dict[str, Any]:
     (folder / "source.txt").write_text(SOURCE, encoding="utf-8")
     for r in range(rng.randrange(1, 4)):
         (folder / "rules" / f"r{r}.yaml").write_text(make_rule(rng, f"fz{n}.r{r}", params), encoding="utf-8")
-    return {"issued": issued, "changes": change_dates}
+    return {"issued": issued, "changes": change_dates, "params": params}
 
 
 def make_rule(rng: random.Random, rule_id: str, params: dict[str, str]) -> str:
@@ -733,6 +733,7 @@ class Fuzzer:
         self.zh = zh_headers()
         self.findings = 0
         self.stats: dict[str, int] = {}
+        self.params: list[str] = []  # the case's --param arguments
 
     def bump(self, key: str, by: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + by
@@ -767,6 +768,15 @@ class Fuzzer:
             write_xlsx(data, src, rng, self.zh, misspelt)
         if misspelt:
             self.bump("misspelt-source")
+        overrides: list[str] = []  # what-ifs: a pack parameter, and now and then a shipped one
+        numbers = [p for p, t in info["params"].items() if t == "number"]
+        if numbers and rng.random() < 0.3:
+            overrides.append(f"fz{n}-2020.{rng.choice(numbers)}={rng.choice(['1500', '0.02', '0', '7.5', '0.015'])}")
+        if rng.random() < 0.15:
+            overrides.append(f"certificate_subsidy_amount={rng.choice(['1000', '1500.50', '2000'])}")
+        if overrides:
+            self.bump("with-param")
+        self.params = [a for o in overrides for a in ("--param", o)]
         dates = {"2021-12-31", info["issued"], rng.choice(DATE_LITS)}
         day_before = (dt.date.fromisoformat(info["issued"]) - dt.timedelta(days=1)).isoformat()
         if rng.random() < 0.3:
@@ -788,7 +798,7 @@ class Fuzzer:
                 else:
                     rc, out, err = self.runner.run(["check", str(src), "--rules", str(pack), "--as-of", as_of,
                                                     "--engine", eng.removeprefix("cli-"), "--format", "json",
-                                                    "--quiet"], eng)
+                                                    "--quiet", *self.params], eng)
                 results[eng] = (rc, out, err)
                 c = crashed(rc, err)
                 if c:
@@ -839,7 +849,7 @@ class Fuzzer:
                                  engine=eng, as_of=as_of)
                 self.bump(f"compared:{eng}")
             if fmt == "json" and not misspelt and results["reference"][0] == 0 and as_of == min(dates) \
-                    and self.args.rules_test:
+                    and self.args.rules_test and not overrides:
                 self.rules_test(n, d, src, pack, as_of, ref[1])
             if fmt == "csv" and self.args.stream_every and n % self.args.stream_every == 0:
                 self.stream(n, d, src, pack, as_of, ref[1], rng)
@@ -871,7 +881,8 @@ class Fuzzer:
         if isinstance(checker, tuple):
             return 2, "", checker[1]
         try:
-            res = checker.check(src, as_of=dt.date.fromisoformat(as_of), engine=eng)
+            params = checker.overrides([o for o in self.params if o != "--param"])
+            res = checker.check(src, as_of=dt.date.fromisoformat(as_of), engine=eng, params=params)
         except FatalError as exc:
             return 2, "", str(exc)
         except Exception:  # noqa: BLE001 - every other exception is a crash the fuzzer reports
@@ -913,7 +924,7 @@ class Fuzzer:
         chunk = rng.choice(["1", "2", "3"])
         rc, o, err = self.runner.run(["check", str(src), "--rules", str(pack), "--as-of", as_of, "--engine",
                                       "vectorised", "--format", "jsonl", "--output", str(out), "--workers", "2",
-                                      "--chunk-size", chunk, "--quiet"], "stream")
+                                      "--chunk-size", chunk, "--quiet", *self.params], "stream")
         c = crashed(rc, err)
         if c:
             self.finding(n, "crash", f"stream as_of {as_of}: {c}: {err.strip()[-1500:]}", engine="stream")
@@ -936,7 +947,8 @@ class Fuzzer:
         out = d / f"dask-{as_of}" / "out"
         out.parent.mkdir(exist_ok=True)
         rc, o, err = self.runner.run(["check", str(src), "--rules", str(pack), "--as-of", as_of, "--dask", "local:2",
-                                      "--output", str(out), "--chunk-size", "2", "--quiet"], "dask", timeout=600)
+                                      "--output", str(out), "--chunk-size", "2", "--quiet", *self.params], "dask",
+                                     timeout=600)
         c = crashed(rc, err)
         if c:
             self.finding(n, "crash", f"dask as_of {as_of}: {c}: {err.strip()[-1500:]}", engine="dask")
@@ -979,7 +991,8 @@ class Fuzzer:
         (d / f"changes-{as_of}.jsonl").write_text("\n".join(changes) + "\n", encoding="utf-8")
         for eng in ("reference", "durable"):
             rc, o, err = self.runner.run(["watch", "--dataset", str(src), "--rules", str(pack), "--as-of", as_of,
-                                          "--engine", eng], f"watch-{eng}", stdin="\n".join(changes) + "\n")
+                                          "--engine", eng, *self.params], f"watch-{eng}",
+                                         stdin="\n".join(changes) + "\n")
             c = crashed(rc, err)
             if c:
                 self.finding(n, "crash", f"watch {eng} as_of {as_of}: {c}: {err.strip()[-1500:]}", engine="watch")
