@@ -805,7 +805,11 @@ class Fuzzer:
                     self.finding(n, "crash", f"{eng} as_of {as_of}: {c}: {err.strip()[-1500:]}", engine=eng,
                                  as_of=as_of)
                     continue
-                if rc == 2:
+                if rc == 2 and out.strip():  # no record accepted: exit 2, the document still written
+                    if eng.startswith("cli-") and not one_line(err):
+                        self.finding(n, "not-one-line", f"{eng} as_of {as_of}: {err.strip()[:800]}", engine=eng)
+                    self.bump("nothing-accepted")
+                elif rc == 2:
                     if not one_line(err):
                         self.finding(n, "not-one-line", f"{eng} as_of {as_of}: {err.strip()[:800]}", engine=eng)
                     docs[eng] = ("refused", err.strip())
