@@ -489,8 +489,10 @@ BOOLS = ["true", "false", "是", "否", "1", "0", "yes", "no", "TRUE"]
 REGIONS_E = ["220502", "220581", "420502", "420581", "110105"]
 
 
-def make_dataset(rng: random.Random) -> dict[str, list[dict[str, str]]]:
-    """Raw records (text cells, '' = empty) with edges: rejected values, dangling refs, duplicates, boundaries."""
+def make_dataset(rng: random.Random, fixes: list[tuple[dict[str, str], dict[str, str]]] | None = None
+                 ) -> dict[str, list[dict[str, str]]]:
+    """Raw records (text cells, '' = empty) with edges: rejected values, dangling refs, duplicates, boundaries.
+    ``fixes`` receives (corrupted record, its valid original) for every record made invalid on purpose."""
     bad = rng.random() < 0.6  # whether to plant rejected records at all
     ents = []
     for i in range(rng.randrange(0, 5)):
@@ -565,7 +567,10 @@ def make_dataset(rng: random.Random) -> dict[str, list[dict[str, str]]]:
             if rtype == "agreements" and rec["valid_from"] and rec["valid_to"] and rec["valid_to"] < rec["valid_from"]:
                 rec["valid_to"], rec["valid_from"] = rec["valid_from"], rec["valid_to"]
             if bad and rng.random() < 0.2:
+                valid = dict(rec)
                 corrupt(rec, rtype)
+                if fixes is not None:
+                    fixes.append((rec, valid))
             rows.append(rec)
         if rows and bad and rng.random() < 0.2:  # a repeated id
             dup = dict(rng.choice(rows))
@@ -753,19 +758,30 @@ class Fuzzer:
         d.mkdir()
         pack = d / "pack"
         info = make_pack(rng, pack, n)
-        data = make_dataset(rng)
+        fixes: list[tuple[dict[str, str], dict[str, str]]] = []
+        data = make_dataset(rng, fixes)
+        fixed = {id(bad): good for bad, good in fixes}
         fmt = rng.choice(["json", "csv", "csv", "xlsx"])
         with_rows = [t for t, rows in data.items() if rows]
         misspelt = rng.choice(with_rows) if with_rows and rng.random() < 0.1 else None
-        if fmt == "json":
-            src = d / "data.json"
-            write_json(data, src, rng, misspelt)
-        elif fmt == "csv":
-            src = d / "data"
-            write_csv(data, src, rng, self.zh, misspelt)
-        else:
-            src = d / "data.xlsx"
-            write_xlsx(data, src, rng, self.zh, misspelt)
+        layout_seed = rng.random()  # the same layout (headers, names, cells) for the data and its repaired twin
+        clean = {t: [fixed.get(id(r), r) for r in rows] for t, rows in data.items()} if fixes else None
+
+        def write(data: dict[str, list[dict[str, str]]], base: Path) -> Path:
+            lrng = random.Random(layout_seed)
+            if fmt == "json":
+                write_json(data, base / "data.json", lrng, misspelt)
+                return base / "data.json"
+            if fmt == "csv":
+                write_csv(data, base / "data", lrng, self.zh, misspelt)
+                return base / "data"
+            write_xlsx(data, base / "data.xlsx", lrng, self.zh, misspelt)
+            return base / "data.xlsx"
+
+        src = write(data, d)
+        if clean is not None:
+            (d / "repaired").mkdir()
+            clean_src = write(clean, d / "repaired")
         if misspelt:
             self.bump("misspelt-source")
         overrides: list[str] = []  # what-ifs: a pack parameter, and now and then a shipped one
@@ -852,6 +868,8 @@ class Fuzzer:
                     self.finding(n, "disagreement", f"{eng} as_of {as_of}: {first_diff(ref[1], got[1])}",
                                  engine=eng, as_of=as_of)
                 self.bump(f"compared:{eng}")
+            if clean is not None and checker is not None and not isinstance(checker, tuple):
+                self.repaired(n, checker, clean_src, as_of, ref[1])
             if fmt == "json" and not misspelt and results["reference"][0] == 0 and as_of == min(dates) \
                     and self.args.rules_test and not overrides:
                 self.rules_test(n, d, src, pack, as_of, ref[1])
@@ -894,6 +912,26 @@ class Fuzzer:
         for note in res.notes:
             self.bump(f"note:{eng}:{note[:40]}")
         return res.exit_code, json.dumps(res.document, ensure_ascii=False), "\n".join(res.notes)
+
+    def repaired(self, n: int, checker: Any, clean_src: Path, as_of: str, ref: dict) -> None:
+        """Issue 11.1, independently: every record made invalid on purpose is put back as it was (a valid record
+        with the same readable fields); no decision the reference gave as definite may change."""
+        rc, out, err = self.lib_run(checker, clean_src, as_of, "reference")
+        if rc == 2 and not out.strip():
+            return
+        after = {(x["rule_id"], x["subject_type"], x["subject_id"]): x for x in json.loads(out)["decisions"]}
+        self.bump("compared:repaired")
+        for x in ref["decisions"]:
+            if x["status"] == "undetermined":
+                continue
+            y = after.get((x["rule_id"], x["subject_type"], x["subject_id"]))
+            keys = ("status", "amount", "amount_min", "amount_max")
+            if y is None or any(x[k] != y[k] for k in keys):
+                self.finding(n, "rejected-not-unknown",
+                             f"as_of {as_of} {x['rule_id']} {x['subject_id']}: {[x[k] for k in keys]} with the rejected "
+                             f"rows, {None if y is None else [y[k] for k in keys]} once they are repaired; "
+                             f"reasons {x['reasons']}", as_of=as_of)
+                return
 
     def rules_test(self, n: int, d: Path, src: Path, pack: Path, as_of: str, ref: dict) -> None:
         """The reference's decisions of this case as the pack's YAML test cases: ``chanjiao rules test`` runs them
