@@ -489,10 +489,12 @@ BOOLS = ["true", "false", "是", "否", "1", "0", "yes", "no", "TRUE"]
 REGIONS_E = ["220502", "220581", "420502", "420581", "110105"]
 
 
-def make_dataset(rng: random.Random, fixes: list[tuple[dict[str, str], dict[str, str]]] | None = None
+def make_dataset(rng: random.Random,
+                 fixes: list[tuple[dict[str, str], dict[str, str], dict[str, str]]] | None = None
                  ) -> dict[str, list[dict[str, str]]]:
     """Raw records (text cells, '' = empty) with edges: rejected values, dangling refs, duplicates, boundaries.
-    ``fixes`` receives (corrupted record, its valid original) for every record made invalid on purpose."""
+    ``fixes`` receives (corrupted record, its valid original, the original with another valid value in the corrupted
+    field) for every record made invalid on purpose."""
     bad = rng.random() < 0.6  # whether to plant rejected records at all
     ents = []
     for i in range(rng.randrange(0, 5)):
@@ -530,8 +532,8 @@ def make_dataset(rng: random.Random, fixes: list[tuple[dict[str, str], dict[str,
             return rng.choice(["student_internship", "teacher_practice", "教师实践"])
         raise AssertionError(kind)
 
-    def corrupt(rec: dict[str, str], rtype: str) -> None:
-        fields = [f for f in rec if f != "id"] or ["id"]
+    def corrupt(rec: dict[str, str], rtype: str) -> str:
+        fields = [f for f in rec if f != "id" or rng.random() < 0.1] or ["id"]
         f = rng.choice(fields)
         kind = MODEL[rtype][f][2]
         if kind in ("money", "pmoney"):
@@ -550,6 +552,18 @@ def make_dataset(rng: random.Random, fixes: list[tuple[dict[str, str], dict[str,
             rec[f] = ""  # a required field left empty
         else:
             rec[f] = "x" * 1001
+        return f
+
+    def another(rtype: str, f: str) -> str:
+        """Another valid value of the field (a rejected record could be any valid record)."""
+        _, req, kind = MODEL[rtype][f]
+        if kind == "uscc":
+            return uscc(rng.choice(REGIONS_E), rng.randrange(31), rng)
+        if kind == "sid":
+            return rng.choice(schools + ["S8"])
+        if kind == "rid":
+            return f"ALT{rng.randrange(10**6)}"
+        return value(kind, req, f, rtype)
 
     for rtype in TYPES:
         n = {"enterprises": len(ents), "schools": len(schools)}.get(rtype, rng.randrange(0, 5))
@@ -568,9 +582,9 @@ def make_dataset(rng: random.Random, fixes: list[tuple[dict[str, str], dict[str,
                 rec["valid_to"], rec["valid_from"] = rec["valid_from"], rec["valid_to"]
             if bad and rng.random() < 0.2:
                 valid = dict(rec)
-                corrupt(rec, rtype)
+                f = corrupt(rec, rtype)
                 if fixes is not None:
-                    fixes.append((rec, valid))
+                    fixes.append((rec, valid, {**valid, f: another(rtype, f)}))
             rows.append(rec)
         if rows and bad and rng.random() < 0.2:  # a repeated id
             dup = dict(rng.choice(rows))
@@ -758,14 +772,16 @@ class Fuzzer:
         d.mkdir()
         pack = d / "pack"
         info = make_pack(rng, pack, n)
-        fixes: list[tuple[dict[str, str], dict[str, str]]] = []
+        fixes: list[tuple[dict[str, str], dict[str, str], dict[str, str]]] = []
         data = make_dataset(rng, fixes)
-        fixed = {id(bad): good for bad, good in fixes}
+        fixed = {id(bad): good for bad, good, _ in fixes}
+        other = {id(bad): alt for bad, _, alt in fixes}
         fmt = rng.choice(["json", "csv", "csv", "xlsx"])
         with_rows = [t for t, rows in data.items() if rows]
         misspelt = rng.choice(with_rows) if with_rows and rng.random() < 0.1 else None
         layout_seed = rng.random()  # the same layout (headers, names, cells) for the data and its repaired twin
         clean = {t: [fixed.get(id(r), r) for r in rows] for t, rows in data.items()} if fixes else None
+        alt = {t: [other.get(id(r), r) for r in rows] for t, rows in data.items()} if fixes else None
 
         def write(data: dict[str, list[dict[str, str]]], base: Path) -> Path:
             lrng = random.Random(layout_seed)
@@ -779,9 +795,11 @@ class Fuzzer:
             return base / "data.xlsx"
 
         src = write(data, d)
-        if clean is not None:
+        if clean is not None and alt is not None:
             (d / "repaired").mkdir()
             clean_src = write(clean, d / "repaired")
+            (d / "other").mkdir()
+            alt_src = write(alt, d / "other")
         if misspelt:
             self.bump("misspelt-source")
         overrides: list[str] = []  # what-ifs: a pack parameter, and now and then a shipped one
@@ -869,7 +887,8 @@ class Fuzzer:
                                  engine=eng, as_of=as_of)
                 self.bump(f"compared:{eng}")
             if clean is not None and checker is not None and not isinstance(checker, tuple):
-                self.repaired(n, checker, clean_src, as_of, ref[1])
+                self.repaired(n, checker, clean_src, as_of, ref[1], "repaired")
+                self.repaired(n, checker, alt_src, as_of, ref[1], "other valid values")
             if fmt == "json" and not misspelt and results["reference"][0] == 0 and as_of == min(dates) \
                     and self.args.rules_test and not overrides:
                 self.rules_test(n, d, src, pack, as_of, ref[1])
@@ -913,7 +932,7 @@ class Fuzzer:
             self.bump(f"note:{eng}:{note[:40]}")
         return res.exit_code, json.dumps(res.document, ensure_ascii=False), "\n".join(res.notes)
 
-    def repaired(self, n: int, checker: Any, clean_src: Path, as_of: str, ref: dict) -> None:
+    def repaired(self, n: int, checker: Any, clean_src: Path, as_of: str, ref: dict, how: str) -> None:
         """Issue 11.1, independently: every record made invalid on purpose is put back as it was (a valid record
         with the same readable fields); no decision the reference gave as definite may change."""
         rc, out, err = self.lib_run(checker, clean_src, as_of, "reference")
@@ -929,7 +948,7 @@ class Fuzzer:
             if y is None or any(x[k] != y[k] for k in keys):
                 self.finding(n, "rejected-not-unknown",
                              f"as_of {as_of} {x['rule_id']} {x['subject_id']}: {[x[k] for k in keys]} with the rejected "
-                             f"rows, {None if y is None else [y[k] for k in keys]} once they are repaired; "
+                             f"rows, {None if y is None else [y[k] for k in keys]} with them {how}; "
                              f"reasons {x['reasons']}", as_of=as_of)
                 return
 
