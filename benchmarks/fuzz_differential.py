@@ -10,16 +10,27 @@ with English or Chinese file names and headers, or an XLSX workbook), checked at
 
 (the reference defines the answer; the others must print the same document byte for byte, or — durable only —
 refuse at load with one line naming the rule, exit 2), and, on CSV folders, the streamed path
-(``--engine vectorised --format jsonl --output OUT --workers 2 --chunk-size 1|2``), whose decision rows must equal
-the reference's decisions. Optionally ``--dask local:2`` and ``chanjiao watch`` (the dataset as ``--dataset``, then
-every record deleted and upserted again: the last line printed for each decision must be the check's decision).
-A crash is exit 2 with "internal error" or a traceback on stderr, or an exit status other than 0/1/2.
+(``--engine vectorised --format jsonl --output OUT --workers 2 --chunk-size 1|2|3``), whose decision rows must equal
+the reference's decisions (or the stream refuses the pack in one line). Also ``--dask local:2`` (``--dask-every``),
+``chanjiao watch`` on JSON cases (the dataset as ``--dataset``, then every record deleted and upserted again: the last
+line printed for each decision must be the check's decision), what-ifs (``--param``) on every path, and, on clean
+JSON cases, the reference's decisions written as the pack's YAML cases, which ``chanjiao rules test`` must pass on
+every engine. A crash is exit 2 with "internal error" or a traceback on stderr, or an exit status other than 0/1/2.
+
+Issue 11's other checks, independently: a sheet, file or key given a misspelt name (协议书, Sheet2, agreement_s)
+must not exit 0; and (``--via lib``) every record the generator made invalid on purpose is put back as it was, and
+replaced by other valid values in the field it broke: no decision the reference gave as definite (status, amounts)
+may change — a rejected record is unknown, never absent.
 
 Usage (from the repository root, with the package installed in .venv)::
 
     nice -n 10 .venv/bin/python benchmarks/fuzz_differential.py --seed 1 --cases 200 --out /tmp/fuzz
     .venv/bin/python benchmarks/fuzz_differential.py --seed 1 --only 17 --out /tmp/fuzz --keep   # replay case 17
-    options: --stream-every N (default 2: every 2nd CSV case), --dask-every N (0 = never), --watch-every N,
+    nice -n 10 .venv/bin/python benchmarks/fuzz_differential.py --seed 7 --cases 5000 --minutes 60 --via lib \
+        --stream-every 1 --dask-every 12 --out /tmp/fuzz     # the campaign used: engines in process, paths by CLI
+    options: --via cli|lib (lib: reference/durable/vectorised/auto through engine.run.Checker in this process and
+             one engine per case through the CLI — several times faster), --stream-every N (every Nth CSV case;
+             default 2), --dask-every N (0 = never), --watch-every N (JSON cases), --no-rules-test,
              --minutes M (stop after M minutes), --chanjiao PATH (default: .venv/bin/chanjiao beside this repo)
 
 Every case is derived from (seed, case number) alone, so a finding replays with ``--seed S --only N``. Findings are
