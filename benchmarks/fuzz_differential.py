@@ -794,7 +794,7 @@ class Fuzzer:
         clean = {t: [fixed.get(id(r), r) for r in rows] for t, rows in data.items()} if fixes else None
         alt = {t: [other.get(id(r), r) for r in rows] for t, rows in data.items()} if fixes else None
 
-        def write(data: dict[str, list[dict[str, str]]], base: Path) -> Path:
+        def write(data: dict[str, list[dict[str, str]]], base: Path, misspelt: str | None = misspelt) -> Path:
             lrng = random.Random(layout_seed)
             if fmt == "json":
                 write_json(data, base / "data.json", lrng, misspelt)
@@ -806,6 +806,9 @@ class Fuzzer:
             return base / "data.xlsx"
 
         src = write(data, d)
+        if misspelt:
+            (d / "named").mkdir()
+            named_src = write(data, d / "named", None)
         if clean is not None and alt is not None:
             (d / "repaired").mkdir()
             clean_src = write(clean, d / "repaired")
@@ -897,6 +900,8 @@ class Fuzzer:
                     self.finding(n, "disagreement", f"{eng} as_of {as_of}: {first_diff(ref[1], got[1])}",
                                  engine=eng, as_of=as_of)
                 self.bump(f"compared:{eng}")
+            if misspelt and checker is not None and not isinstance(checker, tuple):
+                self.repaired(n, checker, named_src, as_of, ref[1], f"the {misspelt} source named right")
             if clean is not None and checker is not None and not isinstance(checker, tuple):
                 self.repaired(n, checker, clean_src, as_of, ref[1], "repaired")
                 self.repaired(n, checker, alt_src, as_of, ref[1], "other valid values")
