@@ -1019,6 +1019,7 @@ class Fuzzer:
         if got != want:
             self.finding(n, "disagreement", f"stream as_of {as_of} chunk {chunk}: {first_diff(want, got)}",
                          engine="stream", as_of=as_of)
+        self.summary(n, "stream", as_of, out.with_suffix(".summary.json"), ref)
 
     def dask(self, n: int, d: Path, src: Path, pack: Path, as_of: str, ref: dict) -> None:
         out = d / f"dask-{as_of}" / "out"
@@ -1044,6 +1045,18 @@ class Fuzzer:
         if got != want:
             self.finding(n, "disagreement", f"dask as_of {as_of}: {first_diff(want, got)}", engine="dask",
                          as_of=as_of)
+        self.summary(n, "dask", as_of, out.with_suffix(".summary.json"), ref)
+
+    def summary(self, n: int, path: str, as_of: str, file: Path, ref: dict) -> None:
+        """A streamed run's summary file: the counts and totals per rule, the missing facts and the parameters
+        in force must be the document's."""
+        got = json.loads(file.read_text(encoding="utf-8"))
+        for key, want in (("by_rule", ref["summary"]["by_rule"]), ("missing_facts", ref["summary"]["missing_facts"]),
+                          ("parameters", ref["parameters"])):
+            if got.get(key) != want:
+                self.finding(n, "disagreement", f"{path} as_of {as_of} summary {key}: {first_diff(want, got.get(key))}",
+                             engine=path, as_of=as_of)
+                return
 
     def watch(self, n: int, d: Path, src: Path, pack: Path, as_of: str, ref: dict, rng: random.Random) -> None:
         """Start from the dataset, delete and re-insert every valid record: the last line per decision is the check's."""
