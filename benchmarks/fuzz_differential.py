@@ -1079,7 +1079,7 @@ class Fuzzer:
         changes += [json.dumps({"op": "upsert", "record_type": t, "record": r}, ensure_ascii=False)
                     for t, r in reversed(lines)]
         (d / f"changes-{as_of}.jsonl").write_text("\n".join(changes) + "\n", encoding="utf-8")
-        for eng in ("reference", "durable"):
+        for eng in ("reference", "durable", "vectorised"):
             rc, o, err = self.runner.run(["watch", "--dataset", str(src), "--rules", str(pack), "--as-of", as_of,
                                           "--engine", eng, *self.params], f"watch-{eng}",
                                          stdin="\n".join(changes) + "\n")
