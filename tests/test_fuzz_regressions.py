@@ -385,3 +385,14 @@ def test_a_csv_file_with_a_header_and_no_rows_streams_like_it_reads(tmp_path, he
     assert sorted((r["rule_id"], r["subject_id"], r["status"]) for r in rows) == \
         [(d["rule_id"], d["subject_id"], d["status"]) for d in doc["decisions"]]
     assert not res.errors
+
+
+@pytest.mark.parametrize("years", [97979, 100000, 10_000_000, -2021, -1_000_000])
+def test_a_date_far_beyond_year_9999_is_written_into_a_reason_as_the_reference_writes_it(tmp_path, years):
+    """add_years(as_of, 100000) in a reason: the reference wrote 102021-12-31, the vectorised backend "<value out of
+    range: 36543242>" (Arrow prints dates up to some year in the 30,000s), and past 5.8 million years the int32 cast
+    wrapped round to another date."""
+    r = rule("enterprises", "true")
+    r["positive_reason"] = f"{{add_years(as_of, {years})}} {{add_years(date('2020-02-29'), {years}) | date}}"
+    [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE]})
+    assert d["reasons"][0].split()[0] == f"{2021 + years:04d}-12-31"

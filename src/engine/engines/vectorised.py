@@ -182,6 +182,20 @@ def _const(kind: str, value: Any, n: int, den: int = 1, exp: int | None = None) 
     return V(kind, data, np.ones(n, dtype=bool), den=den, exp=exp)
 
 
+_FIRST_DAY, _LAST_DAY = day_number(dt.date.min), day_number(dt.date.max)
+
+
+def _iso_day(days: int) -> str:
+    """A day number outside datetime.date's years as the reference prints it (its LateDate: civil from days)."""
+    z = days + 719468
+    era, doe = divmod(z, 146097)
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return f"{yoe + era * 400 + (month <= 2):04d}-{month:02d}-{doy - (153 * mp + 2) // 5 + 1:02d}"
+
+
 def _decimal_parts(d: Decimal) -> tuple[int, int, int]:
     exponent = d.as_tuple().exponent
     assert isinstance(exponent, int)
@@ -817,7 +831,13 @@ def format_column(v: V, fmt: str) -> pa.Array:
                 raise Unsupported("a number written as text with an unusual denominator")
             text = _fixed(_mul(v.data, scale // v.den), v.data < 0, -v.exp, commas=False)
     elif v.kind == "date":
-        text = pa.array(np.asarray(v.data, dtype=np.int64).astype(np.int32), type=pa.int32()).cast(pa.date32()).cast(pa.string())
+        days = np.asarray(v.data, dtype=np.int64)
+        far = (days < _FIRST_DAY) | (days > _LAST_DAY)  # beyond datetime.date: Arrow cannot print them all
+        text = pa.array(np.where(far, 0, days).astype(np.int32), type=pa.int32()).cast(pa.date32()).cast(pa.string())
+        if far.any():
+            out = np.asarray(text.to_pylist(), dtype=object)
+            out[far] = [_iso_day(int(x)) for x in days[far]]
+            text = _s(out)
     elif v.kind == "bool":
         text = _s(np.where(v.data, reasons.YES, reasons.NO))
     elif v.kind == "str":
