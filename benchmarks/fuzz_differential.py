@@ -294,7 +294,8 @@ class ExprGen:
         if self.simple and choice == 2:
             choice = 0
         if choice == 0:
-            return f"add_years({self.gen('date', env, d)}, {rng.choice(['1', '2', '-1', '0'])})"
+            years = rng.choice(['1', '2', '-1', '0', '1', '2', '-1', '0', '0.5', '8000', '100000', '-2021', '-2022'])
+            return f"add_years({self.gen('date', env, d)}, {years})"
         if choice == 1:
             return f"{rng.choice(['min', 'max'])}({self.gen('date', env, d)}, {self.gen('date', env, d)})"
         if choice == 2:
