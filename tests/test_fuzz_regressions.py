@@ -396,3 +396,26 @@ def test_a_date_far_beyond_year_9999_is_written_into_a_reason_as_the_reference_w
     r["positive_reason"] = f"{{add_years(as_of, {years})}} {{add_years(date('2020-02-29'), {years}) | date}}"
     [d] = decide_everywhere(tmp_path, {"r0": r}, {"enterprises": [ENTERPRISE]})
     assert d["reasons"][0].split()[0] == f"{2021 + years:04d}-12-31"
+
+
+@pytest.mark.parametrize("move, found", [
+    (lambda d: (d / "rules" / "r0.yaml").rename(d / "rules" / "r0.yml"), "rules/r0.yml is not read"),
+    (lambda d: (d / "rules" / "r0.yaml").rename(d / "rules" / "r0.YAML"), "rules/r0.YAML is not read"),
+    (lambda d: (d / "rules").rename(d / "rule"), "folder rule/ is not read"),
+    (lambda d: ((d / "rules" / "sub").mkdir(), (d / "rules" / "r0.yaml").rename(d / "rules" / "sub" / "r0.yaml")),
+     "rules/sub is not read"),
+    (lambda d: (d / "rules" / "r0.yaml").unlink(), "the pack has no rules"),
+])
+def test_a_rule_file_the_loader_would_skip_is_an_error_not_a_pack_that_decides_nothing(tmp_path, move, found):
+    """A pack whose rule was saved as r0.yml (or in rule/, or one folder down) loaded with no rules: check exit 0
+    without a single decision of it, and `rules lint` said "0 条规则：0 个错误"."""
+    from engine.errors import FatalError
+    from engine.run import Checker
+
+    folder = write_pack(PackSpec(PACK, {"r0": rule("enterprises", "true")}), tmp_path / "pack")
+    assert [r.id for p in Checker([folder], include_shipped=False).packs for r in p.rules] == ["fuzz.r0"]
+    move(folder)
+    packs, errors = load_packs([folder], include_shipped=False)
+    assert any(found in str(e) and e.severity == "error" for e in errors), errors
+    with pytest.raises(FatalError, match="规则包有误"):
+        Checker([folder], include_shipped=False)

@@ -699,6 +699,9 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
     pack = Pack(pm.id, d, doc.number, doc.title, doc.issuer, doc.issued_on, doc.jurisdiction,
                 tuple(doc.region_prefixes), source, params, [], "", pm.notes)
     rule_files = sorted((d / "rules").glob("*.yaml"))
+    errors.extend(_unread_pack_files(d))
+    if not rule_files and not errors:  # nothing would ever be decided, and nothing would say why
+        errors.append(PolicyError("the pack has no rules: a pack's rules are the files rules/*.yaml", str(d)))
     for rf in rule_files:
         rule, errs = _compile_rule(rf, pack)
         errors.extend(errs)
@@ -708,6 +711,26 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
     pack.test_files = sorted((d / "tests").glob("*.yaml"))
     pack.digest = _digest(d, [pack_file, *( [source_path] if source_path.is_file() else []), *rule_files])
     return pack, errors
+
+
+def _unread_pack_files(d: Path) -> list[PolicyError]:
+    """Files where rules or cases belong that the loader would skip in silence: rules/r0.yml, rules/R0.YAML,
+    rules/sub/…, and a folder named like rules/ or tests/ (rule/, Rules/) holding YAML files."""
+    out = []
+    for sub in ("rules", "tests"):
+        for f in sorted((d / sub).iterdir()) if (d / sub).is_dir() else []:
+            if f.name.startswith(".") or (f.suffix == ".yaml" and f.is_file()):
+                continue
+            right = f.with_suffix(".yaml").name if f.is_file() and f.suffix.lower() in (".yml", ".yaml") else None
+            out.append(PolicyError(f"{sub}/{f.name} is not read: only the {sub}/*.yaml files directly in {sub}/ are",
+                                   str(f), 0, 0, right))
+    for f in sorted(d.iterdir()):
+        close = difflib.get_close_matches(f.name.lower(), ["rules", "tests"], n=1, cutoff=0.6)
+        if f.is_dir() and f.name not in ("rules", "tests") and close and \
+                any(x.suffix.lower() in (".yaml", ".yml") for x in f.iterdir()):
+            out.append(PolicyError(f"folder {f.name}/ is not read: rules are read from rules/*.yaml, test cases from "
+                                   "tests/*.yaml", str(f), 0, 0, close[0]))
+    return out
 
 
 def _param_value(value: Any, typ: str) -> tuple[Any, str | None]:
