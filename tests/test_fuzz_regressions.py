@@ -419,3 +419,15 @@ def test_a_rule_file_the_loader_would_skip_is_an_error_not_a_pack_that_decides_n
     assert any(found in str(e) and e.severity == "error" for e in errors), errors
     with pytest.raises(FatalError, match="规则包有误"):
         Checker([folder], include_shipped=False)
+
+
+def test_notes_beside_the_rules_are_not_rule_files(tmp_path):
+    """Only YAML-looking files are taken for misplaced rules: a README or notes in rules/ or tests/ stays allowed."""
+    folder = write_pack(PackSpec(PACK, {"r0": rule("enterprises", "true")}), tmp_path / "pack")
+    (folder / "rules" / "README.md").write_text("说明\n", encoding="utf-8")
+    (folder / "tests").mkdir(exist_ok=True)
+    (folder / "tests" / "notes.txt").write_text("x\n", encoding="utf-8")
+    (folder / "docs").mkdir()
+    (folder / "docs" / "a.yaml").write_text("x: 1\n", encoding="utf-8")
+    packs, errors = load_packs([folder], include_shipped=False)
+    assert [e for e in errors if e.severity == "error"] == [] and [r.id for r in packs[0].rules] == ["fuzz.r0"]

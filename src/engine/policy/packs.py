@@ -716,18 +716,21 @@ def load_pack(d: Path) -> tuple[Pack | None, list[PolicyError]]:
 def _unread_pack_files(d: Path) -> list[PolicyError]:
     """Files where rules or cases belong that the loader would skip in silence: rules/r0.yml, rules/R0.YAML,
     rules/sub/…, and a folder named like rules/ or tests/ (rule/, Rules/) holding YAML files."""
+    def yaml_like(f: Path) -> bool:  # r0.yml, r0.YAML, r0.yaml.txt; a folder holding such files (not a README)
+        return bool(re.search(r"\.ya?ml", f.name, re.IGNORECASE)) if f.is_file() else \
+            f.is_dir() and any(yaml_like(x) for x in f.iterdir() if x.is_file())
+
     out = []
     for sub in ("rules", "tests"):
         for f in sorted((d / sub).iterdir()) if (d / sub).is_dir() else []:
-            if f.name.startswith(".") or (f.suffix == ".yaml" and f.is_file()):
+            if f.name.startswith(".") or (f.suffix == ".yaml" and f.is_file()) or not yaml_like(f):
                 continue
             right = f.with_suffix(".yaml").name if f.is_file() and f.suffix.lower() in (".yml", ".yaml") else None
             out.append(PolicyError(f"{sub}/{f.name} is not read: only the {sub}/*.yaml files directly in {sub}/ are",
                                    str(f), 0, 0, right))
     for f in sorted(d.iterdir()):
         close = difflib.get_close_matches(f.name.lower(), ["rules", "tests"], n=1, cutoff=0.6)
-        if f.is_dir() and f.name not in ("rules", "tests") and close and \
-                any(x.suffix.lower() in (".yaml", ".yml") for x in f.iterdir()):
+        if f.is_dir() and f.name not in ("rules", "tests") and close and yaml_like(f):
             out.append(PolicyError(f"folder {f.name}/ is not read: rules are read from rules/*.yaml, test cases from "
                                    "tests/*.yaml", str(f), 0, 0, close[0]))
     return out
