@@ -659,6 +659,22 @@ def write_csv(data: dict[str, list[dict[str, str]]], folder: Path, rng: random.R
                     w.writerow([""] * len(fields))  # a blank row (,,,,)
 
 
+def write_parquet(data: dict[str, list[dict[str, str]]], folder: Path, rng: random.Random,
+                  misspelt: str | None = None) -> None:
+    """A Parquet folder: one file per type, text columns (an empty cell is null or '')."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True)
+    for rtype, rows in data.items():
+        fields = list(MODEL[rtype])
+        nulls = rng.random() < 0.5
+        cols = {f: pa.array([(None if nulls else "") if r[f] == "" else r[f] for r in rows], pa.string())
+                for f in fields}
+        pq.write_table(pa.table(cols), folder / (source_name(rtype, rng.random() < 0.3, misspelt, rng) + ".parquet"),
+                       row_group_size=rng.choice([1, 2, 1000]))
+
+
 def write_xlsx(data: dict[str, list[dict[str, str]]], path: Path, rng: random.Random, zh: dict,
                misspelt: str | None = None) -> None:
     import openpyxl
@@ -788,7 +804,7 @@ class Fuzzer:
         data = make_dataset(rng, fixes)
         fixed = {id(bad): good for bad, good, _ in fixes}
         other = {id(bad): alt for bad, _, alt in fixes}
-        fmt = rng.choice(["json", "csv", "csv", "xlsx"])
+        fmt = rng.choice(["json", "csv", "csv", "xlsx", "parquet"])
         with_rows = [t for t, rows in data.items() if rows]
         misspelt = rng.choice(with_rows) if with_rows and rng.random() < 0.1 else None
         layout_seed = rng.random()  # the same layout (headers, names, cells) for the data and its repaired twin
@@ -802,6 +818,9 @@ class Fuzzer:
                 return base / "data.json"
             if fmt == "csv":
                 write_csv(data, base / "data", lrng, self.zh, misspelt)
+                return base / "data"
+            if fmt == "parquet":
+                write_parquet(data, base / "data", lrng, misspelt)
                 return base / "data"
             write_xlsx(data, base / "data.xlsx", lrng, self.zh, misspelt)
             return base / "data.xlsx"
@@ -909,9 +928,9 @@ class Fuzzer:
             if fmt == "json" and not misspelt and results["reference"][0] == 0 and as_of == min(dates) \
                     and self.args.rules_test and not overrides:
                 self.rules_test(n, d, src, pack, as_of, ref[1])
-            if fmt == "csv" and self.args.stream_every and n % self.args.stream_every == 0:
+            if fmt in ("csv", "parquet") and self.args.stream_every and n % self.args.stream_every == 0:
                 self.stream(n, d, src, pack, as_of, ref[1], rng)
-            if fmt == "csv" and self.args.dask_every and n % self.args.dask_every == 0:
+            if fmt in ("csv", "parquet") and self.args.dask_every and n % self.args.dask_every == 0:
                 self.dask(n, d, src, pack, as_of, ref[1])
             if self.args.watch_every and n % self.args.watch_every == 0 and fmt == "json":
                 self.watch(n, d, src, pack, as_of, ref[1], rng)
