@@ -17,7 +17,7 @@ line printed for each decision must be the check's decision), what-ifs (``--para
 JSON cases, the reference's decisions written as the pack's YAML cases, which ``chanjiao rules test`` must pass on
 every engine. A crash is exit 2 with "internal error" or a traceback on stderr, or an exit status other than 0/1/2.
 
-Issue 11's other checks, independently: a sheet, file or key given a misspelt name (协议书, Sheet2, agreement_s)
+Issue 11's other checks, independently: a sheet, file or key given a misspelt name (协议书, Sheet2, agreemnts)
 must not exit 0; and (``--via lib``) every record the generator made invalid on purpose is put back as it was, and
 replaced by other valid values in the field it broke: no decision the reference gave as definite (status, amounts)
 may change — a rejected record is unknown, never absent.
@@ -607,8 +607,8 @@ def make_dataset(rng: random.Random,
     return data
 
 
-MISSPELT = {"enterprises": ["enterprize", "企业表"], "schools": ["scools", "学校名单"], "agreements": ["agreement_s", "协议书"],
-            "internship_payments": ["internship_paymnts", "实习报酬表"], "practice_expenses": ["practice_expense_s"],
+MISSPELT = {"enterprises": ["enterprize", "企业表"], "schools": ["scools", "学校名单"], "agreements": ["agreemnts", "协议书"],
+            "internship_payments": ["internship_paymnts", "实习报酬表"], "practice_expenses": ["practise_expenses", "实践费"],
             "certificates": ["certificats", "证书表"], "land_applications": ["land_aplications"],
             "graduates": ["graduats", "毕业生表"]}
 
