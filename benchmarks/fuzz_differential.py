@@ -31,6 +31,7 @@ Usage (from the repository root, with the package installed in .venv)::
     options: --via cli|lib (lib: reference/durable/vectorised/auto through engine.run.Checker in this process and
              one engine per case through the CLI — several times faster), --stream-every N (every Nth CSV case;
              default 2), --dask-every N (0 = never), --watch-every N (JSON cases), --no-rules-test,
+             --population DIR (random packs against one CSV population, e.g. benchmarks/generate.py 2000 DIR),
              --minutes M (stop after M minutes), --chanjiao PATH (default: .venv/bin/chanjiao beside this repo)
 
 Every case is derived from (seed, case number) alone, so a finding replays with ``--seed S --only N``. Findings are
@@ -825,7 +826,11 @@ class Fuzzer:
             write_xlsx(data, base / "data.xlsx", lrng, self.zh, misspelt)
             return base / "data.xlsx"
 
-        src = write(data, d)
+        if self.args.population:  # a given population (benchmarks/generate.py N DIR) instead of a generated dataset
+            fmt, misspelt, clean, alt = "csv", None, None, None
+            src = Path(self.args.population)
+        else:
+            src = write(data, d)
         if misspelt:
             (d / "named").mkdir()
             named_src = write(data, d / "named", None)
@@ -1182,6 +1187,8 @@ def main() -> int:
     ap.add_argument("--no-rules-test", dest="rules_test", action="store_false",
                     help="do not turn JSON cases into YAML test cases for `chanjiao rules test`")
     ap.add_argument("--minutes", type=float, default=0)
+    ap.add_argument("--population", help="a CSV folder to check every random pack against (e.g. written by "
+                                         "benchmarks/generate.py 2000 DIR) instead of generated datasets")
     ap.add_argument("--via", choices=["cli", "lib"], default="cli",
                     help="cli: every engine through the command; lib: engines in this process (engine.run.Checker, "
                          "much faster) and one engine per case through the command")
