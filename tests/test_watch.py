@@ -183,3 +183,14 @@ def test_ids_with_backslashes_quotes_and_control_characters_leave_no_stale_sessi
         final[engine is DURABLE] = w.decisions
     assert final[True] == final[False]
     assert final[True][("yichang.intern_pay_deduction", "internship_payments", pid)]["status"] == "not_eligible"
+
+
+def test_watch_on_auto_keeps_the_reference_evaluator_and_durable_only_when_asked():
+    """durable-rules' C engine can die with SIGSEGV, and in watch it would take the watching process with it."""
+    from engine.cli import EngineName, _engine
+    from engine.engines.reference import ReferenceEngine as Reference
+
+    with _engine(EngineName.auto, PACKS) as eng:
+        assert isinstance(eng, Reference)
+    with _engine(EngineName.durable, PACKS) as eng:
+        assert isinstance(eng, DurableEngine)

@@ -140,11 +140,13 @@ def _params(checker: Checker, param: Optional[list[str]], allow_out_of_range: bo
 
 
 def _engine(name: EngineName, packs: list[Pack]) -> Any:
-    auto = name is EngineName.auto
-    if auto:  # one subject at a time (watch, small files): durable, the reference deciding what it refuses
-        name = EngineName.durable
+    """The engine ``watch`` keeps: ``auto`` is the reference evaluator — durable-rules' C engine dies now and then
+    (SIGSEGV) and in ``watch`` it lives in this process, so a crash would end the watch; it is slower per subject too
+    (benchmarks/bench_engines.py). ``--engine durable`` keeps durable, with that risk."""
+    if name is EngineName.auto:
+        name = EngineName.reference
     try:
-        return make_engine(name.value, packs, fallback=auto)
+        return make_engine(name.value, packs)
     except CompileError as exc:
         _cannot_run(name, exc)
 
