@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from engine.errors import EvaluationError
 from engine.policy.packs import Citation, Pack, Rule
 from engine.data.records import Dataset, Rejected
-from engine.engines.rejected import (DatasetSource, Taint, listed_inputs, rejected_reasons, restate, sort_inputs,
-                                     taint)
+from engine.engines.rejected import (INPUTS_LIMIT, DatasetSource, Taint, listed_inputs, rejected_reasons, restate,
+                                     sort_inputs, taint)
 from engine.output.terms import AMOUNT_KEYS, POSITIVE_STATUSES, STATUSES, UNDETERMINED, Status, amount_total_key
 
 __all__ = [
@@ -252,10 +252,10 @@ class DecisionModel(BaseModel):
     citation: CitationOut
     rejected_inputs: list[RejectedInputOut] = Field(
         default_factory=list,
-        description="The rejected records the decision depends on (it is then undetermined), the first 20 in "
-                    "record-type and row order; omitted when none.")
+        description=f"The rejected records the decision depends on (it is then undetermined), the first "
+                    f"{INPUTS_LIMIT} in record-type and row order; omitted when none.")
     rejected_inputs_total: int | None = Field(
-        default=None, ge=21,
+        default=None, ge=INPUTS_LIMIT + 1,
         description="How many rejected records the decision depends on, when that is more than rejected_inputs lists.")
     gap: "GapOut | None" = None
 

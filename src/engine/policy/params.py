@@ -30,6 +30,7 @@ __all__ = ["InForce", "override_of", "in_force", "schedule", "parse_overrides", 
 ALLOW_OPTION = "--allow-out-of-range"
 """The command-line option that lets a what-if go beyond a parameter's range."""
 
+
 class InForce(NamedTuple):
     """A parameter's value on a day (None: not configured) and where it comes from: the pack, or a what-if."""
 
